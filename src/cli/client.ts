@@ -1,0 +1,40 @@
+// A CRI client for the CLI, tests and benches: the same gRPC the kubelet speaks, over the unix socket.
+import * as grpc from '@grpc/grpc-js';
+import { loadCriProto } from '../cri/proto.js';
+import type { RuntimeServiceClient } from '../generated/runtime/v1/RuntimeService.js';
+import type { ImageServiceClient } from '../generated/runtime/v1/ImageService.js';
+
+export const DEFAULT_SOCKET = '/run/crius/crius.sock';
+
+export function socketFromEnv(flag?: string): string {
+  return flag ?? process.env['CRIUS_SOCKET'] ?? DEFAULT_SOCKET;
+}
+
+export interface CriClient {
+  runtime: RuntimeServiceClient;
+  image: ImageServiceClient;
+  /** Calls a unary RPC by name and resolves with the response; rejects with the gRPC error. */
+  call<T = Record<string, unknown>>(service: 'runtime' | 'image', method: string, request: object, timeoutMs?: number): Promise<T>;
+  close(): void;
+}
+
+/** endpoint: a socket path, or unix:///path as crictl and the kubelet write it. */
+export function connectCri(endpoint: string): CriClient {
+  const target = endpoint.startsWith('unix:') ? endpoint : `unix://${endpoint}`;
+  const proto = loadCriProto();
+  const options = { 'grpc.max_receive_message_length': 16 * 1024 * 1024 };
+  const runtime = new proto.runtime.v1.RuntimeService(target, grpc.credentials.createInsecure(), options);
+  const image = new proto.runtime.v1.ImageService(target, grpc.credentials.createInsecure(), options);
+  const clients = { runtime, image } as unknown as Record<'runtime' | 'image', Record<string, (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void>>;
+  return {
+    runtime,
+    image,
+    call: <T>(service: 'runtime' | 'image', method: string, request: object, timeoutMs = 120_000) => new Promise<T>((resolve, reject) => {
+      const client = clients[service];
+      const fn = client[method];
+      if (typeof fn !== 'function') { reject(new Error(`unknown ${service} RPC ${method}`)); return; }
+      fn.call(client, request, { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res as T)));
+    }),
+    close: () => { runtime.close(); image.close(); },
+  };
+}

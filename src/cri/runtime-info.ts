@@ -1,0 +1,100 @@
+// Version, Status and RuntimeConfig: what the kubelet asks before anything else. Status decides whether
+// the kubelet will schedule `hostUsers: false` pods here (runtime_handlers[].features.user_namespaces).
+import type { VersionResponse } from '../generated/runtime/v1/VersionResponse.js';
+import type { StatusRequest__Output } from '../generated/runtime/v1/StatusRequest.js';
+import type { StatusResponse } from '../generated/runtime/v1/StatusResponse.js';
+import type { RuntimeConfigResponse } from '../generated/runtime/v1/RuntimeConfigResponse.js';
+import type { RuntimeCondition } from '../generated/runtime/v1/RuntimeCondition.js';
+import type { Config } from '../daemon/config.js';
+import { handlerCriFeatures, usernsUnsupportedReason, type FeaturesCache, type HandlerInfo, type KernelFacts } from '../oci/features.js';
+
+export const RUNTIME_NAME = 'crius';
+export const CRI_API_VERSION = 'v1';
+
+export interface NetworkReadiness {
+  ready: boolean;
+  reason?: string;
+  message?: string;
+}
+
+export interface RuntimeInfoDeps {
+  config: Config;
+  version: string;
+  features: FeaturesCache;
+  kernel: KernelFacts;
+  /** Whether pod networking can be set up now (a CNI config loads); until networking exists, false. */
+  network: () => Promise<NetworkReadiness>;
+  /** The cgroup driver crius uses; cgroupfs (crius writes cgroup paths itself, no systemd). */
+  cgroupDriver: 'CGROUPFS' | 'SYSTEMD';
+}
+
+export async function readHandlers(deps: Pick<RuntimeInfoDeps, 'config' | 'features'>): Promise<HandlerInfo[]> {
+  return Promise.all(deps.config.runtimes.map((h) => deps.features.read(h.name, h.path)));
+}
+
+export function makeRuntimeInfoHandlers(deps: RuntimeInfoDeps) {
+  return {
+    Version: async (): Promise<VersionResponse> => ({
+      version: '0.1.0',
+      runtime_name: RUNTIME_NAME,
+      runtime_version: deps.version,
+      runtime_api_version: CRI_API_VERSION,
+    }),
+
+    Status: async (req: StatusRequest__Output): Promise<StatusResponse> => {
+      const handlers = await readHandlers(deps);
+      const def = handlers.find((h) => h.name === deps.config.defaultRuntime);
+      const runtimeReady: RuntimeCondition = def?.features
+        ? { type: 'RuntimeReady', status: true, reason: '', message: '' }
+        : {
+          type: 'RuntimeReady',
+          status: false,
+          reason: 'DefaultRuntimeUnusable',
+          message: `default runtime handler "${deps.config.defaultRuntime}" cannot be used: ${def?.reason ?? 'not configured'}`,
+        };
+      const net = await deps.network();
+      const networkReady: RuntimeCondition = {
+        type: 'NetworkReady',
+        status: net.ready,
+        reason: net.ready ? '' : (net.reason ?? 'NetworkPluginNotReady'),
+        message: net.ready ? '' : (net.message ?? 'network is not ready'),
+      };
+      const entry = (name: string, h: HandlerInfo) => ({ name, features: handlerCriFeatures(h, deps.kernel) });
+      const runtime_handlers = handlers.map((h) => entry(h.name, h));
+      // The default handler appears a second time under "" (cri-api: the name of the default handler).
+      if (def) runtime_handlers.unshift(entry('', def));
+      const res: StatusResponse = {
+        status: { conditions: [runtimeReady, networkReady] },
+        runtime_handlers,
+        features: { supplemental_groups_policy: false, user_namespaces_host_network: false },
+        info: {},
+      };
+      if (req.verbose) {
+        res.info = {
+          config: JSON.stringify({
+            rootDir: deps.config.rootDir,
+            stateDir: deps.config.stateDir,
+            socket: deps.config.socket,
+            defaultRuntime: deps.config.defaultRuntime,
+            configFile: deps.config.source ?? null,
+            kernel: deps.kernel.release,
+            runtimeHandlers: handlers.map((h) => ({
+              name: h.name,
+              path: h.path,
+              version: h.version ?? null,
+              featuresRead: h.features !== undefined,
+              reason: h.reason ?? null,
+              ...handlerCriFeatures(h, deps.kernel),
+              userNamespacesUnsupported: usernsUnsupportedReason(h, deps.kernel) ?? null,
+            })),
+          }),
+        };
+      }
+      return res;
+    },
+
+    RuntimeConfig: async (): Promise<RuntimeConfigResponse> => ({
+      linux: { cgroup_driver: deps.cgroupDriver },
+    }),
+  };
+}

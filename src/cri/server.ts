@@ -1,0 +1,166 @@
+// The CRI gRPC server on a unix socket: registers every RuntimeService and ImageService RPC, answers
+// UNIMPLEMENTED (naming the RPC) for those not built yet, logs one line per RPC and maps errors to codes.
+import * as grpc from '@grpc/grpc-js';
+import { chmodSync, existsSync, mkdirSync, unlinkSync, lstatSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { connect } from 'node:net';
+import { CriusError, errorCode, errorMessage } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { grpcCode, grpcCodeName } from './grpc-status.js';
+import { loadCriProto } from './proto.js';
+
+/** A unary RPC implementation: takes the decoded request, returns the response object. */
+// `never` makes any concretely typed handler assignable; each handler module types its own request.
+export type UnaryHandler = (request: never, ctx: CallContext) => Promise<object>;
+/** A server-streaming RPC implementation (GetContainerEvents). */
+export type StreamHandler = (request: never, call: grpc.ServerWritableStream<object, object>) => Promise<void>;
+
+export interface CallContext {
+  method: string;
+  /** Aborted when the client cancels or its deadline passes. */
+  signal: AbortSignal;
+}
+
+export interface CriHandlers {
+  unary: Record<string, UnaryHandler>;
+  stream?: Record<string, StreamHandler>;
+}
+
+export interface CriServer {
+  server: grpc.Server;
+  socket: string;
+  /** Stops accepting, lets in-flight calls finish for up to graceMs, then forces the rest closed. */
+  shutdown(graceMs: number): Promise<void>;
+  inFlight(): number;
+}
+
+function serviceImplementation(
+  service: grpc.ServiceDefinition,
+  serviceName: string,
+  handlers: CriHandlers,
+  logger: Logger,
+  track: { n: number },
+): grpc.UntypedServiceImplementation {
+  const impl: grpc.UntypedServiceImplementation = {};
+  for (const [method, def] of Object.entries(service)) {
+    const full = `${serviceName}/${method}`;
+    if (def.responseStream) {
+      impl[method] = (call: grpc.ServerWritableStream<object, object>) => {
+        const h = handlers.stream?.[method];
+        const started = performance.now();
+        track.n++;
+        const done = (code: grpc.status, message?: string): void => {
+          track.n--;
+          logger.info('rpc', { method: full, code: grpcCodeName(code), duration_ms: round(performance.now() - started), ...(message ? { error: message } : {}) });
+        };
+        if (!h) {
+          done(grpc.status.UNIMPLEMENTED);
+          call.destroy(Object.assign(new Error(`${method} is not implemented by crius yet`), { code: grpc.status.UNIMPLEMENTED }));
+          return;
+        }
+        h(call.request as never, call).then(
+          () => { done(grpc.status.OK); call.end(); },
+          (err: unknown) => {
+            const code = grpcCode(errorCode(err));
+            done(code, errorMessage(err));
+            call.destroy(Object.assign(new Error(errorMessage(err)), { code }));
+          },
+        );
+      };
+      continue;
+    }
+    impl[method] = (call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
+      const started = performance.now();
+      const h = handlers.unary[method];
+      track.n++;
+      const controller = new AbortController();
+      call.on('cancelled', () => controller.abort(new CriusError('CANCELLED', `${method} cancelled by the client`)));
+      const finish = (err: unknown, response?: object): void => {
+        track.n--;
+        const ms = round(performance.now() - started);
+        if (err === undefined) {
+          logger.info('rpc', { method: full, code: 'OK', duration_ms: ms });
+          callback(null, response);
+          return;
+        }
+        const code = grpcCode(errorCode(err));
+        const message = errorMessage(err);
+        // A non-crius error is a bug: log its stack so it can be fixed; the client gets INTERNAL.
+        const fields = err instanceof CriusError ? {} : { stack: err instanceof Error ? err.stack : undefined };
+        logger[code === grpc.status.INTERNAL ? 'error' : 'info']('rpc', { method: full, code: grpcCodeName(code), duration_ms: ms, error: message, ...fields });
+        callback({ code, details: message, name: 'Error', message });
+      };
+      if (!h) {
+        finish(new CriusError('UNIMPLEMENTED', `${method} is not implemented by crius yet`));
+        return;
+      }
+      let promise: Promise<object>;
+      try {
+        promise = h(call.request as never, { method, signal: controller.signal });
+      } catch (err) {
+        finish(err);
+        return;
+      }
+      promise.then((res) => finish(undefined, res), (err: unknown) => finish(err));
+    };
+  }
+  return impl;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+/** True when something accepts connections on the unix socket at path. */
+export function socketIsLive(path: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    const t = setTimeout(() => { s.destroy(); resolve(false); }, timeoutMs);
+    s.once('connect', () => { clearTimeout(t); s.destroy(); resolve(true); });
+    s.once('error', () => { clearTimeout(t); resolve(false); });
+  });
+}
+
+/**
+ * Prepares the socket path: a stale socket (nobody listening) left by a crashed daemon is removed;
+ * a live one means another daemon serves it, and that is refused.
+ */
+export async function claimSocket(path: string): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o711 });
+  if (!existsSync(path)) return;
+  const st = lstatSync(path);
+  if (!st.isSocket()) {
+    throw new CriusError('FAILED_PRECONDITION', `${path} exists and is not a socket; move it away or choose another --socket`);
+  }
+  if (await socketIsLive(path)) {
+    throw new CriusError('FAILED_PRECONDITION', `another daemon is already serving ${path}; stop it first or choose another --socket`);
+  }
+  unlinkSync(path);
+}
+
+export async function startCriServer(socket: string, handlers: CriHandlers, logger: Logger): Promise<CriServer> {
+  await claimSocket(socket);
+  const proto = loadCriProto();
+  const server = new grpc.Server({
+    // The kubelet sends large ListContainers/stats responses; match its 16 MiB limit.
+    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    'grpc.max_send_message_length': 16 * 1024 * 1024,
+  });
+  const track = { n: 0 };
+  server.addService(proto.runtime.v1.RuntimeService.service, serviceImplementation(proto.runtime.v1.RuntimeService.service, 'runtime.v1.RuntimeService', handlers, logger, track));
+  server.addService(proto.runtime.v1.ImageService.service, serviceImplementation(proto.runtime.v1.ImageService.service, 'runtime.v1.ImageService', handlers, logger, track));
+  await new Promise<void>((resolve, reject) => {
+    server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+  });
+  // Owner root (the daemon runs as root), group may connect, nobody else: the socket grants root.
+  chmodSync(socket, 0o660);
+  return {
+    server,
+    socket,
+    inFlight: () => track.n,
+    shutdown: (graceMs) => new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
+      server.tryShutdown(() => { clearTimeout(timer); resolve(); });
+    }),
+  };
+}

@@ -1,0 +1,121 @@
+// criusd: parse flags, load config, open the store, wire the services, serve CRI on the socket.
+import { parseArgs } from 'node:util';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from '../common/logger.js';
+import { openDb, type Db } from '../store/db.js';
+import { FeaturesCache } from '../oci/features.js';
+import { readKernelFacts } from '../common/kernel.js';
+import { startCriServer, type CriServer } from '../cri/server.js';
+import { buildHandlers } from './wiring.js';
+import { criusVersion } from './version.js';
+import { errorMessage } from '../common/errors.js';
+
+const USAGE = `usage: criusd [--config PATH] [--socket PATH] [--root DIR] [--state DIR] [--log-level debug|info|warn|error]
+
+  --config     TOML config file (default ${DEFAULT_CONFIG_PATH}; absent default file means built-in defaults)
+  --socket     CRI unix socket (default /run/crius/crius.sock)
+  --root       persistent state: database, images, layers (default /var/lib/crius)
+  --state      volatile state: pinned namespaces, bundles, exit files (default /run/crius)
+  --log-level  default info`;
+
+export interface Daemon {
+  config: Config;
+  db: Db;
+  server: CriServer;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
+  const t0 = performance.now();
+  mkdirSync(config.rootDir, { recursive: true, mode: 0o711 });
+  mkdirSync(config.stateDir, { recursive: true, mode: 0o711 });
+  const db = openDb(join(config.rootDir, 'crius.db'));
+  const features = new FeaturesCache();
+  const kernel = readKernelFacts();
+  let wired: Awaited<ReturnType<typeof buildHandlers>>;
+  try {
+    wired = await buildHandlers({ config, db, features, kernel, logger, version: criusVersion() });
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  let server: CriServer;
+  try {
+    server = await startCriServer(config.socket, wired.handlers, logger);
+  } catch (err) {
+    await wired.close();
+    db.close();
+    throw err;
+  }
+  logger.info('serving CRI', { socket: config.socket, root: config.rootDir, state: config.stateDir, startup_ms: Math.round(performance.now() - t0), version: criusVersion() });
+  let stopping: Promise<void> | undefined;
+  return {
+    config, db, server, logger,
+    stop: () => {
+      stopping ??= (async () => {
+        await server.shutdown(10_000);
+        await wired.close();
+        db.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        socket: { type: 'string' },
+        root: { type: 'string' },
+        state: { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    process.stderr.write(`criusd: ${errorMessage(err)}\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.values.help) { process.stdout.write(USAGE + '\n'); return 0; }
+  if (args.values.version) { process.stdout.write(`criusd ${criusVersion()}\n`); return 0; }
+  let config: Config;
+  try {
+    config = loadConfig(args.values.config ?? DEFAULT_CONFIG_PATH, args.values.config !== undefined, {
+      socket: args.values.socket, rootDir: args.values.root, stateDir: args.values.state, logLevel: args.values['log-level'],
+    });
+  } catch (err) {
+    process.stderr.write(`criusd: ${err instanceof ConfigError ? err.message : errorMessage(err)}\n`);
+    return 2;
+  }
+  const logger = createLogger(config.logLevel);
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon(config, logger);
+  } catch (err) {
+    process.stderr.write(`criusd: ${errorMessage(err)}\n`);
+    return 1;
+  }
+  // A request never crashes the daemon: log what escaped, keep serving.
+  process.on('uncaughtException', (err) => logger.error('uncaught exception', { error: err.message, stack: err.stack }));
+  process.on('unhandledRejection', (err) => logger.error('unhandled rejection', { error: errorMessage(err), stack: err instanceof Error ? err.stack : undefined }));
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      logger.info('shutting down', { signal: sig, in_flight: daemon.server.inFlight() });
+      daemon.stop().then(resolve, (err: unknown) => { logger.error('shutdown failed', { error: errorMessage(err) }); resolve(); });
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  logger.info('stopped');
+  return 0;
+}

@@ -1,0 +1,41 @@
+// The SQLite database under the root dir: the source of truth for pods, containers, images and ID ranges.
+// Opened once by the daemon; every module gets typed access through its own small repository file
+// (e.g. store/pods.ts) that takes this Db.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { MIGRATIONS, type Migration } from './migrations/index.js';
+
+export type Db = Database.Database;
+
+export function openDb(path: string, migrations: readonly Migration[] = MIGRATIONS): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const db = new Database(path);
+  // WAL: readers never wait for the writer; synchronous=NORMAL is durable across a process crash
+  // (kill -9), which is what the daemon must survive; FULL would only add power-loss durability.
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db, migrations);
+  return db;
+}
+
+/** Applies, in order and each in its own transaction, the migrations newer than the schema's user_version. */
+export function migrate(db: Db, migrations: readonly Migration[]): number {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  const sorted = [...migrations].sort((a, b) => a.version - b.version);
+  sorted.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`store migrations must be numbered 1..N without gaps; found ${m.version} at position ${i + 1}`);
+  });
+  if (current > sorted.length) {
+    throw new Error(`the database schema is version ${current}, newer than this crius knows (${sorted.length}); run a newer crius or move the root dir away`);
+  }
+  for (const m of sorted.slice(current)) {
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+  }
+  return sorted.length;
+}

@@ -1,0 +1,10 @@
+// Every schema change is a new numbered file here, appended to this list. Never edit a released one.
+import { m001Foundation } from './001-foundation.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [m001Foundation];
