@@ -1,0 +1,384 @@
+// Streams one layer blob (gzip, zstd or plain tar) into its own directory, ready to be an overlay lower
+// dir: OCI whiteouts become overlay whiteouts (0/0 char devices, trusted.overlay.opaque=y), numeric
+// ownership, modes (setuid included), mtimes, xattrs, device nodes and fifos are kept. Nothing can be
+// written outside the directory: absolute names, `..`, entries under a symlinked parent, hardlinks and
+// whiteouts naming outside paths are refused with an error naming the image, the layer and the entry.
+// The layer is unpacked into a temp dir and renamed into place when complete and its diff ID verified,
+// so a crash never leaves a half layer that a later pull trusts.
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  closeSync, constants, createReadStream, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync,
+  lutimesSync, mkdirSync, openSync, readSync, renameSync, rmSync, symlinkSync, utimesSync, chmodSync, writeSync,
+  readdirSync, type Stats,
+} from 'node:fs';
+import { join } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { Decompress as ZstdDecompress } from 'fzstd';
+import { extract, type Header } from 'tar-stream';
+import { CriusError, errorMessage } from '../common/errors.js';
+import { run, type Runner } from '../common/exec.js';
+import { splitEntryName, whiteoutOf, xattrAllowed } from './tar-path.js';
+
+export interface UnpackOptions {
+  /** Compressed (or plain) layer blob on disk. */
+  blobPath: string;
+  /** Final directory; the unpacked tree is `<dest>/fs`. Must not exist yet. */
+  dest: string;
+  /** Verified against the uncompressed stream when given (the config's rootfs.diff_ids entry). */
+  expectedDiffId?: string;
+  /** For error messages: the image reference and the layer's blob digest. */
+  image: string;
+  layerDigest: string;
+  /** Path of native/build/crius-fsops (mknod, setxattr). */
+  fsopsPath: string;
+  runner?: Runner;
+}
+
+export interface UnpackResult {
+  diffId: string;
+  entries: number;
+  /** Bytes and inodes the unpacked tree uses on disk (st_blocks * 512, one per inode). */
+  usedBytes: number;
+  inodes: number;
+  /** xattrs present in the layer but not applied (namespace not allowed), for the log. */
+  skippedXattrs: number;
+}
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+/** Detects compression from the blob's magic bytes (docker-save layers carry no media type). */
+export function detectCompression(head: Buffer): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return 'none';
+}
+
+class ZstdTransform extends Transform {
+  private readonly z = new ZstdDecompress((chunk) => { this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)); });
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try { this.z.push(chunk); cb(); } catch (err) { cb(err as Error); }
+  }
+  override _flush(cb: TransformCallback): void {
+    try { this.z.push(new Uint8Array(0), true); cb(); } catch (err) { cb(err as Error); }
+  }
+}
+
+class HashTransform extends Transform {
+  readonly hash = createHash('sha256');
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+}
+
+interface PendingOps {
+  mknod?: { mode: number; major: number; minor: number; uid: number; gid: number; mtime: number };
+  xattrs: Array<{ name: string; value: Buffer }>;
+}
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+function readHead(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.alloc(4);
+    const n = readSync(fd, b, 0, 4, 0);
+    return b.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function lstatOrUndefined(p: string): Stats | undefined {
+  try {
+    return lstatSync(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Disk usage of a tree: st_blocks * 512 and inode count, hardlinks counted once. */
+export function diskUsage(root: string): { bytes: number; inodes: number } {
+  const seen = new Set<number>();
+  let bytes = 0;
+  let inodes = 0;
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      const st = lstatSync(p);
+      if (st.nlink > 1) {
+        if (seen.has(st.ino)) continue;
+        seen.add(st.ino);
+      }
+      bytes += st.blocks * 512;
+      inodes++;
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  const st = lstatSync(root);
+  bytes += st.blocks * 512;
+  inodes++;
+  if (st.isDirectory()) walk(root);
+  return { bytes, inodes };
+}
+
+export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
+  const tmp = `${opts.dest}.tmp-${randomBytes(6).toString('hex')}`;
+  const root = join(tmp, 'fs');
+  mkdirSync(tmp, { mode: 0o700 });
+  mkdirSync(root, { mode: 0o755 });
+  try {
+    const result = await unpackInto(root, opts);
+    try {
+      renameSync(tmp, opts.dest);
+    } catch (err) {
+      // Another process finished the same layer first: theirs is as good as ours.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    return result;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Unpacks into an existing empty directory `root` (exported for tests and import). */
+export async function unpackInto(root: string, opts: UnpackOptions): Promise<UnpackResult> {
+  const refuse = (entry: string, why: string): CriusError => new CriusError('FAILED_PRECONDITION',
+    `image ${opts.image}: layer ${opts.layerDigest}: entry ${JSON.stringify(entry)}: ${why}; refusing the layer (it tries to write outside its directory or is malformed)`);
+  const compression = detectCompression(readHead(opts.blobPath));
+  const src = createReadStream(opts.blobPath, { highWaterMark: 256 * 1024 });
+  const hasher = new HashTransform();
+  const ex = extract();
+  const stages: NodeJS.ReadWriteStream[] = [];
+  if (compression === 'gzip') stages.push(createGunzip());
+  if (compression === 'zstd') stages.push(new ZstdTransform());
+
+  /** Directories known to be real directories (not symlinks) inside this layer, by relative path. */
+  const knownDirs = new Set<string>(['']);
+  const pending = new Map<string, PendingOps>();
+  const dirTimes = new Map<string, number>();
+  let entries = 0;
+  let skippedXattrs = 0;
+
+  const abs = (rel: string): string => (rel === '' ? root : join(root, rel));
+
+  const forget = (rel: string): void => {
+    const prefix = `${rel}/`;
+    for (const d of knownDirs) if (d === rel || d.startsWith(prefix)) knownDirs.delete(d);
+    for (const k of pending.keys()) if (k === rel || k.startsWith(prefix)) pending.delete(k);
+    for (const k of dirTimes.keys()) if (k === rel || k.startsWith(prefix)) dirTimes.delete(k);
+  };
+
+  /** Makes sure every parent of parts is a real directory inside root, creating missing ones (0755). */
+  const ensureParents = (entry: string, parts: string[], create: boolean): void => {
+    let rel = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      rel = rel === '' ? parts[i]! : `${rel}/${parts[i]!}`;
+      if (knownDirs.has(rel)) continue;
+      const st = lstatOrUndefined(abs(rel));
+      if (st === undefined) {
+        if (!create) throw refuse(entry, `parent "${rel}" does not exist`);
+        if (pending.has(rel)) pending.delete(rel);
+        mkdirSync(abs(rel), { mode: 0o755 });
+      } else if (st.isSymbolicLink()) {
+        throw refuse(entry, `parent "${rel}" is a symlink`);
+      } else if (!st.isDirectory()) {
+        throw refuse(entry, `parent "${rel}" is not a directory`);
+      }
+      knownDirs.add(rel);
+    }
+  };
+
+  /** Clears whatever is at rel (unless it is a directory and keepDir), so the new entry replaces it. */
+  const clear = (rel: string, keepDir: boolean): boolean => {
+    pending.delete(rel);
+    const st = lstatOrUndefined(abs(rel));
+    if (st === undefined) return false;
+    if (st.isDirectory() && keepDir) return true;
+    forget(rel);
+    rmSync(abs(rel), { recursive: true, force: true });
+    return false;
+  };
+
+  const pendingFor = (rel: string): PendingOps => {
+    let p = pending.get(rel);
+    if (!p) { p = { xattrs: [] }; pending.set(rel, p); }
+    return p;
+  };
+
+  const handle = async (h: Header, body: AsyncIterable<Buffer>): Promise<void> => {
+    entries++;
+    const name = h.name;
+    const split = splitEntryName(name);
+    if (!split.ok) throw refuse(name, split.reason);
+    const parts = split.parts;
+    const type = h.type ?? 'file';
+    const uid = h.uid ?? 0;
+    const gid = h.gid ?? 0;
+    const perm = (h.mode ?? 0o644) & 0o7777;
+    const mtime = (h.mtime?.getTime() ?? 0) / 1000;
+    if (parts.length === 0) {
+      // The layer root itself ("./"): only its metadata applies.
+      if (type === 'directory') {
+        lchownSync(root, uid, gid);
+        chmodSync(root, perm);
+        dirTimes.set('', mtime);
+      }
+      return;
+    }
+    const rel = parts.join('/');
+    const base = parts[parts.length - 1]!;
+    const wo = whiteoutOf(base);
+    if (wo.kind === 'invalid') throw refuse(name, wo.reason);
+    if (wo.kind === 'meta') return;
+    ensureParents(name, parts, true);
+    const parentRel = parts.slice(0, -1).join('/');
+    if (wo.kind === 'opaque') {
+      // The parent directory hides everything below it in lower layers (overlayfs "opaque" dir).
+      if (parentRel !== '') pendingFor(parentRel).xattrs.push({ name: 'trusted.overlay.opaque', value: Buffer.from('y') });
+      return;
+    }
+    if (wo.kind === 'file') {
+      const target = parentRel === '' ? wo.target : `${parentRel}/${wo.target}`;
+      clear(target, false);
+      // overlayfs whiteout: a character device 0/0 (Documentation/filesystems/overlayfs.rst).
+      pendingFor(target).mknod = { mode: S_IFCHR, major: 0, minor: 0, uid: 0, gid: 0, mtime };
+      return;
+    }
+    const xattrs: Array<{ name: string; value: Buffer }> = [];
+    const pax = h.pax as Record<string, string> | null | undefined;
+    if (pax) {
+      for (const [k, v] of Object.entries(pax)) {
+        if (!k.startsWith('SCHILY.xattr.')) continue;
+        const xn = k.slice('SCHILY.xattr.'.length);
+        if (xattrAllowed(xn)) xattrs.push({ name: xn, value: Buffer.from(v, 'utf8') });
+        else skippedXattrs++;
+      }
+    }
+    const full = abs(rel);
+    switch (type) {
+      case 'directory': {
+        if (!clear(rel, true)) mkdirSync(full, { mode: perm });
+        lchownSync(full, uid, gid);
+        chmodSync(full, perm); // after chown, which clears setuid/setgid
+        knownDirs.add(rel);
+        dirTimes.set(rel, mtime);
+        break;
+      }
+      case 'file':
+      case 'contiguous-file': {
+        clear(rel, false);
+        const fd = openSync(full, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        try {
+          for await (const chunk of body) {
+            let off = 0;
+            while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+          }
+          fchownSync(fd, uid, gid);
+          fchmodSync(fd, perm);
+          futimesSync(fd, mtime, mtime);
+        } finally {
+          closeSync(fd);
+        }
+        break;
+      }
+      case 'symlink': {
+        clear(rel, false);
+        symlinkSync(h.linkname ?? '', full);
+        lchownSync(full, uid, gid);
+        lutimesSync(full, mtime, mtime);
+        break;
+      }
+      case 'link': {
+        const t = splitEntryName(h.linkname ?? '');
+        if (!t.ok) throw refuse(name, `hardlink target ${JSON.stringify(h.linkname)}: ${t.reason}`);
+        if (t.parts.length === 0) throw refuse(name, 'hardlink to the layer root');
+        ensureParents(name, t.parts, false);
+        const targetRel = t.parts.join('/');
+        if (targetRel === rel) break;
+        const pendingTarget = pending.get(targetRel);
+        if (pendingTarget?.mknod) {
+          clear(rel, false);
+          pendingFor(rel).mknod = { ...pendingTarget.mknod };
+          break;
+        }
+        const st = lstatOrUndefined(abs(targetRel));
+        if (st === undefined) throw refuse(name, `hardlink target "${targetRel}" is not in this layer`);
+        if (st.isDirectory()) throw refuse(name, `hardlink target "${targetRel}" is a directory`);
+        clear(rel, false);
+        linkSync(abs(targetRel), full);
+        break;
+      }
+      case 'character-device':
+      case 'block-device':
+      case 'fifo': {
+        clear(rel, false);
+        const fmt = type === 'character-device' ? S_IFCHR : type === 'block-device' ? S_IFBLK : S_IFIFO;
+        pendingFor(rel).mknod = { mode: fmt | perm, major: h.devmajor ?? 0, minor: h.devminor ?? 0, uid, gid, mtime };
+        break;
+      }
+      default:
+        // GNU long-name records and pax headers are folded in by tar-stream; anything else is skipped.
+        return;
+    }
+    if (xattrs.length > 0) pendingFor(rel).xattrs.push(...xattrs);
+  };
+
+  const consume = (async () => {
+    for await (const entry of ex) {
+      try {
+        await handle(entry.header, entry as unknown as AsyncIterable<Buffer>);
+      } catch (err) {
+        entry.resume();
+        throw err;
+      }
+      entry.resume(); // drain any unread body (non-file entries)
+    }
+  })();
+  const flow = pipeline([src, ...stages, hasher, ex] as unknown as Parameters<typeof pipeline>[0][]);
+  try {
+    await Promise.all([consume, flow]);
+  } catch (err) {
+    src.destroy();
+    ex.destroy();
+    await Promise.allSettled([consume, flow]);
+    if (err instanceof CriusError) throw err;
+    throw new CriusError('FAILED_PRECONDITION', `image ${opts.image}: layer ${opts.layerDigest}: cannot unpack: ${errorMessage(err)}`, { cause: err });
+  }
+
+  const diffId = `sha256:${hasher.hash.digest('hex')}`;
+  if (opts.expectedDiffId !== undefined && diffId !== opts.expectedDiffId) {
+    throw new CriusError('FAILED_PRECONDITION', `image ${opts.image}: layer ${opts.layerDigest}: uncompressed digest is ${diffId} but the image config lists ${opts.expectedDiffId}; the image is corrupt`);
+  }
+
+  // mknod and setxattr go through the native helper in one batch, device nodes before xattrs.
+  if (pending.size > 0) {
+    const chunks: string[] = [];
+    for (const [rel, p] of pending) {
+      if (p.mknod) {
+        const m = p.mknod;
+        const sec = Math.floor(m.mtime);
+        chunks.push(['m', rel, String(m.mode), String(m.major), String(m.minor), String(m.uid), String(m.gid), String(sec), String(Math.round((m.mtime - sec) * 1e9))].join('\0') + '\0');
+      }
+    }
+    for (const [rel, p] of pending) {
+      for (const x of p.xattrs) chunks.push(['x', rel, x.name, x.value.toString('hex')].join('\0') + '\0');
+    }
+    try {
+      await (opts.runner ?? run)(opts.fsopsPath, [root], { input: chunks.join(''), timeoutMs: 120_000 });
+    } catch (err) {
+      throw new CriusError('INTERNAL', `image ${opts.image}: layer ${opts.layerDigest}: creating device nodes, whiteouts or xattrs failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+  // Directory mtimes last, deepest first: creating children changed them.
+  const dirs = [...dirTimes.entries()].sort((a, b) => b[0].split('/').length - a[0].split('/').length);
+  for (const [rel, t] of dirs) utimesSync(abs(rel), t, t);
+
+  const du = diskUsage(root);
+  return { diffId, entries, usedBytes: du.bytes, inodes: du.inodes, skippedXattrs };
+}
