@@ -1,5 +1,6 @@
 // Every schema change is a new numbered file here, appended to this list. Never edit a released one.
 import { m001Foundation } from './001-foundation.js';
+import { m002Images } from './002-images.js';
 
 export interface Migration {
   version: number;
@@ -7,4 +8,4 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001Foundation];
+export const MIGRATIONS: readonly Migration[] = [m001Foundation, m002Images];
