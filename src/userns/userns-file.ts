@@ -1,0 +1,138 @@
+// User namespaces pinned at files (nsfs bind mounts), so they outlive the process that created them:
+// - a bare user namespace for idmap probes and idmapped rootfs/volume mounts (a mount_setattr userns fd);
+// - the pod form: a user namespace with the net, uts and ipc namespaces created inside it in the same
+//   unshare(2) call, so they are owned by the pod's user namespace. A netns owned by the host userns
+//   breaks sysfs in the pod (mounting sysfs needs CAP_SYS_ADMIN over the netns's owner; KEP-127 notes,
+//   containerd setupNetnsWithinUserns).
+// util-linux unshare (>= 2.38 for --map-users) writes uid_map/gid_map from outside and bind-mounts the
+// namespaces onto the files. --mount is needed too: without a new mount namespace unshare's bind of the
+// user namespace fails with EPERM on this kernel (the throwaway mount namespace dies with `true`).
+import { open, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { CriusError, failedPrecondition, internal, invalidArgument, wrap } from '../common/errors.js';
+import { ExecError, run, type Runner } from '../common/exec.js';
+import { MAX_ID, mapArg, type IdRange } from './mapping-rules.js';
+
+export interface IdMappingPair {
+  uid: IdRange;
+  gid: IdRange;
+}
+
+export interface PodNamespaceFiles {
+  user: string;
+  net: string;
+  uts: string;
+  ipc: string;
+}
+
+const UNSHARE = '/usr/bin/unshare';
+const UMOUNT = '/usr/bin/umount';
+
+async function touch(file: string): Promise<void> {
+  // The bind-mount target must exist; 0444 like the files `ip netns` makes.
+  const fh = await open(file, 'a', 0o444);
+  await fh.close();
+}
+
+function unshareError(what: string, err: unknown): CriusError {
+  if (err instanceof ExecError && err.notFound) {
+    return failedPrecondition(`${what}: ${UNSHARE} is missing; install util-linux >= 2.38 (unshare --map-users)`);
+  }
+  const stderr = err instanceof ExecError ? err.stderr.trim() : '';
+  if (/unrecognized option|invalid option/.test(stderr)) {
+    return failedPrecondition(`${what}: ${UNSHARE} does not know --map-users; install util-linux >= 2.38`);
+  }
+  if (/Invalid argument|Operation not permitted|No space left/.test(stderr) && maxUserNamespaces() === 0) {
+    return failedPrecondition(`${what}: user namespaces are disabled (user.max_user_namespaces = 0); set the sysctl above 0`);
+  }
+  return internal(`${what}: ${err instanceof Error ? err.message : String(err)}`, err);
+}
+
+function maxUserNamespaces(): number | undefined {
+  try {
+    return Number(readFileSync('/proc/sys/user/max_user_namespaces', 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+}
+
+// unshare --map-users takes anything: a count of -5, or a range running past 4294967295, which it wraps
+// into an extra line mapping an ID to host root (seen with util-linux 2.41). So check here, always.
+function checkRange(r: IdRange, what: string): void {
+  const ok = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= MAX_ID;
+  if (!ok(r.containerId) || !ok(r.hostId) || !Number.isInteger(r.length) || r.length < 1 ||
+      r.hostId + r.length - 1 > MAX_ID || r.containerId + r.length - 1 > MAX_ID) {
+    throw invalidArgument(`${what} mapping ${mapArg(r)} is invalid: IDs must be integers, length >= 1, and the range must end at or below ${MAX_ID}`);
+  }
+}
+
+export function checkMapping(map: IdMappingPair): void {
+  checkRange(map.uid, 'uid');
+  checkRange(map.gid, 'gid');
+}
+
+async function createPinned(files: string[], map: IdMappingPair, args: string[], what: string, runner: Runner): Promise<void> {
+  checkMapping(map);
+  try {
+    for (const f of files) await touch(f);
+    await runner(UNSHARE, args, { timeoutMs: 15_000 });
+  } catch (err) {
+    // Leave nothing behind: whatever got bound is unmounted and the files are removed.
+    await removeNamespaceFiles(files, runner).catch(() => {});
+    if (err instanceof CriusError) throw err;
+    throw unshareError(what, err);
+  }
+}
+
+/** Creates a user namespace with the given mappings, pinned at `file` (created if missing). */
+export async function createUsernsFile(file: string, map: IdMappingPair, runner: Runner = run): Promise<void> {
+  await createPinned([file], map, [
+    '--mount', `--user=${file}`, `--map-users=${mapArg(map.uid)}`, `--map-groups=${mapArg(map.gid)}`, 'true',
+  ], `create user namespace (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${file}`, runner);
+}
+
+/**
+ * Creates the pod's user namespace and, inside it, its net, uts and ipc namespaces, all pinned at the
+ * given files. The pid namespace is left to the OCI runtime (it needs a process to live).
+ */
+export async function createPodNamespaces(files: PodNamespaceFiles, map: IdMappingPair, runner: Runner = run): Promise<void> {
+  await createPinned([files.user, files.net, files.uts, files.ipc], map, [
+    '--mount', `--user=${files.user}`, `--map-users=${mapArg(map.uid)}`, `--map-groups=${mapArg(map.gid)}`,
+    `--net=${files.net}`, `--uts=${files.uts}`, `--ipc=${files.ipc}`, 'true',
+  ], `create pod namespaces (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${files.user}`, runner);
+}
+
+function isMountPoint(path: string): boolean {
+  // Pins are bind mounts on the file itself: the mount point field equals the path. (Paths with spaces are
+  // octal-escaped in mountinfo.)
+  const esc = path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  const text = readFileSync('/proc/self/mountinfo', 'utf8');
+  return text.split('\n').some((l) => l.split(' ')[4] === esc);
+}
+
+/** Unpins (lazy unmount, repeated for stacked pins) and unlinks each file. Missing files are fine. */
+export async function removeNamespaceFiles(files: readonly string[], runner: Runner = run): Promise<void> {
+  const errors: string[] = [];
+  for (const f of files) {
+    try {
+      for (let i = 0; i < 8 && isMountPoint(f); i++) await runner(UMOUNT, ['-l', f], { timeoutMs: 10_000 });
+      await rm(f, { force: true });
+    } catch (err) {
+      errors.push(`${f}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (errors.length > 0) throw internal(`remove namespace files: ${errors.join('; ')}`);
+}
+
+export const removeUsernsFile = (file: string, runner: Runner = run): Promise<void> =>
+  removeNamespaceFiles([file], runner).catch((err: unknown) => { throw wrap(`remove user namespace ${file}`, err); });
+
+export const removePodNamespaces = (files: PodNamespaceFiles, runner: Runner = run): Promise<void> =>
+  removeNamespaceFiles([files.net, files.uts, files.ipc, files.user], runner);
+
+/** The uid_map/gid_map of a pinned user namespace, as the kernel shows them (lines "inside outside count"). */
+export async function readPinnedMaps(file: string, runner: Runner = run): Promise<{ uidMap: string; gidMap: string }> {
+  const r = await runner('/usr/bin/nsenter', [`--user=${file}`, '/bin/cat', '/proc/self/uid_map', '/proc/self/gid_map']);
+  const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+  return { uidMap: lines[0] ?? '', gidMap: lines[1] ?? '' };
+}

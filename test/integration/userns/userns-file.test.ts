@@ -1,0 +1,103 @@
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CriusError } from '../../../src/common/errors.js';
+import { ExecError, run, type Runner } from '../../../src/common/exec.js';
+import { idmapHelper, nsOwner } from '../../../src/userns/idmap-helper.js';
+import {
+  createPodNamespaces, createUsernsFile, readPinnedMaps, removePodNamespaces, removeUsernsFile,
+} from '../../../src/userns/userns-file.js';
+import { mountsUnder, tempDir, usernsSkipReason } from '../../helpers/userns.js';
+
+const skip = usernsSkipReason();
+const map = (hostId: number, length = 65536) => ({
+  uid: { containerId: 0, hostId, length }, gid: { containerId: 0, hostId, length },
+});
+
+describe('pinned user namespaces', { skip }, () => {
+  let dir = '';
+  after(async () => {
+    if (!dir) return;
+    for (const mp of mountsUnder(dir).reverse()) await run('umount', ['-l', mp]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('creates a user namespace with the mapping at a file and removes it', async () => {
+    dir = await tempDir('crius-userns-');
+    const file = join(dir, 'user');
+    await createUsernsFile(file, map(100000));
+    try {
+      assert.deepEqual(mountsUnder(dir), [file]);
+      assert.deepEqual(await readPinnedMaps(file), { uidMap: '0 100000 65536', gidMap: '0 100000 65536' });
+    } finally {
+      await removeUsernsFile(file);
+    }
+    assert.deepEqual(mountsUnder(dir), []);
+    assert.equal(existsSync(file), false);
+    // Removing again is a no-op.
+    await removeUsernsFile(file);
+  });
+
+  it('takes critest\'s unaligned mapping 0 1000 100000', async () => {
+    const file = join(dir, 'critest');
+    await createUsernsFile(file, map(1000, 100000));
+    try {
+      assert.deepEqual(await readPinnedMaps(file), { uidMap: '0 1000 100000', gidMap: '0 1000 100000' });
+    } finally {
+      await removeUsernsFile(file);
+    }
+  });
+
+  it('a failing unshare leaves no file and no mount behind', async () => {
+    const files = { user: join(dir, 'f-user'), net: join(dir, 'f-net'), uts: join(dir, 'f-uts'), ipc: join(dir, 'f-ipc') };
+    // A fake runner standing in for unshare after it bound some of the files and then failed.
+    const fake: Runner = async (file, args, opts) => {
+      if (file.endsWith('unshare')) {
+        await run('mount', ['--bind', '/proc/self/ns/net', files.net]);
+        throw new ExecError({ command: 'unshare', code: 1, signal: null, stdout: '', stderr: 'unshare: boom', timedOut: false, notFound: false, reason: 'exit status 1' });
+      }
+      return run(file, args, opts);
+    };
+    await assert.rejects(createPodNamespaces(files, map(300000), fake), /create pod namespaces .*exit status 1/);
+    assert.deepEqual(mountsUnder(dir), []);
+    for (const f of Object.values(files)) assert.equal(existsSync(f), false, `${f} removed`);
+  });
+
+  it('pod form: net, uts and ipc are owned by the pinned user namespace', async () => {
+    const files = { user: join(dir, 'p-user'), net: join(dir, 'p-net'), uts: join(dir, 'p-uts'), ipc: join(dir, 'p-ipc') };
+    await createPodNamespaces(files, map(200000));
+    try {
+      const h = idmapHelper();
+      const userIno = statSync(files.user).ino;
+      for (const ns of [files.net, files.uts, files.ipc]) {
+        const o = await nsOwner(h, ns);
+        assert.equal(o.ownerUsernsIno, userIno, `${ns} is owned by the pod user namespace`);
+      }
+      // And the pod's user namespace is a child of the host's.
+      const hostUser = statSync('/proc/self/ns/user').ino;
+      assert.equal((await nsOwner(h, files.user)).ownerUsernsIno, hostUser);
+      assert.notEqual(statSync(files.net).ino, statSync('/proc/self/ns/net').ino);
+      assert.deepEqual(await readPinnedMaps(files.user), { uidMap: '0 200000 65536', gidMap: '0 200000 65536' });
+    } finally {
+      await removePodNamespaces(files);
+    }
+    assert.deepEqual(mountsUnder(dir), []);
+    for (const f of Object.values(files)) assert.equal(existsSync(f), false, `${f} removed`);
+  });
+
+  it('an invalid mapping is refused before anything is created', async () => {
+    const files = { user: join(dir, 'bad-user'), net: join(dir, 'bad-net'), uts: join(dir, 'bad-uts'), ipc: join(dir, 'bad-ipc') };
+    // Reaching 4294967295: util-linux would wrap the 11th ID into a line mapping container 10 to host root.
+    await assert.rejects(createPodNamespaces(files, map(4294967295 - 10, 11)), (err: unknown) => {
+      assert.ok(err instanceof CriusError);
+      assert.equal(err.code, 'INVALID_ARGUMENT');
+      assert.match(err.message, /uid mapping 0:4294967285:11 is invalid/);
+      return true;
+    });
+    await assert.rejects(createUsernsFile(files.user, map(1000, -5)), /uid mapping 0:1000:-5 is invalid/);
+    assert.deepEqual(mountsUnder(dir), []);
+    for (const f of Object.values(files)) assert.equal(existsSync(f), false, `${f} removed`);
+  });
+});
