@@ -71,6 +71,14 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+function defaultName(s: StatusLike): string | undefined {
+  try {
+    return (JSON.parse(s.info?.['config'] ?? '{}') as { defaultRuntime?: string }).defaultRuntime;
+  } catch {
+    return undefined;
+  }
+}
+
 function formatStatus(s: StatusLike): string {
   const lines: string[] = ['CONDITION       STATUS  REASON'];
   for (const c of s.status?.conditions ?? []) {
@@ -84,7 +92,8 @@ function formatStatus(s: StatusLike): string {
   } catch { /* an older daemon without verbose config: no details */ }
   for (const h of s.runtime_handlers ?? []) {
     const name = h.name === '' ? '(default)' : h.name;
-    lines.push(`${name.padEnd(9)} ${String(h.features?.user_namespaces ?? false).padEnd(16)} ${String(h.features?.recursive_read_only_mounts ?? false).padEnd(20)} ${details.get(h.name) ?? ''}`);
+    const detail = h.name === '' ? `same as ${defaultName(s) ?? 'the default handler'}` : (details.get(h.name) ?? '');
+    lines.push(`${name.padEnd(9)} ${String(h.features?.user_namespaces ?? false).padEnd(16)} ${String(h.features?.recursive_read_only_mounts ?? false).padEnd(20)} ${detail}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -73,11 +73,13 @@ export function lineOfKey(source: string, table: readonly string[], key: string)
   let current = '';
   const lines = source.split('\n');
   const unquote = (s: string): string => s.trim().replace(/^"(.*)"$/, '$1');
+  // Dotted table names may quote a part that itself has dots: [registries."docker.io"].
+  const splitDotted = (s: string): string[] => [...s.matchAll(/"([^"]*)"|([^.\s"]+)/g)].map((m) => m[1] ?? m[2] ?? '');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
     const header = /^\[+([^\]]+)\]+/.exec(line);
     if (header) {
-      current = header[1]!.split('.').map(unquote).join('.');
+      current = splitDotted(header[1]!).join('.');
       if (key === '' && current === want) return i + 1;
       continue;
     }
