@@ -1,6 +1,7 @@
 // Every schema change is a new numbered file here, appended to this list. Never edit a released one.
 import { m001Foundation } from './001-foundation.js';
 import { m002Images } from './002-images.js';
+import { m003PodsContainers } from './003-pods-containers.js';
 
 export interface Migration {
   version: number;
@@ -8,4 +9,4 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001Foundation, m002Images];
+export const MIGRATIONS: readonly Migration[] = [m001Foundation, m002Images, m003PodsContainers];
