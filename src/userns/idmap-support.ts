@@ -1,0 +1,200 @@
+// Can this path be the source of an idmapped mount? Answered by really trying (open_tree + mount_setattr
+// MOUNT_ATTR_IDMAP on a detached clone, via the native probe), cached per (filesystem type, device), and
+// explained when the answer is no: the volume, the filesystem, the kernel, and what would work. This
+// replaces the runtime's bare "failed to set MOUNT_ATTR_IDMAP ...: invalid argument" (runc#4157).
+import { readFileSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import { release } from 'node:os';
+import { CriusError, failedPrecondition, notFound } from '../common/errors.js';
+import type { SyscallFailure } from './idmap-helper.js';
+
+export interface MountInfoEntry {
+  mountId: number;
+  /** "major:minor" of the filesystem (st_dev). */
+  device: string;
+  /** Root of the mount within its filesystem. */
+  root: string;
+  mountPoint: string;
+  fsType: string;
+  source: string;
+}
+
+const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+/** Parses /proc/self/mountinfo (proc(5)): "id parent major:minor root mountpoint opts [tags] - fstype source superopts". */
+export function parseMountInfo(text: string): MountInfoEntry[] {
+  const out: MountInfoEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const f = line.split(' ');
+    const dash = f.indexOf('-', 6);
+    if (dash < 0 || f.length < dash + 3) continue;
+    out.push({
+      mountId: Number(f[0]),
+      device: f[2] ?? '',
+      root: unescape(f[3] ?? ''),
+      mountPoint: unescape(f[4] ?? ''),
+      fsType: f[dash + 1] ?? '',
+      source: unescape(f[dash + 2] ?? ''),
+    });
+  }
+  return out;
+}
+
+/** The mount holding `path` (absolute, resolved): longest mount point prefix; the last of stacked mounts. */
+export function mountOf(mounts: readonly MountInfoEntry[], path: string): MountInfoEntry | undefined {
+  let best: MountInfoEntry | undefined;
+  for (const m of mounts) {
+    const mp = m.mountPoint;
+    const covers = mp === '/' || path === mp || path.startsWith(`${mp}/`);
+    if (covers && (!best || mp.length >= best.mountPoint.length)) best = m;
+  }
+  return best;
+}
+
+/** Kernel release as [major, minor], e.g. "6.18.44-fc" -> [6, 18]. */
+export function kernelVersion(rel: string): [number, number] {
+  const m = /^(\d+)\.(\d+)/.exec(rel);
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+}
+
+const atLeast = (k: [number, number], f: [number, number]): boolean => k[0] > f[0] || (k[0] === f[0] && k[1] >= f[1]);
+
+/**
+ * What each filesystem needs for idmapped mounts (FS_ALLOW_IDMAP). Versions: kernel history as summarised
+ * in shared/reference/userns-kep127.md §8 (f2fs, cephfs and fuse approximate).
+ */
+export interface IdmapFloor {
+  since?: [number, number];
+  /** Set when no kernel version helps: what to do instead. */
+  never?: string;
+  note?: string;
+}
+
+export const IDMAP_FLOORS: Readonly<Record<string, IdmapFloor>> = {
+  ext4: { since: [5, 12] },
+  xfs: { since: [5, 12] },
+  vfat: { since: [5, 12] },
+  btrfs: { since: [5, 15] },
+  ntfs3: { since: [5, 15] },
+  f2fs: { since: [5, 18] },
+  erofs: { since: [6, 8] },
+  tmpfs: { since: [6, 3], note: 'kubelet secret, configMap, projected and memory emptyDir volumes are tmpfs' },
+  ceph: { since: [6, 7] },
+  fuse: { since: [6, 12], note: 'and the FUSE daemon must opt in (FUSE_ALLOW_IDMAP)' },
+  virtiofs: { since: [6, 12], note: 'and the virtiofsd daemon must opt in' },
+  overlay: {
+    never: 'an overlay mount cannot itself be idmapped (only its lower layers can, which is how crius builds rootfs); ' +
+      'put the volume on the filesystem under the overlay, e.g. a directory on an ext4 or xfs mount',
+  },
+  nfs: { never: 'NFS does not support idmapped mounts; use local storage (ext4, xfs, btrfs) for this volume' },
+  nfs4: { never: 'NFS does not support idmapped mounts; use local storage (ext4, xfs, btrfs) for this volume' },
+  hugetlbfs: { never: 'hugetlbfs does not support idmapped mounts (crun#1380); drop the hugepages volume or use hostUsers: true' },
+  proc: { never: 'procfs cannot be idmapped' },
+  sysfs: { never: 'sysfs cannot be idmapped' },
+  cgroup: { never: 'cgroupfs cannot be idmapped' },
+  cgroup2: { never: 'cgroupfs cannot be idmapped' },
+  devtmpfs: { never: 'devtmpfs cannot be idmapped; bind individual devices through CRI devices instead' },
+};
+
+const floorKey = (fsType: string): string => (fsType.startsWith('fuse') && fsType !== 'fuseblk' ? 'fuse' : fsType);
+
+/** One sentence saying what `fsType` needs, given the kernel release. */
+export function idmapRequirement(fsType: string, kernelRelease: string): string {
+  const floor = IDMAP_FLOORS[floorKey(fsType)];
+  if (!floor) {
+    return `${fsType} is not known to support idmapped mounts; filesystems that do: ext4/xfs (Linux 5.12), btrfs (5.15), ` +
+      'tmpfs (6.3); move the volume to one of them or run the pod with hostUsers: true';
+  }
+  if (floor.never) return `${floor.never}; or run the pod with hostUsers: true`;
+  const since = floor.since as [number, number];
+  const k = kernelVersion(kernelRelease);
+  const v = `${since[0]}.${since[1]}`;
+  const extra = floor.note ? ` (${floor.note})` : '';
+  if (!atLeast(k, since)) {
+    return `${fsType} supports idmapped mounts from Linux ${v}${extra}, this kernel is ${kernelRelease}: upgrade the kernel to ${v} or newer, ` +
+      'or run the pod with hostUsers: true';
+  }
+  return `${fsType} supports idmapped mounts from Linux ${v}${extra} and this kernel (${kernelRelease}) is newer, yet the probe failed: ` +
+    'check how this filesystem is mounted (a mount in another user namespace, or a filesystem built without idmap support)';
+}
+
+export interface VolumeRef {
+  containerPath: string;
+  hostPath: string;
+}
+
+export interface ProbeFacts {
+  fsType: string;
+  device: string;
+  mountPoint: string;
+  source: string;
+}
+
+/** The FAILED_PRECONDITION error for a volume whose filesystem cannot be idmapped. */
+export function idmapUnsupportedError(volume: VolumeRef, fs: ProbeFacts, failure: SyscallFailure, kernelRelease: string): CriusError {
+  return failedPrecondition(
+    `volume ${volume.containerPath} (host path ${volume.hostPath}) cannot be an idmapped mount for a pod with a user namespace: ` +
+    `its filesystem ${fs.fsType} (${fs.source} mounted at ${fs.mountPoint}) refused ${failure.syscall} with ${failure.errno} ` +
+    `on Linux ${kernelRelease}; ${idmapRequirement(fs.fsType, kernelRelease)}`);
+}
+
+export type ProbeOutcome = { ok: true; fs: ProbeFacts } | { ok: false; fs: ProbeFacts; failure: SyscallFailure };
+
+/** Tries an idmapped clone of the mount at path; the production one is probeIdmap with a pinned userns. */
+export type IdmapProbeFn = (path: string) => Promise<{ ok: true } | SyscallFailure>;
+
+export interface IdmapSupportOptions {
+  probe: IdmapProbeFn;
+  /** Reads /proc/self/mountinfo; swapped in unit tests. */
+  mountInfo?: () => string;
+  kernelRelease?: string;
+  /** Resolves symlinks; swapped in unit tests. */
+  resolve?: (path: string) => Promise<string>;
+}
+
+export interface IdmapSupport {
+  /** Probes (or answers from cache) whether path's filesystem can be idmapped. */
+  probePath(path: string): Promise<ProbeOutcome>;
+  /** Throws FAILED_PRECONDITION naming the volume when its host path cannot be idmapped. */
+  checkVolume(volume: VolumeRef): Promise<void>;
+  readonly kernelRelease: string;
+}
+
+export function createIdmapSupport(opts: IdmapSupportOptions): IdmapSupport {
+  const kernelRelease = opts.kernelRelease ?? release();
+  const mountInfo = opts.mountInfo ?? ((): string => readFileSync('/proc/self/mountinfo', 'utf8'));
+  const resolve = opts.resolve ?? ((p: string): Promise<string> => realpath(p));
+  // Promise cache so concurrent checks of one filesystem share a single probe.
+  const cache = new Map<string, Promise<{ ok: true } | SyscallFailure>>();
+
+  async function probePath(path: string): Promise<ProbeOutcome> {
+    let real: string;
+    try {
+      real = await resolve(path);
+    } catch (err) {
+      throw notFound(`${path} does not exist (${err instanceof Error ? err.message : String(err)}); create it before mounting it`);
+    }
+    const m = mountOf(parseMountInfo(mountInfo()), real);
+    const fs: ProbeFacts = m
+      ? { fsType: m.fsType, device: m.device, mountPoint: m.mountPoint, source: m.source }
+      : { fsType: 'unknown', device: '?', mountPoint: '?', source: '?' };
+    const key = `${fs.fsType}\u0000${fs.device}`;
+    let p = cache.get(key);
+    if (!p) {
+      p = opts.probe(real);
+      cache.set(key, p);
+      // A probe that threw (helper missing) is not an answer about the filesystem: do not keep it.
+      p.catch(() => cache.delete(key));
+    }
+    const r = await p;
+    return r.ok ? { ok: true, fs } : { ok: false, fs, failure: r };
+  }
+
+  async function checkVolume(volume: VolumeRef): Promise<void> {
+    const r = await probePath(volume.hostPath);
+    if (!r.ok) throw idmapUnsupportedError(volume, r.fs, r.failure, kernelRelease);
+  }
+
+  return { probePath, checkVolume, kernelRelease };
+}
