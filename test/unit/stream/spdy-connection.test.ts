@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { SpdyConnection, type SpdyStream } from '../../../src/stream/spdy/connection.js';
+import { FrameType, encodeControl } from '../../../src/stream/spdy/frames.js';
+
+async function pair(): Promise<{ client: SpdyConnection; server: SpdyConnection; cleanup: () => void }> {
+  const srv = net.createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const accepted = once(srv, 'connection') as Promise<[net.Socket]>;
+  const c = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
+  const [s] = await accepted;
+  await once(c, 'connect').catch(() => undefined);
+  const client = new SpdyConnection(c, { isServer: false });
+  const server = new SpdyConnection(s, { isServer: true });
+  return { client, server, cleanup: () => { c.destroy(); s.destroy(); srv.close(); } };
+}
+
+function collect(s: SpdyStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  s.on('data', (b: Buffer) => chunks.push(b));
+  return new Promise((resolve) => s.on('end', () => resolve(Buffer.concat(chunks))));
+}
+
+test('pings from the peer are echoed; our own pings resolve on the echo', async () => {
+  const { client, server, cleanup } = await pair();
+  try {
+    const rtt = await client.ping();
+    assert.ok(rtt >= 0);
+    const rtt2 = await server.ping();
+    assert.ok(rtt2 >= 0);
+  } finally { cleanup(); }
+});
+
+test('a stream opens, carries data both ways, half-closes, and 8 MB pass without any WINDOW_UPDATE', async () => {
+  const { client, server, cleanup } = await pair();
+  try {
+    server.on('stream', (s: SpdyStream) => {
+      assert.equal(s.headers['streamtype'], 'stdout');
+      s.reply();
+      s.resume();
+      s.end(Buffer.alloc(8 * 1024 * 1024, 'y'));
+    });
+    const s = await client.openStream({ streamtype: 'stdout' });
+    assert.equal(s.id, 1);
+    s.end(Buffer.from('hi'));
+    const got = await collect(s);
+    assert.equal(got.length, 8 * 1024 * 1024);
+  } finally { cleanup(); }
+});
+
+test('SETTINGS and WINDOW_UPDATE are ignored; an unanswered stream can be refused by RST', async () => {
+  const { client, server, cleanup } = await pair();
+  try {
+    client.sendFrame(encodeControl(FrameType.SETTINGS, 0, Buffer.alloc(4)));
+    client.sendFrame(encodeControl(FrameType.WINDOW_UPDATE, 0, Buffer.alloc(8)));
+    server.on('stream', (s: SpdyStream) => s.reset());
+    await assert.rejects(client.openStream({ streamtype: 'x' }), /refused/);
+    assert.ok((await client.ping()) >= 0);
+  } finally { cleanup(); }
+});
+
+test('closing the socket aborts open streams on the other side', async () => {
+  const { client, server, cleanup } = await pair();
+  try {
+    const accepted = new Promise<SpdyStream>((resolve) => server.on('stream', (s: SpdyStream) => { s.reply(); resolve(s); }));
+    await client.openStream({ streamtype: 'stdin' });
+    const s = await accepted;
+    s.on('error', () => {});
+    const closed = once(s, 'close');
+    client.destroy();
+    await closed;
+    assert.equal(s.aborted, true);
+  } finally { cleanup(); }
+});
