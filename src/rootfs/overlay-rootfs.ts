@@ -1,0 +1,104 @@
+// A container's root filesystem: overlayfs over the image layers. In a user namespace the lowers are
+// idmapped read-only through the pod's user namespace (open_tree + mount_setattr + handed to overlayfs),
+// so the image reads as owned by the pod's root without copying or chowning it; only the upper dir's root
+// is chowned to the host IDs of container 0:0 so "/" reads 0:0 inside (containerd overlay snapshotter,
+// KEP-127 notes §6). The chown-copy fallback exists only when configured ([userns] rootfs = "copy").
+import { chown, mkdir } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { internal, invalidArgument, wrap } from '../common/errors.js';
+import { run, type Runner } from '../common/exec.js';
+import { idmapHelper, mountOverlay, type IdmapHelper, type OverlayMethod } from '../userns/idmap-helper.js';
+import { hostIdFor, type IdRange } from '../userns/mapping-rules.js';
+import { shiftedLayerCopies } from './shifted-copy.js';
+
+export interface RootfsUserns {
+  /** A file pinning the pod's user namespace (nsfs bind mount or /proc/PID/ns/user). */
+  file: string;
+  uidMap: IdRange;
+  gidMap: IdRange;
+}
+
+export interface ContainerRootfsOptions {
+  /** Unpacked layer dirs, bottom (base image) first. */
+  layers: readonly string[];
+  upperDir: string;
+  workDir: string;
+  target: string;
+  userns?: RootfsUserns;
+  /** "idmap" (default): idmapped lowers. "copy": shifted copies of the layers, cached in copyCacheDir. */
+  mode?: 'idmap' | 'copy';
+  copyCacheDir?: string;
+  helper?: IdmapHelper;
+  runner?: Runner;
+  /** How the helper hands idmapped lowers to overlayfs (default auto: by fd, else a temporary mount). */
+  method?: OverlayMethod;
+  /** Where the tmpdir method puts its short-lived idmapped mount. */
+  tmpDir?: string;
+}
+
+export interface MountedRootfs {
+  target: string;
+  /** plain: no user namespace; fd/tmpdir: idmapped lowers; copy: overlay over shifted copies. */
+  how: 'plain' | 'fd' | 'tmpdir' | 'copy';
+}
+
+function rootPair(u: RootfsUserns): { uid: number; gid: number } {
+  const uid = hostIdFor(u.uidMap, 0);
+  const gid = hostIdFor(u.gidMap, 0);
+  if (uid === undefined || gid === undefined) {
+    throw invalidArgument(`rootfs user namespace mapping (uids ${u.uidMap.containerId}:${u.uidMap.hostId}:${u.uidMap.length}, ` +
+      `gids ${u.gidMap.containerId}:${u.gidMap.hostId}:${u.gidMap.length}) does not map container ID 0`);
+  }
+  return { uid, gid };
+}
+
+/** Mounts the container rootfs at target (creating upper, work and target dirs). */
+export async function mountContainerRootfs(o: ContainerRootfsOptions): Promise<MountedRootfs> {
+  const context = `mount rootfs at ${o.target}`;
+  if (o.layers.length === 0) throw invalidArgument(`${context}: no layers given; an image needs at least one (an empty dir will do)`);
+  const runner = o.runner ?? run;
+  const helper = o.helper ?? idmapHelper({ runner });
+  try {
+    for (const d of [o.upperDir, o.workDir, o.target]) await mkdir(d, { recursive: true, mode: 0o755 });
+    // overlayfs wants the topmost lower first.
+    const topFirst = [...o.layers].reverse();
+    if (!o.userns) {
+      await mountOverlay(helper, { lowers: topFirst, upper: o.upperDir, work: o.workDir, target: o.target, method: o.method, tmpDir: o.tmpDir });
+      return { target: o.target, how: 'plain' };
+    }
+    const root = rootPair(o.userns);
+    await chown(o.upperDir, root.uid, root.gid);
+    if (o.mode === 'copy') {
+      if (!o.copyCacheDir) throw invalidArgument(`${context}: [userns] rootfs = "copy" needs a cache dir for the shifted layer copies`);
+      const copies = await shiftedLayerCopies({
+        layers: o.layers, cacheDir: o.copyCacheDir, map: { uid: o.userns.uidMap, gid: o.userns.gidMap }, runner,
+      });
+      await mountOverlay(helper, { lowers: [...copies].reverse(), upper: o.upperDir, work: o.workDir, target: o.target, method: o.method, tmpDir: o.tmpDir });
+      return { target: o.target, how: 'copy' };
+    }
+    const r = await mountOverlay(helper, {
+      lowers: topFirst, upper: o.upperDir, work: o.workDir, target: o.target, usernsFile: o.userns.file, method: o.method, tmpDir: o.tmpDir,
+    });
+    return { target: o.target, how: r.method };
+  } catch (err) {
+    throw wrap(context, err);
+  }
+}
+
+function mountCount(target: string): number {
+  const esc = target.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === esc).length;
+}
+
+/** Unmounts everything stacked at target; a no-op when nothing is mounted there. Busy mounts are detached. */
+export async function unmountContainerRootfs(target: string, runner: Runner = run): Promise<void> {
+  for (let i = 0; i < 16 && mountCount(target) > 0; i++) {
+    try {
+      await runner('/usr/bin/umount', [target], { timeoutMs: 30_000 });
+    } catch {
+      // EBUSY (a process still has its cwd there): detach now, the kernel frees it when the last user goes.
+      await runner('/usr/bin/umount', ['-l', target], { timeoutMs: 30_000 }).catch(() => {});
+    }
+  }
+  if (mountCount(target) > 0) throw internal(`unmount rootfs at ${target}: still mounted after repeated umount; see /proc/self/mountinfo`);
+}

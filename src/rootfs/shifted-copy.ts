@@ -1,0 +1,89 @@
+// The opt-in fallback for kernels or filesystems without idmapped lowers ([userns] rootfs = "copy"):
+// each layer copied once per (layers, mapping) with every owner shifted into the pod's host range, then a
+// plain overlay over the copies. This is containerd's slow_chown path; it costs one image copy per
+// distinct mapping, which is why it is never chosen automatically.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, lchown, lstat, mkdir, opendir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { invalidArgument, wrap } from '../common/errors.js';
+import { run, type Runner } from '../common/exec.js';
+import { hostIdFor, mapArg, type IdRange } from '../userns/mapping-rules.js';
+
+export interface ShiftedCopyOptions {
+  /** Layer dirs, bottom first. */
+  layers: readonly string[];
+  cacheDir: string;
+  map: { uid: IdRange; gid: IdRange };
+  runner?: Runner;
+}
+
+/** The cache dir holding the shifted copies for these layers and this mapping. */
+export function shiftedCopyDir(o: Pick<ShiftedCopyOptions, 'layers' | 'cacheDir' | 'map'>): string {
+  const key = createHash('sha256')
+    .update(JSON.stringify({ layers: o.layers, uid: mapArg(o.map.uid), gid: mapArg(o.map.gid) }))
+    .digest('hex').slice(0, 32);
+  return join(o.cacheDir, key);
+}
+
+const DONE = '.complete';
+
+async function shiftTree(root: string, map: ShiftedCopyOptions['map']): Promise<void> {
+  const shiftOne = async (path: string): Promise<void> => {
+    const st = await lstat(path);
+    const uid = hostIdFor(map.uid, st.uid);
+    const gid = hostIdFor(map.gid, st.gid);
+    if (uid === undefined || gid === undefined) {
+      // containerd #12329: "container ID N cannot be mapped to a host ID".
+      throw invalidArgument(`${path} is owned by ${st.uid}:${st.gid}, outside the pod's mapping ` +
+        `(uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}); use a longer mapping or the idmap rootfs`);
+    }
+    await lchown(path, uid, gid);
+    // chown(2) clears setuid/setgid on regular files; put them back (containerd remapRootFS does the same).
+    if (st.isFile() && (st.mode & 0o6000) !== 0) await chmod(path, st.mode & 0o7777);
+  };
+  const walk = async (dir: string): Promise<void> => {
+    await shiftOne(dir);
+    for await (const e of await opendir(dir)) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) await walk(p);
+      else await shiftOne(p);
+    }
+  };
+  await walk(root);
+}
+
+/** Returns the shifted copies (bottom first), making them once; concurrent callers converge on one copy. */
+export async function shiftedLayerCopies(o: ShiftedCopyOptions): Promise<string[]> {
+  const runner = o.runner ?? run;
+  const dir = shiftedCopyDir(o);
+  const copies = o.layers.map((_l, i) => join(dir, String(i)));
+  if (existsSync(join(dir, DONE))) return copies;
+  await mkdir(o.cacheDir, { recursive: true, mode: 0o700 });
+  const tmp = `${dir}.tmp-${randomBytes(6).toString('hex')}`;
+  try {
+    await mkdir(tmp, { mode: 0o711 });
+    for (const [i, layer] of o.layers.entries()) {
+      // cp -a keeps hard links, devices (overlay whiteouts), xattrs (opaque dirs) and modes.
+      await runner('/bin/cp', ['-a', '--reflink=auto', `${layer}/.`, join(tmp, String(i))], { timeoutMs: 30 * 60_000 });
+      await shiftTree(join(tmp, String(i)), o.map);
+    }
+    await writeFile(join(tmp, DONE), '');
+    try {
+      await rename(tmp, dir);
+    } catch (err) {
+      // Someone else finished first (rename onto a non-empty dir fails): use theirs.
+      if (!existsSync(join(dir, DONE))) throw err;
+      await rm(tmp, { recursive: true, force: true });
+    }
+    return copies;
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true }).catch(() => {});
+    throw wrap(`copy layers with owners shifted to uids ${mapArg(o.map.uid)} gids ${mapArg(o.map.gid)} into ${o.cacheDir}`, err);
+  }
+}
+
+/** Removes the shifted copies for these layers and mapping (when no container uses them any more). */
+export async function removeShiftedCopies(o: Pick<ShiftedCopyOptions, 'layers' | 'cacheDir' | 'map'>): Promise<void> {
+  await rm(shiftedCopyDir(o), { recursive: true, force: true });
+}
