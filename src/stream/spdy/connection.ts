@@ -132,6 +132,7 @@ export class SpdyConnection extends EventEmitter {
   private inBuf: Buffer = Buffer.alloc(0);
   private pumpingOut = false;
   private pumpingIn = false;
+  private terminateWhenDrained = false;
   private closed = false;
   private goingAway = false;
   private nextStreamId: number;
@@ -146,8 +147,10 @@ export class SpdyConnection extends EventEmitter {
     this.nextPingId = opts.isServer ? 2 : 1;
     socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
     socket.on('drain', () => this.notifyWritable());
-    socket.on('end', () => this.terminate());
-    socket.on('close', () => this.terminate());
+    // Frames already received are still delivered when the peer ends the socket (a session's last frames and
+    // its GOAWAY often arrive together with the FIN).
+    socket.on('end', () => this.terminateAfterInput());
+    socket.on('close', () => this.terminateAfterInput());
     socket.on('error', (err: Error) => this.terminate(err));
   }
 
@@ -302,7 +305,13 @@ export class SpdyConnection extends EventEmitter {
       this.protocolError(err);
     } finally {
       this.pumpingIn = false;
+      if (this.terminateWhenDrained) this.terminate();
     }
+  }
+
+  private terminateAfterInput(): void {
+    if (this.pumpingIn || this.inQueue.length > 0) this.terminateWhenDrained = true;
+    else this.terminate();
   }
 
   private async onControl(c: ControlFrame): Promise<void> {
