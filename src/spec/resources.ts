@@ -1,0 +1,94 @@
+// cgroup limits and the OOM score from the CRI's LinuxContainerResources.
+import { invalidArgument } from '../common/errors.js';
+import { containerName, ensureLinux, ensureProcess, toInt, type SpecOpt } from './context.js';
+import type { LinuxResources } from './oci-types.js';
+
+/**
+ * CPU (shares, CFS quota/period, cpuset), memory (limit, swap), pids (runtime config), hugepages
+ * (only when the hugetlb controller exists: "hugepages ignored if absent"), unified (cgroup v2 only).
+ * 0 means unset for every CRI number (proto3 default). oom_score_adj is clamped to what crius may set:
+ * without CAP_SYS_RESOURCE a process cannot go below its parent's value, and failing the container
+ * for that would break every Guaranteed pod (kubelet asks -997), so it is clamped with a warning.
+ */
+export const withResources: SpecOpt = (spec, ctx) => {
+  const r = ctx.container.linux?.resources ?? ctx.sandbox.linux?.resources ?? null;
+  const linux = ensureLinux(spec);
+  const res: LinuxResources = linux.resources ?? {};
+  const what = `container "${containerName(ctx)}"`;
+  const pos = (v: number | undefined, field: string): number | undefined => {
+    if (v === undefined || v === 0) return undefined;
+    if (v < 0 && field !== 'cpu_quota') throw invalidArgument(`${what}: ${field} ${v} is negative`);
+    return v;
+  };
+  if (r) {
+    const shares = pos(toInt(r.cpu_shares, 'cpu_shares'), 'cpu_shares');
+    const quota = pos(toInt(r.cpu_quota, 'cpu_quota'), 'cpu_quota');
+    const period = pos(toInt(r.cpu_period, 'cpu_period'), 'cpu_period');
+    const cpu = { ...(res.cpu ?? {}) };
+    if (shares !== undefined) cpu.shares = shares;
+    if (quota !== undefined) cpu.quota = quota;
+    if (period !== undefined) cpu.period = period;
+    if (r.cpuset_cpus) cpu.cpus = r.cpuset_cpus;
+    if (r.cpuset_mems) cpu.mems = r.cpuset_mems;
+    if (Object.keys(cpu).length > 0) res.cpu = cpu;
+
+    const limit = pos(toInt(r.memory_limit_in_bytes, 'memory_limit_in_bytes'), 'memory_limit_in_bytes');
+    const swap = pos(toInt(r.memory_swap_limit_in_bytes, 'memory_swap_limit_in_bytes'), 'memory_swap_limit_in_bytes');
+    if (limit !== undefined || swap !== undefined) {
+      res.memory = { ...(res.memory ?? {}) };
+      if (limit !== undefined) res.memory.limit = limit;
+      if (swap !== undefined) res.memory.swap = swap;
+    }
+
+    const huge = r.hugepage_limits ?? [];
+    if (huge.length > 0) {
+      if (ctx.runtime.hugetlb) {
+        res.hugepageLimits = huge.map((h) => ({ pageSize: h.page_size, limit: toInt(h.limit, 'hugepage limit') ?? 0 }));
+      } else {
+        ctx.warnings.push(`${what}: hugepage limits skipped: this host has no hugetlb cgroup controller`);
+      }
+    }
+
+    const unified = r.unified ?? {};
+    if (Object.keys(unified).length > 0) {
+      if (ctx.runtime.cgroupV2) res.unified = { ...unified };
+      else ctx.warnings.push(`${what}: unified cgroup settings (${Object.keys(unified).join(', ')}) skipped: the container is not on cgroup v2`);
+    }
+
+    const oom = toInt(r.oom_score_adj, 'oom_score_adj');
+    if (oom !== undefined) {
+      if (oom < -1000 || oom > 1000) throw invalidArgument(`${what}: oom_score_adj ${oom} is outside -1000..1000`);
+      const min = ctx.runtime.oomScoreAdjMin;
+      if (oom < min) ctx.warnings.push(`${what}: oom_score_adj ${oom} raised to ${min}: crius lacks CAP_SYS_RESOURCE and cannot go below its own value`);
+      ensureProcess(spec).oomScoreAdj = Math.max(oom, min);
+    }
+  }
+  if (ctx.runtime.pidsLimit !== undefined && ctx.runtime.pidsLimit > 0) res.pids = { limit: ctx.runtime.pidsLimit };
+  linux.resources = res;
+};
+
+/** The cgroup the runtime creates for the container (beneath crius's own cgroup: chosen by the caller). */
+export const withCgroupsPath: SpecOpt = (spec, ctx) => {
+  const p = ctx.runtime.cgroupsPath;
+  if (p) ensureLinux(spec).cgroupsPath = p;
+  else delete ensureLinux(spec).cgroupsPath;
+};
+
+/**
+ * The pod's sysctls. They are namespaced (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*):
+ * the kubelet only allows those, and they land in the pod's shared namespaces whichever container
+ * applies them. A net.* sysctl with host network would change the host, so it is refused.
+ */
+export const withSysctls: SpecOpt = (spec, ctx) => {
+  const sysctls = ctx.sandbox.linux?.sysctls ?? {};
+  const keys = Object.keys(sysctls);
+  if (keys.length === 0) return;
+  const ns = ctx.container.linux?.security_context?.namespace_options ?? ctx.sandbox.linux?.security_context?.namespace_options ?? {};
+  for (const k of keys) {
+    if (k.startsWith('net.') && ns.network === 'NODE') throw invalidArgument(`pod sysctl "${k}" cannot be set with host network: it would change the node; drop it or use the pod network`);
+    if ((k.startsWith('kernel.shm') || k.startsWith('kernel.msg') || k === 'kernel.sem' || k.startsWith('fs.mqueue.')) && ns.ipc === 'NODE') {
+      throw invalidArgument(`pod sysctl "${k}" cannot be set with host IPC: it would change the node; drop it or use the pod IPC namespace`);
+    }
+  }
+  ensureLinux(spec).sysctl = { ...(spec.linux?.sysctl ?? {}), ...sysctls };
+};
