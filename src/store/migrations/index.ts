@@ -2,6 +2,7 @@
 import { m001Foundation } from './001-foundation.js';
 import { m002Images } from './002-images.js';
 import { m003PodsContainers } from './003-pods-containers.js';
+import { m004UsernsRanges } from './004-userns-ranges.js';
 
 export interface Migration {
   version: number;
@@ -9,4 +10,4 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001Foundation, m002Images, m003PodsContainers];
+export const MIGRATIONS: readonly Migration[] = [m001Foundation, m002Images, m003PodsContainers, m004UsernsRanges];
