@@ -16,9 +16,12 @@ export function criMappingsToOci(list: readonly IDMapping[]): LinuxIDMapping[] {
 }
 
 /**
- * A user namespace with the pod's mappings: joined by path when the pod pinned one (every container,
- * and the sandbox when its netns was made inside it), created by the runtime otherwise. The mappings
- * go in even when joining, as containerd does: runc 1.2+ checks them against the namespace it joins.
+ * The pod's user namespace: joined by path when the pod pinned one (every container, and the sandbox
+ * when its netns was made inside it), created by the runtime with the pod's mappings otherwise.
+ * When joining, linux.uidMappings/gidMappings are left out: containerd sends both, but runc 1.3 warns
+ * "config.json has both a userns path to join and a matching userns mapping specified -- you may only
+ * provide one. Future versions of runc may return an error" (seen here with runc 1.3.6); runc and crun
+ * both read the mappings from the joined namespace (checked with crun 1.21 and runc 1.3.6).
  */
 export const withUserNamespace: SpecOpt = (spec, ctx) => {
   const linux = ensureLinux(spec);
@@ -31,10 +34,16 @@ export const withUserNamespace: SpecOpt = (spec, ctx) => {
     return;
   }
   const path = ctx.runtime.namespaces.user;
-  list.push(path ? { type: 'user', path } : { type: 'user' });
+  if (path) {
+    list.push({ type: 'user', path });
+    delete linux.uidMappings;
+    delete linux.gidMappings;
+  } else {
+    list.push({ type: 'user' });
+    linux.uidMappings = [rangeToOci(u.uid)];
+    linux.gidMappings = [rangeToOci(u.gid)];
+  }
   linux.namespaces = list;
-  linux.uidMappings = [rangeToOci(u.uid)];
-  linux.gidMappings = [rangeToOci(u.gid)];
 };
 
 function inRange(id: number, r: IdRange): boolean {
