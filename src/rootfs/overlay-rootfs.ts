@@ -3,7 +3,8 @@
 // so the image reads as owned by the pod's root without copying or chowning it; only the upper dir's root
 // is chowned to the host IDs of container 0:0 so "/" reads 0:0 inside (containerd overlay snapshotter,
 // KEP-127 notes §6). The chown-copy fallback exists only when configured ([userns] rootfs = "copy").
-import { chown, mkdir } from 'node:fs/promises';
+import { chown, mkdir, readdir, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { internal, invalidArgument, wrap } from '../common/errors.js';
 import { run, type Runner } from '../common/exec.js';
@@ -101,4 +102,32 @@ export async function unmountContainerRootfs(target: string, runner: Runner = ru
     }
   }
   if (mountCount(target) > 0) throw internal(`unmount rootfs at ${target}: still mounted after repeated umount; see /proc/self/mountinfo`);
+}
+
+/**
+ * Start-up cleanup for the tmpdir method: a crash between attaching the temporary idmapped mount and
+ * detaching it leaves `crius-idmap-*` dirs with a mount under tmpDir. Detach and remove them; the overlays
+ * that used them hold their own references. Returns the dirs removed.
+ */
+export async function cleanupTemporaryIdmapMounts(tmpDir: string, runner: Runner = run): Promise<string[]> {
+  let names: string[];
+  try {
+    names = (await readdir(tmpDir)).filter((n) => n.startsWith('crius-idmap-'));
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    const d = join(tmpDir, n);
+    for (let i = 0; i < 8 && mountCount(join(d, 'm')) > 0; i++) {
+      await runner('/usr/bin/umount', ['-l', join(d, 'm')], { timeoutMs: 30_000 });
+    }
+    // Never recurse into a dir that is still a mount point: that would delete image layer files.
+    if (mountCount(join(d, 'm')) > 0) throw internal(`cannot detach the temporary idmapped mount at ${join(d, 'm')}; left in place`);
+    // rmdir only: an unexpected non-empty dir stays for a human to look at.
+    await rmdir(join(d, 'm')).catch(() => {});
+    await rmdir(d);
+    removed.push(d);
+  }
+  return removed;
 }

@@ -5,7 +5,8 @@ import { chmod, chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CriusError } from '../../../src/common/errors.js';
 import { run } from '../../../src/common/exec.js';
-import { mountContainerRootfs, unmountContainerRootfs, type RootfsUserns } from '../../../src/rootfs/overlay-rootfs.js';
+import { cleanupTemporaryIdmapMounts, mountContainerRootfs, unmountContainerRootfs, type RootfsUserns } from '../../../src/rootfs/overlay-rootfs.js';
+import { idmapHelper, idmappedBind } from '../../../src/userns/idmap-helper.js';
 import { shiftedCopyDir } from '../../../src/rootfs/shifted-copy.js';
 import { createUsernsFile, removeUsernsFile } from '../../../src/userns/userns-file.js';
 import { mountsUnder, tempDir, usernsSkipReason } from '../../helpers/userns.js';
@@ -161,6 +162,19 @@ describe('container rootfs', { skip }, () => {
       });
     assert.deepEqual(readdirSync(cacheDir), []);
     assert.deepEqual(mountsUnder(join(dir, 'odd')), []);
+  });
+
+  it('start-up cleanup detaches a temporary idmapped mount left by a crash, without touching the layer', async () => {
+    const tmp = join(dir, 'crashed-tmp');
+    const left = join(tmp, 'crius-idmap-abc123', 'm');
+    await mkdir(left, { recursive: true });
+    await idmappedBind(idmapHelper(), { src: layers[0]!, dst: left, usernsFile: userns.file, readOnly: true });
+    assert.equal(owner(join(left, 'etc', 'f')), '100000:100000');
+    assert.deepEqual(await cleanupTemporaryIdmapMounts(tmp), [join(tmp, 'crius-idmap-abc123')]);
+    assert.deepEqual(readdirSync(tmp), []);
+    assert.deepEqual(mountsUnder(tmp), []);
+    assert.equal(readFileSync(join(layers[0]!, 'etc', 'f'), 'utf8'), 'base\n', 'layer intact');
+    assert.deepEqual(await cleanupTemporaryIdmapMounts(join(dir, 'no-such-dir')), []);
   });
 
   it('a lower that does not exist fails with the syscall and path, mounting nothing', async () => {
