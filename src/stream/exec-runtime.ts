@@ -1,0 +1,108 @@
+// The real ExecBackend: `<runtime> exec --process F --pid-file P <id>`, as CRI-O's streaming exec does
+// (internal/oci/runtime_oci.go ExecContainer). The runtime joins every namespace of the container,
+// including its user namespace, so in a `hostUsers: false` pod uid 0 in the exec is the pod's root, not the
+// host's (KEP-127). Non-tty sessions use plain pipes; tty sessions run the runtime under native/crius-pty,
+// because crun needs a terminal on its own stdin for process.terminal=true and Node has no pty API.
+// On cancellation (client gone) the exec'd process itself is SIGKILLed via the pid file: killing only
+// the runtime would leave the process running inside the container.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import type { ExecBackend, ExecParams } from './backend.js';
+import { CriusError, errorMessage } from '../common/errors.js';
+import { silentLogger, type Logger } from '../common/logger.js';
+import { tail, waitClose } from './child-process-util.js';
+
+export interface RuntimeCommand {
+  file: string;
+  args: string[];
+}
+
+/** The OCI `process` object for an exec (runtime-spec config.md#process). */
+export type OciProcess = Record<string, unknown>;
+
+export interface RuntimeExecConfig {
+  /**
+   * Turns runtime arguments into the full command line the oci module uses for this container's handler,
+   * e.g. ['exec', ...] -> crius-oci-wrap --hide /sys/fs/cgroup/unified /usr/bin/crun --root /run/crius/crun exec ...
+   */
+  runtimeCommand(args: string[]): RuntimeCommand;
+  /**
+   * The process to run: the container's own process (user, env, cwd, capabilities, apparmor, selinux,
+   * no_new_privileges, rlimits) with `args` = cmd and `terminal` = tty, which is what CRI-O writes.
+   * Rejects with NOT_FOUND / FAILED_PRECONDITION if the container is unknown or not running.
+   */
+  processFor(containerId: string, cmd: string[], tty: boolean): Promise<OciProcess>;
+  /** The runtime's ID for a CRI container ID (default: the same). */
+  runtimeId?(containerId: string): string;
+  /** Path of native/build/crius-pty. */
+  ptyHelper: string;
+  /** Where per-exec process files go (default os.tmpdir()); removed after each exec. */
+  tmpDir?: string;
+  logger?: Logger;
+}
+
+async function killFromPidFile(pidFile: string): Promise<void> {
+  try {
+    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    if (Number.isInteger(pid) && pid > 1) process.kill(pid, 'SIGKILL');
+  } catch {
+    // Not written yet, or the process is already gone.
+  }
+}
+
+export function createRuntimeExecBackend(cfg: RuntimeExecConfig): ExecBackend {
+  const log = cfg.logger ?? silentLogger;
+  return {
+    async exec(p: ExecParams): Promise<{ exitCode: number }> {
+      const proc = { ...(await cfg.processFor(p.containerId, p.cmd, p.tty)), args: p.cmd, terminal: p.tty };
+      const dir = await mkdtemp(path.join(cfg.tmpDir ?? tmpdir(), 'crius-exec-'));
+      try {
+        const procFile = path.join(dir, 'process.json');
+        const pidFile = path.join(dir, 'pid');
+        await writeFile(procFile, JSON.stringify(proc), { mode: 0o600 });
+        const rc = cfg.runtimeCommand(['exec', '--process', procFile, '--pid-file', pidFile, cfg.runtimeId?.(p.containerId) ?? p.containerId]);
+        const child = p.tty
+          ? spawn(cfg.ptyHelper, ['24', '80', rc.file, ...rc.args], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] })
+          : spawn(rc.file, rc.args, { stdio: [p.stdin ? 'pipe' : 'ignore', p.stdout ? 'pipe' : 'ignore', 'pipe'] });
+        const closed = waitClose(child);
+        const onAbort = (): void => {
+          void killFromPidFile(pidFile).finally(() => child.kill('SIGKILL'));
+        };
+        if (p.signal.aborted) onAbort();
+        p.signal.addEventListener('abort', onAbort, { once: true });
+        child.stdin?.on('error', () => { /* the process may exit without reading its input */ });
+        if (p.stdin && child.stdin) p.stdin.pipe(child.stdin);
+        else child.stdin?.end();
+        if (p.stdout && child.stdout) child.stdout.pipe(p.stdout, { end: false });
+        else child.stdout?.resume();
+        // Without a client stderr, keep the runtime's complaint for the error message.
+        const errTail = p.stderr ? () => '' : tail(child.stderr);
+        if (p.stderr && child.stderr) child.stderr.pipe(p.stderr, { end: false });
+        else child.stderr?.resume();
+        const ctl = child.stdio[3] as Writable | null | undefined;
+        if (p.tty && p.resize && ctl) {
+          ctl.on('error', () => {});
+          void (async () => {
+            for await (const size of p.resize!) ctl.write(`${size.height} ${size.width}\n`);
+          })();
+        }
+        let exitCode: number;
+        try {
+          exitCode = await closed;
+        } catch (err) {
+          throw new CriusError('INTERNAL', `exec in container ${p.containerId}: cannot start ${rc.file}: ${errorMessage(err)}; check the runtime handler's path`, { cause: err });
+        } finally {
+          p.signal.removeEventListener('abort', onAbort);
+          p.stdin?.unpipe();
+        }
+        log.debug('runtime exec exited', { containerId: p.containerId, exitCode, tty: p.tty, stderr: errTail() });
+        return { exitCode };
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}

@@ -1,0 +1,139 @@
+// The real exec, attach and port-forward backends behind the streaming server, against a busybox container
+// run by crun under conmon and a network namespace made for the test; the client is the test SPDY client.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { StreamServer } from '../../../src/stream/server.js';
+import { createRuntimeExecBackend } from '../../../src/stream/exec-runtime.js';
+import { createConmonAttachBackend } from '../../../src/stream/attach-conmon.js';
+import { createNetnsPortForwardBackend } from '../../../src/stream/portforward-netns.js';
+import { silentLogger } from '../../../src/common/logger.js';
+import { run } from '../../../src/common/exec.js';
+import {
+  PTY_HELPER, RELAY_HELPER, pidsWithCmdline, startStreamContainer, streamContainerUnavailable, type StreamContainer,
+} from '../../helpers/stream-container.js';
+import { exitCodeOf, readAll, spdyExec, spdyUpgrade } from '../../helpers/spdy-client.js';
+
+const skip = streamContainerUnavailable();
+let ctr: StreamContainer | undefined;
+let server: StreamServer | undefined;
+let nsDir = '';
+let netns = '';
+let podServer: ChildProcess | undefined;
+
+before(async () => {
+  if (skip) return;
+  ctr = await startStreamContainer(['sh', '-c', 'echo started; while read l; do echo "got:$l"; echo "err:$l" >&2; done; echo bye']);
+  nsDir = await mkdtemp(path.join(tmpdir(), 'crius-pf-'));
+  netns = path.join(nsDir, 'netns');
+  await writeFile(netns, '');
+  await run('unshare', [`--net=${netns}`, 'true']);
+  await run('nsenter', [`--net=${netns}`, 'ip', 'link', 'set', 'lo', 'up']);
+  // The "pod" server: answers "pong:<request>" once the client half-closes; only reachable inside the netns.
+  podServer = spawn('nsenter', [`--net=${netns}`, process.execPath, '-e',
+    "require('net').createServer(s=>{let b='';s.on('data',d=>b+=d);s.on('end',()=>s.end('pong:'+b))}).listen(8080,'127.0.0.1',()=>console.log('up'))"],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve) => podServer!.stdout!.once('data', resolve));
+  const c = ctr;
+  server = await StreamServer.start({
+    logger: silentLogger,
+    backends: {
+      exec: createRuntimeExecBackend({
+        runtimeCommand: c.runtimeCommand,
+        processFor: async () => ({ cwd: '/', env: ['PATH=/bin', 'TERM=xterm'], user: { uid: 0, gid: 0 } }),
+        ptyHelper: PTY_HELPER,
+      }),
+      attach: createConmonAttachBackend({ relayHelper: RELAY_HELPER, locate: async () => ({ attachSocket: c.attachSocket, ctlFifo: c.ctlFifo }) }),
+      portForward: createNetnsPortForwardBackend({ relayHelper: RELAY_HELPER, netnsPath: async () => netns }),
+    },
+  });
+});
+
+after(async () => {
+  await server?.close();
+  await ctr?.cleanup();
+  podServer?.kill('SIGKILL');
+  if (netns) await run('umount', [netns]).catch(() => undefined);
+  if (nsDir) await rm(nsDir, { recursive: true, force: true });
+});
+
+const execUrl = (cmd: string[], o: { tty?: boolean; stdin?: boolean; stderr?: boolean } = {}): string =>
+  server!.getExecUrl({ container_id: ctr!.id, cmd, tty: o.tty ?? false, stdin: o.stdin ?? false, stdout: true, stderr: o.stderr ?? false });
+
+test('exec without tty: output, stderr and exit codes 0 and 3', { skip: skip ?? false }, async () => {
+  const ok = await spdyExec(execUrl(['sh', '-c', 'echo out; echo err >&2; id -u'], { stderr: true }), { stderr: true });
+  assert.equal(ok.stdout.toString(), 'out\n0\n');
+  assert.equal(ok.stderr.toString(), 'err\n');
+  assert.equal(exitCodeOf(ok.error), 0);
+  const three = await spdyExec(execUrl(['sh', '-c', 'exit 3']));
+  assert.equal(exitCodeOf(three.error), 3);
+});
+
+test('exec: stdin echo through cat, and 10 MB of output', { skip: skip ?? false }, async () => {
+  const input = Buffer.from('abc\n'.repeat(50_000));
+  const r = await spdyExec(execUrl(['cat'], { stdin: true }), { stdin: input });
+  assert.deepEqual(r.stdout, input);
+  const big = await spdyExec(execUrl(['head', '-c', String(10 * 1024 * 1024), '/dev/zero']));
+  assert.equal(big.stdout.length, 10 * 1024 * 1024);
+  assert.equal(exitCodeOf(big.error), 0);
+});
+
+test('exec with tty: the terminal follows resizes, and the exit code comes through', { skip: skip ?? false }, async () => {
+  let release!: () => void;
+  const hold = new Promise<void>((resolve) => { release = resolve; });
+  setTimeout(release, 1500);
+  const r = await spdyExec(execUrl(['sh', '-c', 'stty size; read x; stty size; exit 7'], { tty: true, stdin: true }), {
+    tty: true, stdin: Buffer.from(''), holdStdinUntil: hold.then(() => undefined),
+    resizes: [{ Width: 101, Height: 33 }],
+  });
+  const text = r.stdout.toString().replace(/\r/g, '');
+  assert.match(text, /33 101\n$/);
+  assert.equal(exitCodeOf(r.error), 7);
+});
+
+test('exec: a client that disconnects mid-stream leaves no process behind', { skip: skip ?? false }, async () => {
+  const up = await spdyUpgrade(execUrl(['sleep', '4242']), ['v4.channel.k8s.io']);
+  assert.ok(up.upgraded);
+  if (!up.upgraded) return;
+  up.conn.on('error', () => {});
+  await up.conn.openStream({ streamtype: 'error' });
+  await up.conn.openStream({ streamtype: 'stdout' });
+  for (let i = 0; i < 100 && (await pidsWithCmdline(['sleep', '4242'])).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal((await pidsWithCmdline(['sleep', '4242'])).length, 1);
+  up.socket.destroy();
+  for (let i = 0; i < 100 && (await pidsWithCmdline(['sleep', '4242'])).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(await pidsWithCmdline(['sleep', '4242']), []);
+});
+
+test('port-forward into the pod netns: two parallel connections, and a closed port on the error stream', { skip: skip ?? false }, async () => {
+  const up = await spdyUpgrade(server!.getPortForwardUrl({ pod_sandbox_id: 'p1' }), ['portforward.k8s.io']);
+  assert.ok(up.upgraded);
+  if (!up.upgraded) return;
+  const one = async (port: number, id: number, payload: string): Promise<{ data: string; error: string }> => {
+    const err = await up.conn.openStream({ streamtype: 'error', port: String(port), requestid: String(id) });
+    const errP = readAll(err);
+    err.end();
+    const data = await up.conn.openStream({ streamtype: 'data', port: String(port), requestid: String(id) });
+    const dataP = readAll(data);
+    data.end(payload);
+    const [d, e] = await Promise.all([dataP, errP]);
+    return { data: d.toString(), error: e.toString() };
+  };
+  const [a, b] = await Promise.all([one(8080, 0, 'a'), one(8080, 1, 'b')]);
+  assert.deepEqual([a, b], [{ data: 'pong:a', error: '' }, { data: 'pong:b', error: '' }]);
+  const closed = await one(8081, 2, 'x');
+  assert.match(closed.error, /connection refused/i);
+  up.conn.close();
+});
+
+test('attach to the running container via conmon: stdout, stderr, stdin', { skip: skip ?? false }, async () => {
+  const url = server!.getAttachUrl({ container_id: ctr!.id, tty: false, stdin: true, stdout: true, stderr: true });
+  const r = await spdyExec(url, { stdin: Buffer.from('hello\n'), stderr: true });
+  // No replay of earlier output ("started"); the stdin EOF ends the container's read loop (StdinOnce).
+  assert.equal(r.stdout.toString(), 'got:hello\nbye\n');
+  assert.equal(r.stderr.toString(), 'err:hello\n');
+  assert.equal(exitCodeOf(r.error), 0);
+});
