@@ -9,7 +9,7 @@
 // user namespace fails with EPERM on this kernel (the throwaway mount namespace dies with `true`).
 import { open, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { CriusError, failedPrecondition, internal, invalidArgument, wrap } from '../common/errors.js';
+import { alreadyExists, CriusError, failedPrecondition, internal, invalidArgument, wrap } from '../common/errors.js';
 import { ExecError, run, type Runner } from '../common/exec.js';
 import { MAX_ID, mapArg, type IdRange } from './mapping-rules.js';
 
@@ -73,6 +73,9 @@ export function checkMapping(map: IdMappingPair): void {
 
 async function createPinned(files: string[], map: IdMappingPair, args: string[], what: string, runner: Runner): Promise<void> {
   checkMapping(map);
+  // A second bind would stack on the first and hide it; a leftover pin is the caller's to remove.
+  const pinned = files.find(isMountPoint);
+  if (pinned) throw alreadyExists(`${what}: ${pinned} already pins a namespace; remove it first (removeNamespaceFiles)`);
   try {
     for (const f of files) await touch(f);
     await runner(UNSHARE, args, { timeoutMs: 15_000 });

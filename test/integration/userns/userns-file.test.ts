@@ -30,6 +30,9 @@ describe('pinned user namespaces', { skip }, () => {
     await createUsernsFile(file, map(100000));
     try {
       assert.deepEqual(mountsUnder(dir), [file]);
+    await assert.rejects(createUsernsFile(file, map(100000)), (err: unknown) =>
+      err instanceof CriusError && err.code === 'ALREADY_EXISTS' && /already pins a namespace/.test(err.message));
+    assert.deepEqual(mountsUnder(dir), [file], 'the existing pin is untouched');
       assert.deepEqual(await readPinnedMaps(file), { uidMap: '0 100000 65536', gidMap: '0 100000 65536' });
     } finally {
       await removeUsernsFile(file);
