@@ -92,6 +92,24 @@ describe('container rootfs', { skip }, () => {
     });
   }
 
+  it('the pod\'s root runs from the idmapped rootfs: / is =0=0= inside, what it creates is the pod root on disk', async (t) => {
+    if (!existsSync('/bin/busybox')) { t.skip('needs /bin/busybox (busybox-static)'); return; }
+    const bb = join(dir, 'layers', 'busybox');
+    await mkdir(join(bb, 'bin'), { recursive: true });
+    await run('cp', ['/bin/busybox', join(bb, 'bin', 'busybox')]);
+    const p = paths('exec');
+    await mountContainerRootfs({ layers: [layers[0]!, bb], ...p, userns });
+    try {
+      // Enter the pod's user namespace as its root and chroot into the rootfs, as the runtime would.
+      const r = await run('nsenter', [`--user=${userns.file}`, '--setuid=0', '--setgid=0', 'chroot', p.target,
+        '/bin/busybox', 'sh', '-c', '/bin/busybox stat -c "=%u=%g=" / /etc/f /home/user/a; /bin/busybox id -u; /bin/busybox touch /made-by-root']);
+      assert.deepEqual(r.stdout.trim().split('\n'), ['=0=0=', '=0=0=', '=1000=1000=', '0']);
+      assert.equal(owner(join(p.upperDir, 'made-by-root')), '100000:100000');
+    } finally {
+      await unmountContainerRootfs(p.target);
+    }
+  });
+
   it('without a user namespace: a plain overlay with the real owners', async () => {
     const p = paths('plain');
     const m = await mountContainerRootfs({ layers, ...p });
