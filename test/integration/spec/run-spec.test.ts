@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../../src/common/exec.js';
 import { parseFeatures } from '../../../src/oci/features.js';
-import { buildContainerSpec } from '../../../src/spec/build.js';
+import { buildContainerSpec, buildSandboxSpec } from '../../../src/spec/build.js';
 import { checkIdmapSupport, handlerCapabilities } from '../../../src/spec/idmap-check.js';
-import type { IDMapping } from '../../../src/spec/types.js';
+import type { Spec } from '../../../src/spec/oci-types.js';
+import type { IDMapping, NamespacePaths } from '../../../src/spec/types.js';
 
 const HANDLERS = [
   { name: 'crun', path: '/usr/bin/crun' },
@@ -138,6 +139,10 @@ async function runInPod(handler: { name: string; path: string }, hostId: number,
     },
   });
   checkIdmapSupport(spec, { name: handler.name, path: handler.path, version, features });
+  return runSpec(handler, id, spec);
+}
+
+async function runSpec(handler: { name: string; path: string }, id: string, spec: Spec): Promise<string> {
   const bundle = join(work, id);
   mkdirSync(bundle);
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
@@ -182,5 +187,56 @@ for (const h of HANDLERS) {
     assert.ok(lines.includes('file 1000:1000'), out);
     const made = statSync(join(volume, `made-by-${h.name}-b`));
     assert.equal(`${made.uid}:${made.gid}`, '0:0');
+  });
+}
+
+async function runSandbox(handler: { name: string; path: string }, hostId: number, namespaces: NamespacePaths): Promise<string> {
+  await setup();
+  const features = parseFeatures((await run(handler.path, ['features'])).stdout);
+  const id = `crius-spec-it-sb-${handler.name}-${Math.random().toString(36).slice(2, 8)}`;
+  const cgroupsPath = `${ownMemoryCgroup().replace(/\/$/, '')}/${id}`;
+  cgroups.push(cgroupsPath);
+  const mapping: IDMapping[] = [{ container_id: 0, host_id: hostId, length: 65536 }];
+  const { spec } = buildSandboxSpec({
+    sandbox: { metadata: { name: 'p', uid: 'u', namespace: 'default' }, hostname: 'sbx', linux: { security_context: { namespace_options: { userns_options: { mode: 'POD', uids: mapping, gids: mapping } } } } },
+    image: {},
+    runtime: {
+      rootfs,
+      namespaces,
+      sandboxFiles: { hosts: join(work, 'files/hosts'), resolvConf: join(work, 'files/resolv.conf'), shm: await shmFor(hostId) },
+      userns: { uid: { containerId: 0, hostId, length: 65536 }, gid: { containerId: 0, hostId, length: 65536 } },
+      handler: handlerCapabilities(handler.name, features),
+      oomScoreAdjMin: Number(readFileSync('/proc/self/oom_score_adj', 'utf8')),
+      cgroupsPath,
+      arch: process.arch,
+      // Stands in for the pause binary: prints what the test checks, then exits.
+      pauseArgs: ['/bin/sh', '-c', 'cat /proc/self/uid_map; echo "pid $$"; stat -c "hosts %u:%g" /etc/hosts; cat /proc/self/status | grep -E "^(CapEff|NoNewPrivs)"; touch /x 2>/dev/null || echo "root ro"'],
+    },
+  });
+  return runSpec(handler, id, spec);
+}
+
+for (const h of HANDLERS) {
+  test(`${h.name}: sandbox spec, runtime-created user namespace (no pinned path)`, { skip: skipReason }, async () => {
+    const out = await runSandbox(h, 600000, {});
+    const lines = out.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '));
+    assert.equal(lines[0], '0 600000 65536');
+    assert.ok(lines.includes('pid 1'), 'the pause process is PID 1 of a new PID namespace');
+    assert.ok(lines.includes('hosts 0:0'), out);
+    assert.ok(lines.includes('CapEff: 0000000000000000'), out);
+    assert.ok(lines.includes('NoNewPrivs: 1'), out);
+    assert.ok(lines.includes('root ro'), out);
+  });
+
+  test(`${h.name}: sandbox spec joining pinned user/net/ipc/uts namespaces`, { skip: skipReason }, async () => {
+    let ns = pods.get(400000);
+    if (!ns) {
+      ns = await pinNamespaces(join(work, 'ns-400000'), 400000);
+      pods.set(400000, ns);
+    }
+    const out = await runSandbox(h, 400000, ns);
+    const lines = out.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '));
+    assert.equal(lines[0], '0 400000 65536');
+    assert.ok(lines.includes('pid 1'), out);
   });
 }
