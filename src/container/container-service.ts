@@ -1,0 +1,364 @@
+// Container lifecycle: create (rootfs + spec + conmon/runtime create), start, stop, remove, status, exec
+// sync, log reopen. Like pods, every side effect is recorded in the store first so recover() can finish
+// or undo what a crash interrupted; conmon supervises each container, so containers outlive the daemon.
+import { join } from 'node:path';
+import { mkdir, readFile, rm, writeFile, chown, chmod } from 'node:fs/promises';
+import { CriusError, failedPrecondition, invalidArgument, notFound, wrap } from '../common/errors.js';
+import { newContainerId } from '../common/ids.js';
+import type { Logger } from '../common/logger.js';
+import type { ContainerStore } from '../store/containers.js';
+import { hostRoot, parseUserNamespace, sameUserns } from '../userns/mapping-rules.js';
+import { buildContainerSpec } from '../spec/build.js';
+import { checkIdmapSupport, handlerCapabilities } from '../spec/idmap-check.js';
+import { imageVolumesToCreate } from '../spec/mounts.js';
+import type { Spec } from '../spec/oci-types.js';
+import type { ContainerConfigInput, SandboxConfigInput } from '../spec/types.js';
+import type { Pod } from '../pod/types.js';
+import { nowNanos } from '../pod/sandbox-service.js';
+import type { HandlerPort, ImagePort, OciPort, RootfsPort, VolumeProbePort } from './ports.js';
+import type { Container, ContainerConfig, ContainerRuntime, ContainerStep } from './types.js';
+
+export interface ContainerServiceDeps {
+  containers: ContainerStore<ContainerConfig, ContainerRuntime>;
+  /** Finds a pod by ID (throws NOT_FOUND). */
+  pod(id: string): Pod;
+  stateDir: string;
+  rootDir: string;
+  oci: OciPort;
+  images: ImagePort;
+  rootfs: RootfsPort;
+  handlers: HandlerPort;
+  volumes: VolumeProbePort;
+  logger: Logger;
+  /** Reads a file from the image's layers (top layer first), undefined when absent. */
+  readImageFile(layerDirs: string[], path: string): Promise<string | undefined>;
+}
+
+export type ExitReason = 'Completed' | 'Error' | 'OOMKilled';
+
+export function exitReason(exitCode: number, oomKilled: boolean): ExitReason {
+  if (oomKilled) return 'OOMKilled';
+  return exitCode === 0 ? 'Completed' : 'Error';
+}
+
+
+export class ContainerService {
+  /** Waiters for a container's exit, woken by the oci exit watcher. */
+  private readonly exitWaiters = new Map<string, Set<() => void>>();
+
+  constructor(private readonly d: ContainerServiceDeps) {
+    d.oci.onExit((id) => {
+      void this.refresh(id).finally(() => {
+        for (const w of this.exitWaiters.get(id) ?? []) w();
+      });
+    });
+  }
+
+  get(id: string): Container {
+    if (!id) throw invalidArgument('container_id is empty');
+    const found = this.d.containers.find(id);
+    if (found.length === 1) return found[0]!;
+    if (found.length > 1) throw invalidArgument(`container ID prefix "${id}" is ambiguous`);
+    throw notFound(`container "${id}" not found`);
+  }
+
+  tryGet(id: string): Container | undefined {
+    try {
+      return this.get(id);
+    } catch (err) {
+      if (err instanceof CriusError && err.code === 'NOT_FOUND') return undefined;
+      throw err;
+    }
+  }
+
+  /** Lists containers, first recording any exits conmon reported that the watcher has not delivered. */
+  async list(podId?: string): Promise<Container[]> {
+    const rows = this.d.containers.list(podId).filter((c) => c.state !== 'creating');
+    await Promise.all(rows.filter((c) => c.state === 'running').map((c) => this.refresh(c.id)));
+    return this.d.containers.list(podId).filter((c) => c.state !== 'creating');
+  }
+
+  async status(id: string): Promise<Container> {
+    const c = this.get(id);
+    if (c.state === 'running') await this.refresh(c.id);
+    return this.get(c.id);
+  }
+
+  /** Records the exit conmon wrote, if any. */
+  async refresh(id: string): Promise<void> {
+    const c = this.d.containers.get(id);
+    if (!c || (c.state !== 'running' && c.state !== 'created')) return;
+    const exit = await this.d.oci.exitOf(id);
+    if (!exit) return;
+    const reason = exitReason(exit.exitCode, exit.oomKilled);
+    if (this.d.containers.setExited(id, { exitCode: exit.exitCode, finishedAt: exit.finishedAt, reason, message: '' })) {
+      this.d.logger.info('container exited', { container_id: id, exit_code: exit.exitCode, reason });
+    }
+  }
+
+  async create(podId: string, config: ContainerConfig, sandboxConfig: SandboxConfigInput | null): Promise<Container> {
+    const pod = this.d.pod(podId);
+    const name = config.metadata?.name;
+    if (!name) throw invalidArgument('config.metadata.name is empty');
+    const what = `create container "${name}" in pod "${pod.namespace}/${pod.name}"`;
+    if (pod.state !== 'ready') throw failedPrecondition(`${what}: the pod is not ready (state ${pod.state}); run a new pod`);
+    const imageRef = config.image?.image;
+    if (!imageRef) throw invalidArgument(`${what}: config.image.image is empty`);
+    const containerUserns = parseUserNamespace(config.linux?.security_context?.namespace_options?.userns_options, 'config.linux.security_context.namespace_options.userns_options');
+    try {
+      sameUserns(pod.runtime.userns, containerUserns);
+    } catch (err) {
+      throw wrap(what, err);
+    }
+    const attempt = config.metadata?.attempt ?? 0;
+    const existing = this.d.containers.byName(pod.id, name, attempt);
+    if (existing) throw new CriusError('ALREADY_EXISTS', `${what}: a container with this name and attempt ${attempt} already exists (${existing.id})`);
+
+    let image;
+    try {
+      image = this.d.images.resolve(imageRef);
+    } catch (err) {
+      throw wrap(what, err);
+    }
+    const id = newContainerId();
+    const handlerInfo = await this.d.handlers.info(pod.handler);
+    const bundle = join(this.d.stateDir, 'containers', id);
+    const dataDir = join(this.d.rootDir, 'containers', id);
+    const rootfs = join(bundle, 'rootfs');
+    const logDir = (sandboxConfig as { log_directory?: string } | null)?.log_directory || pod.config.log_directory || '';
+    const logPath = config.log_path ? (logDir ? join(logDir, config.log_path) : config.log_path) : join(bundle, 'container.log');
+    const userns = pod.runtime.userns.kind === 'pod' ? pod.runtime.userns : null;
+    const root = hostRoot(pod.runtime.userns);
+
+    const criMounts = (config.mounts ?? []).map((m) => ({ ...m }));
+    const volumeDests = imageVolumesToCreate(image.config, criMounts as never);
+    const imageVolumeDirs: Record<string, string> = {};
+    volumeDests.forEach((dest, i) => { imageVolumeDirs[dest] = join(dataDir, 'volumes', String(i)); });
+
+    const [passwd, group] = await Promise.all([
+      this.d.readImageFile(image.layerDirs, 'etc/passwd'),
+      this.d.readImageFile(image.layerDirs, 'etc/group'),
+    ]);
+    // The spec is built (pure) and checked BEFORE anything exists: a runtime that would silently ignore
+    // idmapped mounts, or a volume whose filesystem cannot be idmapped, fails the call with nothing to undo.
+    let spec: Spec;
+    try {
+      const built = buildContainerSpec({
+        container: config as unknown as ContainerConfigInput,
+        sandbox: (sandboxConfig ?? pod.config) as unknown as SandboxConfigInput,
+        image: image.config,
+        passwd, group,
+        runtime: {
+          rootfs,
+          namespaces: pod.runtime.namespaces,
+          netnsOwnedByUserns: pod.runtime.netnsOwnedByUserns,
+          cgroupsPath: this.d.oci.cgroupsPath(pod.runtime.cgroupParent, id),
+          sandboxFiles: pod.runtime.files,
+          userns,
+          handler: handlerCapabilities(pod.handler, handlerInfo.features),
+          oomScoreAdjMin: this.d.oci.oomScoreAdjMin(),
+          imageVolumeDirs,
+          ids: { sandboxId: pod.id, containerId: id, imageName: imageRef },
+          cgroupV2: this.d.oci.cgroupV2(),
+          arch: process.arch,
+        },
+      });
+      spec = built.spec;
+      for (const w of built.warnings) this.d.logger.warn(w, { container: name, pod_id: pod.id });
+      checkIdmapSupport(spec, handlerInfo);
+      for (const m of spec.mounts ?? []) {
+        if ((m.uidMappings?.length ?? 0) === 0 && (m.gidMappings?.length ?? 0) === 0) continue;
+        if (m.type !== 'bind' && !(m.options ?? []).includes('bind') && !(m.options ?? []).includes('rbind')) continue;
+        if (!m.source) continue;
+        await this.d.volumes.checkVolume({ containerPath: m.destination, hostPath: m.source });
+      }
+    } catch (err) {
+      throw wrap(what, err);
+    }
+
+    const runtime: ContainerRuntime = {
+      handler: pod.handler, bundle, rootfs, dataDir, logPath,
+      stopSignal: image.config.StopSignal || 'SIGTERM',
+      mounts: criMounts.map((m) => ({ container_path: m.container_path, host_path: m.host_path, readonly: m.readonly })),
+      done: [],
+    };
+    const row: Container = {
+      id, podId: pod.id, name, attempt, state: 'creating', imageRef, imageId: image.id, createdAt: String(nowNanos()),
+      startedAt: '0', finishedAt: '0', exitCode: 0, reason: '', message: '', config, runtime,
+    };
+    this.d.containers.insert(row);
+    const step = (s: ContainerStep): void => {
+      runtime.done.push(s);
+      this.d.containers.setRuntime(id, runtime);
+    };
+    try {
+      step('image');
+      this.d.images.markInUse(image.id, id);
+      step('dirs');
+      await mkdir(bundle, { recursive: true, mode: 0o711 });
+      await mkdir(dataDir, { recursive: true, mode: 0o711 });
+      for (const dir of Object.values(imageVolumeDirs)) {
+        await mkdir(dir, { recursive: true, mode: 0o755 });
+        await chown(dir, root.uid, root.gid);
+      }
+      if (logDir) await mkdir(logDir, { recursive: true, mode: 0o755 });
+      step('rootfs');
+      await this.d.rootfs.mount({
+        layers: image.layerDirs,
+        upperDir: join(dataDir, 'upper'),
+        workDir: join(dataDir, 'work'),
+        target: rootfs,
+        userns: userns && pod.runtime.namespaces.user ? { file: pod.runtime.namespaces.user, uid: userns.uid, gid: userns.gid } : undefined,
+      });
+      // The pod's root must reach its rootfs through the bundle (KEP-127 notes: 0711 parents).
+      await chmod(bundle, 0o711);
+      await writeFile(join(bundle, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
+      step('oci');
+      const { pid } = await this.d.oci.create(pod.handler, {
+        id, bundle, logPath, terminal: config.tty ?? false, stdin: config.stdin ?? false, stdinOnce: config.stdin_once ?? false,
+      });
+      runtime.pid = pid;
+      this.d.containers.setCreated(id, runtime);
+      this.d.logger.info('container created', { container: name, container_id: id, pod_id: pod.id, handler: pod.handler, userns: userns ? 'pod' : 'host' });
+      return this.get(id);
+    } catch (err) {
+      await this.undo(this.get(id)).catch((e: unknown) => this.d.logger.error('undo of container failed', { container_id: id, error: (e as Error).message }));
+      throw wrap(what, err);
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    const c = this.get(id);
+    const what = `start container "${c.name}" (${c.id})`;
+    if (c.state !== 'created') throw failedPrecondition(`${what}: it is ${c.state}, only a created container can start`);
+    try {
+      await this.d.oci.start(c.runtime.handler, c.id);
+    } catch (err) {
+      throw wrap(what, err);
+    }
+    this.d.containers.setRunning(c.id, String(nowNanos()), c.runtime);
+    // A container that exits at once may have written its exit file before we marked it running.
+    await this.refresh(c.id);
+  }
+
+  /** Waits up to ms for the container to be recorded as exited. */
+  private async waitExit(id: string, ms: number): Promise<boolean> {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      await this.refresh(id);
+      const c = this.d.containers.get(id);
+      if (!c || c.state === 'exited') return true;
+      await new Promise<void>((resolve) => {
+        const set = this.exitWaiters.get(id) ?? new Set();
+        const wake = (): void => { set.delete(wake); resolve(); };
+        set.add(wake);
+        this.exitWaiters.set(id, set);
+        setTimeout(wake, Math.min(100, Math.max(1, end - Date.now())));
+      });
+    }
+    await this.refresh(id);
+    return this.d.containers.get(id)?.state !== 'running';
+  }
+
+  /** StopContainer: the stop signal, then SIGKILL after timeoutSeconds. Idempotent; unknown IDs are fine. */
+  async stop(id: string, timeoutSeconds: number): Promise<void> {
+    const c = this.tryGet(id);
+    if (!c) return;
+    await this.refresh(c.id);
+    const cur = this.get(c.id);
+    if (cur.state === 'created') {
+      // Never started: there is no process to signal beyond the runtime's init; kill it and record the exit.
+      await this.d.oci.kill(cur.runtime.handler, cur.id, 'SIGKILL');
+      await this.waitExit(cur.id, 5000);
+      return;
+    }
+    if (cur.state !== 'running') return;
+    if (timeoutSeconds > 0) {
+      await this.d.oci.kill(cur.runtime.handler, cur.id, cur.runtime.stopSignal);
+      if (await this.waitExit(cur.id, timeoutSeconds * 1000)) return;
+    }
+    await this.d.oci.kill(cur.runtime.handler, cur.id, 'SIGKILL');
+    if (!(await this.waitExit(cur.id, 10_000))) {
+      throw new CriusError('DEADLINE_EXCEEDED', `stop container "${cur.name}" (${cur.id}): still running 10 s after SIGKILL`);
+    }
+  }
+
+  /** RemoveContainer: stops it if needed and removes everything it had. Unknown IDs are fine. */
+  async remove(id: string): Promise<void> {
+    const c = this.tryGet(id);
+    if (!c) return;
+    if (c.state === 'running' || c.state === 'created') await this.stop(c.id, 0);
+    await this.undo(this.get(c.id));
+  }
+
+  private async undo(c: Container): Promise<void> {
+    const done = new Set(c.runtime.done);
+    if (done.has('oci')) {
+      await this.d.oci.delete(c.runtime.handler, c.id);
+      await this.d.oci.cleanup(c.id);
+    }
+    if (done.has('rootfs')) await this.d.rootfs.unmount(c.runtime.rootfs);
+    if (done.has('dirs')) {
+      await rm(c.runtime.bundle, { recursive: true, force: true });
+      await rm(c.runtime.dataDir, { recursive: true, force: true });
+    }
+    if (done.has('image')) this.d.images.release(c.id, c.imageId);
+    this.d.containers.delete(c.id);
+    this.exitWaiters.delete(c.id);
+  }
+
+  async stopAll(podId: string, timeoutSeconds: number): Promise<void> {
+    await Promise.all(this.d.containers.list(podId).map((c) => this.stop(c.id, timeoutSeconds)));
+  }
+
+  async removeAll(podId: string): Promise<void> {
+    for (const c of this.d.containers.list(podId)) await this.remove(c.id);
+  }
+
+  /** The container's own OCI process (user, env, cwd, capabilities...) with other args, for exec. */
+  async processFor(id: string, cmd: string[], tty: boolean): Promise<Record<string, unknown>> {
+    const c = this.get(id);
+    if (c.state !== 'running') throw failedPrecondition(`container "${c.name}" (${c.id}) is ${c.state}, not running`);
+    const spec = JSON.parse(await readFile(join(c.runtime.bundle, 'config.json'), 'utf8')) as Spec;
+    return { ...(spec.process as unknown as Record<string, unknown>), args: cmd, terminal: tty };
+  }
+
+  async execSync(id: string, cmd: string[], timeoutSeconds: number): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
+    if (cmd.length === 0) throw invalidArgument('ExecSync: cmd is empty');
+    const c = this.get(id);
+    const proc = await this.processFor(c.id, cmd, false);
+    return this.d.oci.execSync(c.runtime.handler, c.id, proc, timeoutSeconds);
+  }
+
+  async reopenLog(id: string): Promise<void> {
+    const c = this.get(id);
+    if (c.state !== 'running') throw failedPrecondition(`container "${c.name}" (${c.id}) is not running; its log cannot be reopened`);
+    await this.d.oci.reopenLog(c.id, c.runtime.logPath);
+  }
+
+  /**
+   * Start-up reconciliation: containers half-created by a crash are undone; running ones whose conmon
+   * died get their exit from the exit file (or 255 "unknown" when conmon never wrote one, as CRI-O does).
+   */
+  async recover(): Promise<void> {
+    for (const c of this.d.containers.list()) {
+      try {
+        if (c.state === 'creating') {
+          this.d.logger.warn('undoing a container left half-created by a crash', { container_id: c.id, done: c.runtime.done });
+          await this.undo(c);
+          continue;
+        }
+        if (c.state === 'running' || c.state === 'created') {
+          await this.refresh(c.id);
+          const now = this.get(c.id);
+          if (now.state !== 'exited' && !(await this.d.oci.alive(c.id))) {
+            this.d.containers.setExited(c.id, { exitCode: 255, finishedAt: String(nowNanos()), reason: 'Error', message: 'conmon exited without recording an exit code' });
+          }
+        }
+      } catch (err) {
+        this.d.logger.error('container recovery failed', { container_id: c.id, error: (err as Error).message });
+      }
+    }
+  }
+}
+

@@ -1,0 +1,76 @@
+// What the container domain needs from the mechanisms (oci/, rootfs/, image/, userns/).
+import type { Spec } from '../spec/oci-types.js';
+import type { ImageConfig } from '../spec/types.js';
+import type { RuntimeFeatures } from '../oci/features-types.js';
+
+export interface ExitInfo {
+  exitCode: number;
+  /** Unix nanoseconds, decimal. */
+  finishedAt: string;
+  oomKilled: boolean;
+}
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  logPath: string;
+  terminal: boolean;
+  stdin: boolean;
+  stdinOnce: boolean;
+}
+
+/** One OCI runtime handler run under conmon (oci/). */
+export interface OciPort {
+  create(handler: string, o: CreateOptions): Promise<{ pid: number }>;
+  start(handler: string, id: string): Promise<void>;
+  /** Sends a signal; a container that is already gone is not an error. */
+  kill(handler: string, id: string, signal: string): Promise<void>;
+  /** Forcefully deletes the runtime's state; idempotent. */
+  delete(handler: string, id: string): Promise<void>;
+  /** The recorded exit, once conmon wrote it. */
+  exitOf(id: string): Promise<ExitInfo | undefined>;
+  /** conmon still supervises the container. */
+  alive(id: string): Promise<boolean>;
+  execSync(handler: string, id: string, process: object, timeoutSeconds: number): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }>;
+  reopenLog(id: string, logPath: string): Promise<void>;
+  update(handler: string, id: string, resources: object): Promise<void>;
+  /** Forgets per-container files (exit file, conmon pid file). */
+  cleanup(id: string): Promise<void>;
+  /** Called with a container ID whenever conmon reports an exit. */
+  onExit(listener: (id: string) => void): void;
+  /** cgroupsPath for a container of a pod whose cgroup parent is given. */
+  cgroupsPath(podParent: string, id: string): string;
+  /** Lowest oom_score_adj crius may give (it cannot go below its own without CAP_SYS_RESOURCE). */
+  oomScoreAdjMin(): number;
+  /** Whether containers' cgroups are cgroup v2 (unified limits) on this host. */
+  cgroupV2(): boolean;
+}
+
+export interface ResolvedImageLike {
+  id: string;
+  config: ImageConfig;
+  layerDirs: string[];
+}
+
+export interface ImagePort {
+  resolve(ref: string): ResolvedImageLike;
+  markInUse(imageId: string, containerId: string): void;
+  release(containerId: string, imageId?: string): void;
+}
+
+export interface RootfsPort {
+  mount(o: { layers: string[]; upperDir: string; workDir: string; target: string; userns?: { file: string; uid: { containerId: number; hostId: number; length: number }; gid: { containerId: number; hostId: number; length: number } } }): Promise<void>;
+  unmount(target: string): Promise<void>;
+}
+
+export interface HandlerPort {
+  /** The handler's binary, version and parsed `features`. */
+  info(handler: string): Promise<{ name: string; path: string; version?: string; features?: RuntimeFeatures; reason?: string }>;
+}
+
+export interface VolumeProbePort {
+  /** Throws FAILED_PRECONDITION naming the volume, fs and kernel when hostPath cannot be idmapped. */
+  checkVolume(v: { containerPath: string; hostPath: string }): Promise<void>;
+}
+
+export type { Spec };

@@ -1,0 +1,112 @@
+// CreateContainer, StartContainer, StopContainer, RemoveContainer, ContainerStatus, ListContainers,
+// ExecSync, ReopenContainerLog: decode, call container/, encode.
+import type { CreateContainerRequest__Output } from '../generated/runtime/v1/CreateContainerRequest.js';
+import type { CreateContainerResponse } from '../generated/runtime/v1/CreateContainerResponse.js';
+import type { StartContainerRequest__Output } from '../generated/runtime/v1/StartContainerRequest.js';
+import type { StopContainerRequest__Output } from '../generated/runtime/v1/StopContainerRequest.js';
+import type { RemoveContainerRequest__Output } from '../generated/runtime/v1/RemoveContainerRequest.js';
+import type { ContainerStatusRequest__Output } from '../generated/runtime/v1/ContainerStatusRequest.js';
+import type { ContainerStatusResponse } from '../generated/runtime/v1/ContainerStatusResponse.js';
+import type { ListContainersRequest__Output } from '../generated/runtime/v1/ListContainersRequest.js';
+import type { ListContainersResponse } from '../generated/runtime/v1/ListContainersResponse.js';
+import type { ExecSyncRequest__Output } from '../generated/runtime/v1/ExecSyncRequest.js';
+import type { ExecSyncResponse } from '../generated/runtime/v1/ExecSyncResponse.js';
+import type { ReopenContainerLogRequest__Output } from '../generated/runtime/v1/ReopenContainerLogRequest.js';
+import type { ContainerStatus } from '../generated/runtime/v1/ContainerStatus.js';
+import type { Container as CriContainer } from '../generated/runtime/v1/Container.js';
+import { invalidArgument } from '../common/errors.js';
+import type { ContainerService } from '../container/container-service.js';
+import type { Container } from '../container/types.js';
+import { matchesId, matchesLabels } from './label-filter.js';
+
+type CriState = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
+
+export function criState(c: Container): CriState {
+  switch (c.state) {
+    case 'created': return 'CONTAINER_CREATED';
+    case 'running': return 'CONTAINER_RUNNING';
+    case 'exited': return 'CONTAINER_EXITED';
+    default: return 'CONTAINER_UNKNOWN';
+  }
+}
+
+export function toCriContainerStatus(c: Container): ContainerStatus {
+  return {
+    id: c.id,
+    metadata: c.config.metadata,
+    state: criState(c),
+    created_at: c.createdAt,
+    started_at: c.startedAt,
+    finished_at: c.finishedAt,
+    exit_code: c.exitCode,
+    image: { image: c.imageRef, annotations: {} },
+    image_ref: c.imageId,
+    image_id: c.imageId,
+    reason: c.reason,
+    message: c.message,
+    labels: c.config.labels ?? {},
+    annotations: c.config.annotations ?? {},
+    mounts: (c.config.mounts ?? []).map((m) => ({ ...m })),
+    log_path: c.runtime.logPath,
+  };
+}
+
+export function toCriContainer(c: Container): CriContainer {
+  return {
+    id: c.id, pod_sandbox_id: c.podId, metadata: c.config.metadata, image: { image: c.imageRef, annotations: {} },
+    image_ref: c.imageId, image_id: c.imageId, state: criState(c), created_at: c.createdAt,
+    labels: c.config.labels ?? {}, annotations: c.config.annotations ?? {},
+  };
+}
+
+export function makeContainerHandlers(containers: ContainerService) {
+  return {
+    CreateContainer: async (req: CreateContainerRequest__Output): Promise<CreateContainerResponse> => {
+      if (!req.pod_sandbox_id) throw invalidArgument('CreateContainer: pod_sandbox_id is empty');
+      if (!req.config) throw invalidArgument('CreateContainer: config is missing');
+      const c = await containers.create(req.pod_sandbox_id, req.config, req.sandbox_config as never);
+      return { container_id: c.id };
+    },
+    StartContainer: async (req: StartContainerRequest__Output): Promise<object> => {
+      await containers.start(req.container_id);
+      return {};
+    },
+    StopContainer: async (req: StopContainerRequest__Output): Promise<object> => {
+      if (!req.container_id) throw invalidArgument('StopContainer: container_id is empty');
+      await containers.stop(req.container_id, Number(req.timeout ?? 0));
+      return {};
+    },
+    RemoveContainer: async (req: RemoveContainerRequest__Output): Promise<object> => {
+      if (!req.container_id) throw invalidArgument('RemoveContainer: container_id is empty');
+      await containers.remove(req.container_id);
+      return {};
+    },
+    ContainerStatus: async (req: ContainerStatusRequest__Output): Promise<ContainerStatusResponse> => {
+      const c = await containers.status(req.container_id);
+      const res: ContainerStatusResponse = { status: toCriContainerStatus(c), info: {} };
+      if (req.verbose) {
+        res.info = { info: JSON.stringify({ pid: c.runtime.pid ?? 0, bundle: c.runtime.bundle, handler: c.runtime.handler, sandboxID: c.podId }) };
+      }
+      return res;
+    },
+    ListContainers: async (req: ListContainersRequest__Output): Promise<ListContainersResponse> => {
+      const f = req.filter;
+      const all = await containers.list();
+      const items = all.filter((c) =>
+        matchesId(c.id, f?.id) &&
+        matchesId(c.podId, f?.pod_sandbox_id) &&
+        (!f?.state || criState(c) === f.state.state) &&
+        matchesLabels(c.config.labels, f?.label_selector));
+      return { containers: items.map(toCriContainer) };
+    },
+    ExecSync: async (req: ExecSyncRequest__Output): Promise<ExecSyncResponse> => {
+      if (!req.container_id) throw invalidArgument('ExecSync: container_id is empty');
+      const r = await containers.execSync(req.container_id, req.cmd ?? [], Number(req.timeout ?? 0));
+      return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
+    },
+    ReopenContainerLog: async (req: ReopenContainerLogRequest__Output): Promise<object> => {
+      await containers.reopenLog(req.container_id);
+      return {};
+    },
+  };
+}

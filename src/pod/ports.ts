@@ -1,0 +1,64 @@
+// What the pod domain needs from the mechanisms, as small interfaces: the daemon wires the real ones
+// (userns/, network/, oci/), unit tests pass fakes.
+import type { UsernsConfig } from '../userns/mapping-rules.js';
+import type { PodNamespacePaths } from './types.js';
+
+export interface NamespaceRequest {
+  podId: string;
+  /** Directory for the pinned namespace files. */
+  dir: string;
+  userns: UsernsConfig;
+  hostNetwork: boolean;
+  hostIpc: boolean;
+  hostname: string;
+  /** Namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*), applied inside. */
+  sysctls: Record<string, string>;
+}
+
+export interface NamespacePort {
+  /** Creates and pins the pod's namespaces (the netns inside the pod's user namespace when it has one). */
+  create(req: NamespaceRequest): Promise<{ paths: PodNamespacePaths; netnsOwnedByUserns: boolean }>;
+  /** Unpins; idempotent; a missing file is fine. */
+  remove(paths: PodNamespacePaths): Promise<void>;
+}
+
+export interface PodNetworkMeta {
+  podId: string;
+  name: string;
+  namespace: string;
+  uid: string;
+}
+
+export interface PortMapping {
+  protocol: 'tcp' | 'udp' | 'sctp';
+  containerPort: number;
+  hostPort: number;
+  hostIp: string;
+}
+
+export interface NetworkPort {
+  ready(): Promise<{ ready: boolean; reason?: string; message?: string }>;
+  /** CNI ADD; returns the pod's IPs (first is the primary). */
+  add(meta: PodNetworkMeta, netns: string, ports: PortMapping[]): Promise<{ ips: string[] }>;
+  /** CNI DEL; idempotent and tolerant of a missing netns. */
+  remove(meta: PodNetworkMeta, netns: string | undefined): Promise<void>;
+}
+
+export interface ShmPort {
+  /** Mounts a fresh tmpfs for the pod's /dev/shm, owned by the pod's root. */
+  mount(dir: string, sizeBytes: number, owner: { uid: number; gid: number }): Promise<void>;
+  unmount(dir: string): Promise<void>;
+}
+
+export interface CgroupPort {
+  /** The cgroup parent for the pod's containers, beneath crius's own cgroup on this host. */
+  podParent(podId: string, requested: string): string;
+  /** Removes the pod's (empty) cgroups; idempotent. */
+  removePod(parent: string): Promise<void>;
+}
+
+/** What pod/ needs of the container domain: stop and remove a pod's containers. */
+export interface PodContainers {
+  stopAll(podId: string, timeoutSeconds: number): Promise<void>;
+  removeAll(podId: string): Promise<void>;
+}

@@ -1,0 +1,65 @@
+// The per-pod files every container bind-mounts: /etc/hostname, /etc/hosts, /etc/resolv.conf. Content is
+// built by pure functions; writeSandboxFiles is the I/O edge.
+import { mkdir, writeFile, readFile, chown } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface DnsConfig {
+  servers?: string[];
+  searches?: string[];
+  options?: string[];
+}
+
+/** resolv.conf from the CRI DNSConfig; with none, the host's (as the kubelet's "Default" policy expects). */
+export function resolvConfContent(dns: DnsConfig | null | undefined, hostResolvConf: string): string {
+  const servers = dns?.servers ?? [];
+  const searches = dns?.searches ?? [];
+  const options = dns?.options ?? [];
+  if (servers.length === 0 && searches.length === 0 && options.length === 0) return hostResolvConf;
+  const lines: string[] = [];
+  if (searches.length > 0) lines.push(`search ${searches.join(' ')}`);
+  for (const s of servers) lines.push(`nameserver ${s}`);
+  if (options.length > 0) lines.push(`options ${options.join(' ')}`);
+  return lines.join('\n') + '\n';
+}
+
+export function hostsContent(hostname: string, ip?: string): string {
+  const lines = [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'fe00::0\tip6-mcastprefix',
+    'fe00::1\tip6-allnodes',
+    'fe00::2\tip6-allrouters',
+  ];
+  if (ip) lines.push(`${ip}\t${hostname}`);
+  return lines.join('\n') + '\n';
+}
+
+export interface SandboxFilePaths {
+  hostname: string;
+  hosts: string;
+  resolvConf: string;
+}
+
+/**
+ * Writes the files into runDir, owned by the pod's root (hostUid/hostGid) so they read as root-owned in a
+ * user-namespaced pod even where the runtime bind-mounts them without idmapping.
+ */
+export async function writeSandboxFiles(runDir: string, o: { hostname: string; dns?: DnsConfig | null; ip?: string; hostUid: number; hostGid: number }): Promise<SandboxFilePaths> {
+  await mkdir(runDir, { recursive: true, mode: 0o711 });
+  const paths = { hostname: join(runDir, 'hostname'), hosts: join(runDir, 'hosts'), resolvConf: join(runDir, 'resolv.conf') };
+  let hostResolv = '';
+  try {
+    hostResolv = await readFile('/etc/resolv.conf', 'utf8');
+  } catch { /* a host without resolv.conf: the pod gets an empty one */ }
+  await writeFile(paths.hostname, o.hostname + '\n', { mode: 0o644 });
+  await writeFile(paths.hosts, hostsContent(o.hostname, o.ip), { mode: 0o644 });
+  await writeFile(paths.resolvConf, resolvConfContent(o.dns, hostResolv), { mode: 0o644 });
+  for (const p of Object.values(paths)) await chown(p, o.hostUid, o.hostGid);
+  return paths;
+}
+
+/** Rewrites /etc/hosts once the pod IP is known (CNI runs after the files exist). */
+export async function updateHosts(path: string, hostname: string, ip: string | undefined): Promise<void> {
+  await writeFile(path, hostsContent(hostname, ip));
+}

@@ -1,0 +1,211 @@
+// Pod sandbox lifecycle: RunPodSandbox, StopPodSandbox, RemovePodSandbox, status and list. A sandbox here
+// is pinned namespaces + per-pod files + CNI; no long-lived process is needed (an infra process would
+// only be needed to hold a shared PID namespace). Every side effect is recorded in the store before it
+// happens, so a crash at any point can be undone by recover().
+import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { alreadyExists, CriusError, failedPrecondition, invalidArgument, notFound, wrap } from '../common/errors.js';
+import { newPodId } from '../common/ids.js';
+import type { Logger } from '../common/logger.js';
+import type { PodStore } from '../store/pods.js';
+import { checkHostNamespacesWithUserns, hostRoot, parseUserNamespace } from '../userns/mapping-rules.js';
+import { writeSandboxFiles, updateHosts } from './sandbox-files.js';
+import type { CgroupPort, NamespacePort, NetworkPort, PodContainers, PortMapping, ShmPort } from './ports.js';
+import type { Pod, PodConfig, PodRuntime, SandboxStep } from './types.js';
+
+export interface SandboxServiceDeps {
+  pods: PodStore<PodConfig, PodRuntime>;
+  stateDir: string;
+  /** Handler names that exist ('' means the default). */
+  resolveHandler(name: string): string | undefined;
+  /** Whether this handler can run user-namespaced pods (its features and the kernel). */
+  handlerSupportsUserns(name: string): Promise<string | undefined>;
+  namespaces: NamespacePort;
+  network: NetworkPort;
+  shm: ShmPort;
+  cgroups: CgroupPort;
+  containers: PodContainers;
+  logger: Logger;
+  now?: () => bigint;
+}
+
+const DEFAULT_SHM_BYTES = 64 * 1024 * 1024;
+
+export function nowNanos(): bigint {
+  return BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor((performance.now() % 1) * 1e6));
+}
+
+function hostNamespaceModes(config: PodConfig): { network: boolean; pid: boolean; ipc: boolean } {
+  const ns = config.linux?.security_context?.namespace_options;
+  return { network: ns?.network === 'NODE', pid: ns?.pid === 'NODE', ipc: ns?.ipc === 'NODE' };
+}
+
+function portMappings(config: PodConfig): PortMapping[] {
+  const out: PortMapping[] = [];
+  for (const p of config.port_mappings ?? []) {
+    if (!p.host_port || p.host_port <= 0) continue;
+    const protocol = p.protocol === 'UDP' ? 'udp' : p.protocol === 'SCTP' ? 'sctp' : 'tcp';
+    if (p.container_port <= 0 || p.container_port > 65535 || p.host_port > 65535) {
+      throw invalidArgument(`port_mappings: container_port ${p.container_port} / host_port ${p.host_port} must be within 1..65535`);
+    }
+    out.push({ protocol, containerPort: p.container_port, hostPort: p.host_port, hostIp: p.host_ip ?? '' });
+  }
+  return out;
+}
+
+export class SandboxService {
+  constructor(private readonly d: SandboxServiceDeps) {}
+
+  private now(): string {
+    return String((this.d.now ?? nowNanos)());
+  }
+
+  get(id: string): Pod {
+    if (!id) throw invalidArgument('pod_sandbox_id is empty');
+    const found = this.d.pods.find(id);
+    if (found.length === 1) return found[0]!;
+    if (found.length > 1) throw invalidArgument(`pod sandbox ID prefix "${id}" is ambiguous`);
+    throw notFound(`pod sandbox "${id}" not found`);
+  }
+
+  tryGet(id: string): Pod | undefined {
+    try {
+      return this.get(id);
+    } catch (err) {
+      if (err instanceof CriusError && err.code === 'NOT_FOUND') return undefined;
+      throw err;
+    }
+  }
+
+  list(): Pod[] {
+    return this.d.pods.list().filter((p) => p.state !== 'creating');
+  }
+
+  async run(config: PodConfig, handlerName: string): Promise<Pod> {
+    const meta = config.metadata;
+    if (!meta?.name || !meta.namespace || !meta.uid) {
+      throw invalidArgument('config.metadata needs name, namespace and uid');
+    }
+    const podName = `${meta.namespace}/${meta.name}`;
+    const handler = this.d.resolveHandler(handlerName);
+    if (handler === undefined) throw notFound(`run pod "${podName}": runtime handler "${handlerName}" is not configured`);
+    const userns = parseUserNamespace(config.linux?.security_context?.namespace_options?.userns_options, 'config.linux.security_context.namespace_options.userns_options');
+    const hostNs = hostNamespaceModes(config);
+    checkHostNamespacesWithUserns(userns, hostNs, false);
+    if (userns.kind === 'pod') {
+      const why = await this.d.handlerSupportsUserns(handler);
+      if (why) throw failedPrecondition(`run pod "${podName}" with a user namespace: runtime handler "${handler}" cannot: ${why}`);
+    }
+    const ports = portMappings(config);
+    const existing = this.d.pods.byName(meta.name, meta.namespace, meta.uid, meta.attempt);
+    if (existing) throw alreadyExists(`pod "${podName}" (uid ${meta.uid}, attempt ${meta.attempt}) already exists as ${existing.id}`);
+
+    const id = newPodId();
+    const runDir = join(this.d.stateDir, 'pods', id);
+    const runtime: PodRuntime = {
+      runDir, userns, namespaces: {}, netnsOwnedByUserns: false,
+      cgroupParent: this.d.cgroups.podParent(id, config.linux?.cgroup_parent ?? ''),
+      done: [],
+    };
+    const pod: Pod = {
+      id, name: meta.name, namespace: meta.namespace, uid: meta.uid, attempt: meta.attempt, state: 'creating',
+      createdAt: this.now(), handler, config, runtime,
+    };
+    this.d.pods.insert(pod);
+    const step = (s: SandboxStep): void => {
+      runtime.done.push(s);
+      this.d.pods.setRuntime(id, runtime);
+    };
+    const log = this.d.logger.child({ pod: podName, pod_id: id });
+    try {
+      const root = hostRoot(userns);
+      step('rundir');
+      const hostname = config.hostname || meta.name;
+      const files = await writeSandboxFiles(runDir, { hostname, dns: config.dns_config, hostUid: root.uid, hostGid: root.gid });
+      runtime.files = { ...files };
+      if (!hostNs.ipc) {
+        step('shm');
+        const shm = join(runDir, 'shm');
+        await this.d.shm.mount(shm, DEFAULT_SHM_BYTES, root);
+        runtime.files.shm = shm;
+      }
+      this.d.pods.setRuntime(id, runtime);
+      step('namespaces');
+      const ns = await this.d.namespaces.create({
+        podId: id, dir: join(runDir, 'ns'), userns, hostNetwork: hostNs.network, hostIpc: hostNs.ipc, hostname,
+        sysctls: config.linux?.sysctls ?? {},
+      });
+      runtime.namespaces = ns.paths;
+      runtime.netnsOwnedByUserns = ns.netnsOwnedByUserns;
+      this.d.pods.setRuntime(id, runtime);
+      if (!hostNs.network && ns.paths.net) {
+        step('network');
+        const net = await this.d.network.add({ podId: id, name: meta.name, namespace: meta.namespace, uid: meta.uid }, ns.paths.net, ports);
+        runtime.network = net;
+        if (net.ips[0]) await updateHosts(files.hosts, hostname, net.ips[0]);
+      }
+      step('cgroup');
+      this.d.pods.setRuntime(id, runtime);
+      this.d.pods.setState(id, 'ready');
+      log.info('pod ready', { userns: userns.kind, ip: runtime.network?.ips[0] });
+      return { ...pod, state: 'ready', runtime };
+    } catch (err) {
+      log.warn('pod start failed; undoing', { error: (err as Error).message });
+      await this.undo(pod).catch((e: unknown) => log.error('undo failed', { error: (e as Error).message }));
+      throw wrap(`run pod "${podName}"`, err);
+    }
+  }
+
+  /** Stops the pod's containers and releases its network; idempotent, and NotFound-free as the CRI asks. */
+  async stop(id: string): Promise<void> {
+    const pod = this.tryGet(id);
+    if (!pod) return;
+    await this.d.containers.stopAll(pod.id, 0);
+    await this.releaseNetwork(pod);
+    if (pod.state !== 'notready') this.d.pods.setState(pod.id, 'notready');
+  }
+
+  /** Removes the pod and all it holds; idempotent. */
+  async remove(id: string): Promise<void> {
+    const pod = this.tryGet(id);
+    if (!pod) return;
+    await this.d.containers.stopAll(pod.id, 0);
+    await this.d.containers.removeAll(pod.id);
+    await this.undo(pod);
+  }
+
+  private async releaseNetwork(pod: Pod): Promise<void> {
+    if (!pod.runtime.done.includes('network') || !pod.runtime.network) return;
+    await this.d.network.remove({ podId: pod.id, name: pod.name, namespace: pod.namespace, uid: pod.uid }, pod.runtime.namespaces.net);
+    const runtime = { ...pod.runtime };
+    delete runtime.network;
+    pod.runtime = runtime;
+    this.d.pods.setRuntime(pod.id, runtime);
+  }
+
+  /** Takes apart whatever the pod's recorded steps say exists, in reverse order, then forgets it. */
+  private async undo(pod: Pod): Promise<void> {
+    const r = pod.runtime;
+    const done = new Set(r.done);
+    const meta = { podId: pod.id, name: pod.name, namespace: pod.namespace, uid: pod.uid };
+    // DEL even when ADD failed half-way: CNI plugins clean up what they made (CNI spec: DEL is idempotent).
+    if (done.has('network')) await this.d.network.remove(meta, r.namespaces.net);
+    if (done.has('namespaces')) await this.d.namespaces.remove(r.namespaces);
+    if (done.has('shm')) await this.d.shm.unmount(join(r.runDir, 'shm'));
+    if (done.has('cgroup')) await this.d.cgroups.removePod(r.cgroupParent);
+    if (done.has('rundir')) await rm(r.runDir, { recursive: true, force: true });
+    this.d.pods.delete(pod.id);
+  }
+
+  /**
+   * Start-up reconciliation: a pod left in 'creating' by a crash is undone; ready pods keep their
+   * pinned namespaces (they are bind mounts and outlive the daemon).
+   */
+  async recover(): Promise<void> {
+    for (const pod of this.d.pods.list()) {
+      if (pod.state !== 'creating') continue;
+      this.d.logger.warn('undoing a pod left half-created by a crash', { pod_id: pod.id, done: pod.runtime.done });
+      await this.undo(pod).catch((err: unknown) => this.d.logger.error('recovery of pod failed', { pod_id: pod.id, error: (err as Error).message }));
+    }
+  }
+}
