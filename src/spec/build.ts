@@ -63,7 +63,8 @@ export const CONTAINER_OPTS: readonly SpecOpt[] = [
   withApparmor,
   withDevices,
   withResources,
-  withSysctls,
+  // No withSysctls: the pod's sysctls live in its shared namespaces and are applied once, when pod/
+  // pins them (and by the pause spec); containerd and CRI-O do not repeat them per container either.
   withCgroupsPath,
   withAnnotations,
   withMountOrder,

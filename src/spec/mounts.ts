@@ -2,7 +2,7 @@
 // /etc/resolv.conf, /dev/shm) and the image's VOLUME dirs. Idmaps are added by withIdmappedMounts
 // (userns.ts), which recognises each mount by destination and source.
 import { posix } from 'node:path';
-import { failedPrecondition, invalidArgument } from '../common/errors.js';
+import { failedPrecondition, invalidArgument, unimplemented } from '../common/errors.js';
 import { containerName, securityContext, type SpecContext, type SpecOpt } from './context.js';
 import type { Mount, Spec } from './oci-types.js';
 import type { CriMount, ImageConfig, MountPropagation } from './types.js';
@@ -37,6 +37,10 @@ function propagationOption(p: MountPropagation | undefined): string {
  */
 export function criMountToOci(m: CriMount, ctx: SpecContext): Mount {
   const dest = cleanContainerPath(m.container_path, `container "${containerName(ctx)}" mount`);
+  if (m.image?.image) {
+    throw unimplemented(`container "${containerName(ctx)}": mount at "${dest}" is an image volume ("${m.image.image}"), which crius does not support yet; use a host path volume`);
+  }
+  if (!m.host_path) throw invalidArgument(`container "${containerName(ctx)}": mount at "${dest}" has no host_path; set the host path to bind`);
   const options = ['rbind', propagationOption(m.propagation)];
   if (m.recursive_read_only) {
     if (!m.readonly) throw invalidArgument(`container "${containerName(ctx)}": recursive read-only mount conflicts with RW mount (hostPath="${m.host_path}"); set readonly too`);

@@ -42,6 +42,8 @@ export interface CriMount {
   uidMappings?: IDMapping[];
   gidMappings?: IDMapping[];
   recursive_read_only?: boolean;
+  /** An image volume (KEP-4639); not supported yet, refused with UNIMPLEMENTED. */
+  image?: { image?: string } | null;
 }
 
 export interface CriDevice {
@@ -201,6 +203,7 @@ export interface DeviceNodeInfo {
   type: 'c' | 'b';
   major: number;
   minor: number;
+  /** Permission bits only (st_mode & 0o7777). */
   fileMode: number;
   uid: number;
   gid: number;

@@ -96,7 +96,7 @@ test('userns pod with three volumes: the composed spec', () => {
   assert.deepEqual(spec.linux!.readonlyPaths, ['/proc/sys']);
   assert.deepEqual(spec.linux!.resources!.cpu, { shares: 102 });
   assert.deepEqual(spec.linux!.resources!.memory, { limit: 67108864 });
-  assert.deepEqual(spec.linux!.sysctl, { 'net.ipv4.ping_group_range': '0 1' });
+  assert.equal(spec.linux!.sysctl, undefined, 'the pod applies its sysctls once, not per container');
   assert.equal(spec.linux!.cgroupsPath, '/process_api/x/crius/c');
   assert.equal(spec.annotations!['io.kubernetes.cri.container-type'], 'container');
   // mounts ordered parents first
@@ -173,6 +173,7 @@ test('sandbox (pause) spec: new PID namespace, runtime-created userns with the m
   assert.deepEqual(spec.linux!.namespaces!.find((n) => n.type === 'user'), { type: 'user' });
   assert.deepEqual(spec.linux!.uidMappings, OCI_MAP);
   assert.equal(spec.annotations!['io.kubernetes.cri.container-type'], 'sandbox');
+  assert.deepEqual(spec.linux!.sysctl, { 'net.ipv4.ping_group_range': '0 1' });
   assert.equal(specUsesIdmap(spec), true, 'sandbox files are idmapped too');
   assert.equal(mount(spec, '/dev/shm').uidMappings, undefined);
 });

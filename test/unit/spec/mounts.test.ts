@@ -78,3 +78,10 @@ test('withMountOrder puts parents before children and keeps order otherwise', ()
   withMountOrder(s, ctxOf());
   assert.deepEqual(s.mounts.map((x) => x.destination), ['/x', '/a', '/y', '/a/b', '/a/b/c']);
 });
+
+test('image volumes (KEP-4639) are UNIMPLEMENTED; an empty host_path is InvalidArgument', () => {
+  const ctx = ctxM([]);
+  assert.throws(() => criMountToOci(m({ host_path: '', image: { image: 'busybox:latest' } }), ctx), isCode('UNIMPLEMENTED', /image volume \("busybox:latest"\)/));
+  assert.throws(() => criMountToOci(m({ host_path: '' }), ctx), isCode('INVALID_ARGUMENT', /no host_path/));
+  assert.equal(criMountToOci(m({ image: { image: '' } }), ctx).source, '/host/data', 'an empty ImageSpec (proto default) is no image volume');
+});
