@@ -4,6 +4,7 @@ import { failedPrecondition, invalidArgument } from '../common/errors.js';
 import { containerName, ensureLinux, ensureProcess, securityContext, type SpecContext, type SpecOpt } from './context.js';
 import { ALL_CAPABILITIES } from './defaults.js';
 import { runtimeDefaultSeccomp } from './seccomp-default.js';
+import { seccompFromProfileJson } from './seccomp-profile.js';
 
 const KNOWN_CAPS = new Set(ALL_CAPABILITIES);
 
@@ -128,10 +129,15 @@ export const withSeccomp: SpecOpt = (spec, ctx) => {
     return;
   }
   if (profile.profile_type === 'Localhost') {
-    if (!ctx.runtime.seccompLocalhost) {
-      throw invalidArgument(`container "${containerName(ctx)}": seccomp profile Localhost "${profile.localhost_ref ?? ''}" was not loaded; the file must exist on the node and hold an OCI seccomp JSON profile`);
+    if (ctx.runtime.seccompLocalhost === undefined) {
+      throw invalidArgument(`container "${containerName(ctx)}": seccomp profile Localhost "${profile.localhost_ref ?? ''}" was not loaded; the file must exist on the node and hold an OCI or Docker seccomp JSON profile`);
     }
-    linux.seccomp = structuredClone(ctx.runtime.seccompLocalhost);
+    linux.seccomp = seccompFromProfileJson(ctx.runtime.seccompLocalhost, {
+      ref: profile.localhost_ref ?? '',
+      capabilities: spec.process?.capabilities?.bounding ?? [],
+      arch: ctx.runtime.arch ?? 'x64',
+      kernelRelease: ctx.runtime.kernelRelease,
+    });
     return;
   }
   const caps = spec.process?.capabilities?.bounding ?? [];

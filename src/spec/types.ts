@@ -1,7 +1,6 @@
 // Plain inputs of the spec builder. The CRI parts mirror runtime.v1 (proto/runtime/v1/api.proto) with the
 // proto's own field names, so the container/ layer can pass decoded requests with little or no copying;
 // spec/ itself never depends on the generated types.
-import type { LinuxSeccomp } from './oci-types.js';
 
 /** int64 as the generated types carry it (string) or as a number. */
 export type Int64 = number | string;
@@ -233,8 +232,13 @@ export interface RuntimeContext {
   hostDevices?: Record<string, DeviceNodeInfo>;
   /** Capabilities crius itself holds (privileged and "ALL" grant these; default: all). */
   ownCapabilities?: string[];
-  /** The parsed JSON of the Localhost seccomp profile named by localhost_ref (read by the caller). */
-  seccompLocalhost?: LinuxSeccomp;
+  /**
+   * The parsed JSON of the Localhost seccomp profile named by localhost_ref (read by the caller), in
+   * OCI or Docker format; validated and converted by seccompFromProfileJson.
+   */
+  seccompLocalhost?: unknown;
+  /** uname -r, for Docker-format profiles' minKernel conditions. */
+  kernelRelease?: string;
   /** Whether the handler and kernel do seccomp (default true). */
   seccompEnabled?: boolean;
   /** AppArmor on this host: profiles are only set when enabled. */

@@ -156,3 +156,16 @@ test('apparmor: only when enabled; nil means RuntimeDefault; Localhost strips lo
   assert.equal(run({ privileged: true }, on), undefined, 'privileged without an explicit profile runs unconfined');
   assert.throws(() => run({ apparmor: { profile_type: 'Localhost', localhost_ref: 'x' } }), (e: unknown) => e instanceof CriusError && e.code === 'FAILED_PRECONDITION');
 });
+
+test('seccomp Localhost in Docker format sees the final capabilities (run after withCapabilities)', () => {
+  const docker = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['ptrace'], action: 'SCMP_ACT_ALLOW', includes: { caps: ['CAP_SYS_PTRACE'] } }] };
+  const names = (add: string[]) => {
+    const s = defaultSpec();
+    const ctx = ctxSc({ seccomp: { profile_type: 'Localhost', localhost_ref: 'd.json' }, capabilities: { add_capabilities: add } }, { seccompLocalhost: docker });
+    withCapabilities(s, ctx);
+    withSeccomp(s, ctx);
+    return (s.linux!.seccomp!.syscalls ?? []).flatMap((x) => x.names);
+  };
+  assert.deepEqual(names(['SYS_PTRACE']), ['ptrace']);
+  assert.deepEqual(names([]), []);
+});
