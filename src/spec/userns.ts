@@ -4,8 +4,8 @@ import { failedPrecondition, invalidArgument } from '../common/errors.js';
 import { containerName, ensureLinux, ensureProcess, type SpecOpt } from './context.js';
 import { cleanContainerPath, DEV_SHM, imageVolumesToCreate, isBindMount, sandboxFileMounts } from './mounts.js';
 import { namespaceOptions } from './namespaces.js';
-import type { LinuxIDMapping, Mount } from './oci-types.js';
-import type { IDMapping, IdRange } from './types.js';
+import type { LinuxIDMapping, Mount, Spec } from './oci-types.js';
+import type { IDMapping, IdRange, PodUserns } from './types.js';
 
 export function rangeToOci(r: IdRange): LinuxIDMapping {
   return { containerID: r.containerId, hostID: r.hostId, size: r.length };
@@ -154,3 +154,19 @@ export const withUsernsSysfs: SpecOpt = (spec, ctx) => {
   const sys: Mount = { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', ro] };
   spec.mounts = (spec.mounts ?? []).map((m) => (m.destination === '/sys' && m.type === 'sysfs' ? sys : m));
 };
+
+/**
+ * The host uid/gid the container's process runs as: process.user through the pod's mapping. The
+ * caller chowns the process's stdio pipes to these, so a non-root user in a user namespace can reopen
+ * /dev/stderr (nginx) — pipes owned by host root are unreachable from it (containerd #10598,
+ * a21b178f1 updateContainerIOOwner). null in the host user namespace (nothing to do).
+ */
+export function processHostIds(spec: Spec, userns: PodUserns | null): { uid: number; gid: number } | null {
+  if (!userns) return null;
+  const user = spec.process?.user ?? { uid: 0, gid: 0 };
+  const toHost = (id: number, r: IdRange, what: string): number => {
+    if (!inRange(id, r)) throw invalidArgument(`${what} ${id} is not mapped in the pod's user namespace (${r.containerId}-${r.containerId + r.length - 1})`);
+    return r.hostId + (id - r.containerId);
+  };
+  return { uid: toHost(user.uid, userns.uid, 'uid'), gid: toHost(user.gid, userns.gid, 'gid') };
+}

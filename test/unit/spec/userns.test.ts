@@ -5,7 +5,7 @@ import { defaultSpec } from '../../../src/spec/defaults.js';
 import { withImageVolumes, withMounts, withSandboxFiles } from '../../../src/spec/mounts.js';
 import type { Spec } from '../../../src/spec/oci-types.js';
 import type { CriMount, RuntimeContext } from '../../../src/spec/types.js';
-import { withIdmappedMounts, withMappedIdsCheck, withUserNamespace, withUsernsSysfs } from '../../../src/spec/userns.js';
+import { processHostIds, withIdmappedMounts, withMappedIdsCheck, withUserNamespace, withUsernsSysfs } from '../../../src/spec/userns.js';
 import { ctxOf, HOST_ID, POD_MAPPING, USERNS_RUNTIME } from '../../helpers/spec-context.js';
 
 const OCI_MAP = [{ containerID: 0, hostID: HOST_ID, size: 65536 }];
@@ -129,4 +129,13 @@ test('withUsernsSysfs: sysfs stays when the pod userns owns the netns; rro bind 
   const noRro = sys({ ...USERNS_RUNTIME, netnsOwnedByUserns: false, handler: { name: 'x', idmapBind: true, idmapTmpfs: false, rro: false } });
   assert.ok(noRro.m.options!.includes('ro'));
   assert.equal(noRro.warnings.length, 1);
+});
+
+test('processHostIds maps process.user to host IDs for the stdio pipes', () => {
+  const s = defaultSpec();
+  s.process!.user = { uid: 101, gid: 101 };
+  assert.deepEqual(processHostIds(s, USERNS_RUNTIME.userns!), { uid: HOST_ID + 101, gid: HOST_ID + 101 });
+  assert.equal(processHostIds(s, null), null);
+  s.process!.user = { uid: 70000, gid: 0 };
+  assert.throws(() => processHostIds(s, USERNS_RUNTIME.userns!), /uid 70000 is not mapped/);
 });
