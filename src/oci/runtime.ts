@@ -1,0 +1,314 @@
+// One OCI runtime handler (crun or runc) driven the way CRI-O drives it (notes §1): every container is
+// created through its own conmon, which supervises it, writes its CRI log and its exit file, and
+// outlives the daemon; start/kill/state/delete/update are direct runtime calls; ExecSync is a short
+// `conmon --sync -e`. On hybrid cgroup hosts every runtime call, including the ones conmon makes, goes
+// through native/crius-oci-wrap with the cgroup2 mount hidden (see cgroup-mode.ts).
+import { constants } from 'node:fs';
+import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CriusError, failedPrecondition, internal, notFound, wrap } from '../common/errors.js';
+import { ExecError, run, type Runner } from '../common/exec.js';
+import { conmonCreateArgv, conmonExecSyncArgv, spawnConmon, type RuntimeInvocation } from './conmon.js';
+import { splitCriLog } from './cri-log.js';
+import { processStartTime } from './process-liveness.js';
+
+export interface OciHandlerConfig {
+  /** Handler name (RuntimeClass handler), e.g. "crun". */
+  name: string;
+  /** The runtime binary (crun or runc). */
+  path: string;
+  /** The runtime's state dir (--root), e.g. /run/crius/runtime/crun. */
+  root: string;
+  /** Where conmon puts its attach-socket symlinks (--socket-dir-path); keep it short (sun_path is 108 bytes). */
+  socketDir: string;
+  /** Scratch dir for ExecSync files. Default: <root>/exec. */
+  execDir?: string;
+  conmonPath?: string;
+  /** native/build/crius-oci-wrap; required when hideMounts is not empty. */
+  wrapperPath?: string;
+  /** Mounts to hide from the runtime (cgroup-mode.ts runtimeHiddenMounts). */
+  hideMounts?: string[];
+}
+
+export interface CreateContainerOptions {
+  /** The CRI log file (k8s-file format). */
+  logPath: string;
+  /** conmon writes <exitDir>/<id> with the exit status. */
+  exitDir: string;
+  /** conmon writes `exit` and `oom` here (kept per container, survives the exits-dir file). */
+  persistDir: string;
+  terminal?: boolean;
+  stdin?: boolean;
+  stdinOnce?: boolean;
+  /** Container name for conmon's diagnostics. */
+  name?: string;
+  /** Bytes; conmon truncates (not rotates) past it, so the kubelet's rotation is preferred (default off). */
+  logSizeMax?: number;
+  timeoutMs?: number;
+}
+
+export interface CreatedContainer {
+  /** The container's init pid (host pid namespace). */
+  pid: number;
+  /** The daemonized conmon supervising it. */
+  conmonPid: number;
+  /** conmon's /proc/<pid>/stat start time, for liveness checks after a daemon restart. */
+  conmonStartTime: string | undefined;
+}
+
+export type RuntimeStatus = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
+
+export interface RuntimeState {
+  id: string;
+  status: RuntimeStatus;
+  pid: number;
+  bundle: string;
+  created?: string;
+}
+
+export interface ExecSyncResult {
+  stdout: Buffer;
+  stderr: Buffer;
+  /** The exec'd process's exit code; -1 when it timed out (stderr then says "command timed out"). */
+  exitCode: number;
+  timedOut: boolean;
+}
+
+export interface OciRuntime {
+  readonly name: string;
+  readonly config: OciHandlerConfig;
+  /** How to run `<runtime> <args>` by hand (wrapper and --root included), e.g. for streaming exec. */
+  command(args: readonly string[]): { file: string; args: string[] };
+  /** The `-r` binary and --runtime-arg list conmon gets. */
+  invocation(): RuntimeInvocation;
+  create(bundle: string, id: string, o: CreateContainerOptions): Promise<CreatedContainer>;
+  start(id: string): Promise<void>;
+  /** Sends a signal (name like "SIGTERM" or "KILL", or a number). NOT_FOUND if the container is gone or not running. */
+  kill(id: string, signal: string | number, o?: { all?: boolean }): Promise<void>;
+  state(id: string): Promise<RuntimeState>;
+  /** Deletes the runtime's state (and its cgroup). NOT_FOUND if unknown; with force, also a running one. */
+  delete(id: string, o?: { force?: boolean }): Promise<void>;
+  /** Runs process (an OCI `process` object) in the container; timeoutSec 0 = no timeout. */
+  execSync(id: string, processSpec: object, timeoutSec: number): Promise<ExecSyncResult>;
+  /** Makes conmon reopen the log (after the kubelet renamed it) and waits until the new file exists. */
+  reopenLog(bundle: string, logPath: string, timeoutMs?: number): Promise<void>;
+  /** `update --resources`: an OCI LinuxResources object. */
+  update(id: string, resources: object): Promise<void>;
+}
+
+const NOT_FOUND_PATTERNS = [
+  /does not exist/i, /no such process/i, /container not running/i, /not running/i,
+  /no such file or directory/i, /container .* not found/i, /stopped container/i,
+];
+
+/**
+ * Maps a failed runtime command to a CriusError: "does not exist", "no such process", "not running" and
+ * a missing state file become NOT_FOUND (as CRI-O runtimeCmd does); the rest INTERNAL with stderr. Pure.
+ */
+export function mapRuntimeError(what: string, err: unknown): CriusError {
+  if (err instanceof CriusError) return wrap(what, err);
+  if (err instanceof ExecError) {
+    const text = `${err.stderr}\n${err.stdout}`.trim();
+    if (err.notFound) return failedPrecondition(`${what}: ${err.command.split(' ')[0]} is missing; install it or fix the handler's path`);
+    if (!err.timedOut && NOT_FOUND_PATTERNS.some((re) => re.test(text))) {
+      return notFound(`${what}: ${lastLines(text)}`);
+    }
+    return internal(`${what}: ${err.timedOut ? 'timed out' : lastLines(text) || err.message}`, err);
+  }
+  return internal(`${what}: ${err instanceof Error ? err.message : String(err)}`, err);
+}
+
+function lastLines(text: string): string {
+  return text.split('\n').map((l) => l.trim()).filter((l) => l !== '').slice(-3).join(' | ');
+}
+
+function signalArg(signal: string | number): string {
+  if (typeof signal === 'number') return String(signal);
+  const s = signal.trim().toUpperCase();
+  return /^\d+$/.test(s) ? s : s.replace(/^SIG/, '');
+}
+
+async function waitForFile(file: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await stat(file);
+      return true;
+    } catch { /* not yet */ }
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): OciRuntime {
+  const conmon = cfg.conmonPath ?? '/usr/bin/conmon';
+  const hide = cfg.hideMounts ?? [];
+  if (hide.length > 0 && !cfg.wrapperPath) {
+    throw failedPrecondition(`OCI handler "${cfg.name}": mounts ${hide.join(', ')} must be hidden from the runtime but no wrapper (crius-oci-wrap) is configured; build it with make -C native`);
+  }
+  const globalArgs = [`--root=${cfg.root}`];
+  const invocation = (): RuntimeInvocation => hide.length === 0
+    ? { file: cfg.path, globalArgs }
+    : { file: cfg.wrapperPath ?? '', globalArgs: [...hide.flatMap((h) => ['--hide', h]), cfg.path, ...globalArgs] };
+  const command = (args: readonly string[]): { file: string; args: string[] } => {
+    const inv = invocation();
+    return { file: inv.file, args: [...inv.globalArgs, ...args] };
+  };
+  const runtime = async (what: string, args: readonly string[], timeoutMs = 30_000): Promise<string> => {
+    const c = command(args);
+    try {
+      return (await runner(c.file, c.args, { timeoutMs })).stdout;
+    } catch (err) {
+      throw mapRuntimeError(what, err);
+    }
+  };
+  const execDir = cfg.execDir ?? path.join(cfg.root, 'exec');
+
+  return {
+    name: cfg.name,
+    config: cfg,
+    command,
+    invocation,
+
+    async create(bundle, id, o) {
+      const what = `create container ${id} with ${cfg.name}`;
+      await mkdir(cfg.root, { recursive: true, mode: 0o700 });
+      await mkdir(cfg.socketDir, { recursive: true, mode: 0o700 });
+      await mkdir(o.exitDir, { recursive: true, mode: 0o700 });
+      await mkdir(o.persistDir, { recursive: true, mode: 0o700 });
+      await mkdir(path.dirname(o.logPath), { recursive: true });
+      const conmonPidFile = path.join(bundle, 'conmon.pid');
+      const argv = conmonCreateArgv({
+        id, bundle, runtime: invocation(), logPath: o.logPath, exitDir: o.exitDir, persistDir: o.persistDir,
+        socketDir: cfg.socketDir, conmonPidFile, containerPidFile: path.join(bundle, 'pidfile'),
+        ...(o.name !== undefined ? { name: o.name } : {}),
+        ...(o.terminal !== undefined ? { terminal: o.terminal } : {}),
+        ...(o.stdin !== undefined ? { stdin: o.stdin } : {}),
+        ...(o.stdinOnce !== undefined ? { stdinOnce: o.stdinOnce } : {}),
+        ...(o.logSizeMax !== undefined ? { logSizeMax: o.logSizeMax } : {}),
+      });
+      let r;
+      try {
+        r = await spawnConmon(conmon, argv, { cwd: bundle, timeoutMs: o.timeoutMs ?? 60_000 });
+      } catch (err) {
+        throw wrap(what, err);
+      }
+      const pid = r.message.pid;
+      if (pid === undefined || pid <= 0) {
+        // conmon already exited; the runtime may have left a half-created container behind.
+        await runtime('cleanup', ['delete', '--force', id]).catch(() => undefined);
+        const msg = (r.message.message ?? 'no message').trim();
+        throw internal(`${what}: the runtime failed: ${msg}`);
+      }
+      let conmonPid = 0;
+      try {
+        conmonPid = Number((await readFile(conmonPidFile, 'utf8')).trim());
+      } catch { /* reported below as unknown */ }
+      return { pid, conmonPid, conmonStartTime: await processStartTime(conmonPid) };
+    },
+
+    async start(id) {
+      await runtime(`start container ${id}`, ['start', id]);
+    },
+
+    async kill(id, signal, o = {}) {
+      await runtime(`signal container ${id} (${signalArg(signal)})`, ['kill', ...(o.all ? ['--all'] : []), id, signalArg(signal)]);
+    },
+
+    async state(id) {
+      const out = await runtime(`state of container ${id}`, ['state', id]);
+      let v: Record<string, unknown>;
+      try {
+        v = JSON.parse(out) as Record<string, unknown>;
+      } catch {
+        throw internal(`state of container ${id}: ${cfg.name} printed no JSON: ${out.slice(0, 200)}`);
+      }
+      const status = String(v['status'] ?? '') as RuntimeStatus;
+      const created = typeof v['created'] === 'string' ? v['created'] : undefined;
+      return {
+        id: String(v['id'] ?? id), status, pid: Number(v['pid'] ?? 0), bundle: String(v['bundle'] ?? ''),
+        ...(created !== undefined ? { created } : {}),
+      };
+    },
+
+    async delete(id, o = {}) {
+      await runtime(`delete container ${id}`, ['delete', ...(o.force ? ['--force'] : []), id]);
+    },
+
+    async execSync(id, processSpec, timeoutSec) {
+      const what = `exec in container ${id}`;
+      await mkdir(execDir, { recursive: true, mode: 0o700 });
+      await mkdir(cfg.socketDir, { recursive: true, mode: 0o700 });
+      const dir = await mkdtemp(path.join(execDir, 'x-'));
+      try {
+        const specFile = path.join(dir, 'process.json');
+        const logPath = path.join(dir, 'log');
+        await writeFile(specFile, JSON.stringify(processSpec), { mode: 0o600 });
+        const terminal = (processSpec as { terminal?: unknown }).terminal === true;
+        const argv = conmonExecSyncArgv({
+          id, runtime: invocation(), processSpecFile: specFile, logPath, pidFile: path.join(dir, 'pid'),
+          socketDir: cfg.socketDir, timeoutSec, terminal,
+        });
+        let r;
+        try {
+          // conmon enforces timeoutSec itself (SIGKILL to the process group); ours is only a backstop.
+          r = await spawnConmon(conmon, argv, { cwd: dir, timeoutMs: timeoutSec > 0 ? timeoutSec * 1000 + 30_000 : Infinity });
+        } catch (err) {
+          throw wrap(what, err);
+        }
+        const code = r.message.exit_code;
+        const message = r.message.message ?? '';
+        if (code === -1 && /timed out/i.test(message)) {
+          return { stdout: Buffer.alloc(0), stderr: Buffer.from('command timed out'), exitCode: -1, timedOut: true };
+        }
+        if (code === undefined || code < 0) {
+          const text = message.trim() || 'no message';
+          if (NOT_FOUND_PATTERNS.some((re) => re.test(text))) throw notFound(`${what}: ${text}`);
+          throw internal(`${what}: the runtime failed: ${text}`);
+        }
+        let log = '';
+        try {
+          log = await readFile(logPath, 'latin1');
+        } catch { /* no output */ }
+        const { stdout, stderr } = splitCriLog(log);
+        return { stdout: Buffer.from(stdout, 'latin1'), stderr: Buffer.from(stderr, 'latin1'), exitCode: code, timedOut: false };
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+
+    async reopenLog(bundle, logPath, timeoutMs = 5000) {
+      const what = `reopen the log of the container in ${bundle}`;
+      let fh;
+      try {
+        // O_NONBLOCK: with no reader (conmon gone) the open fails with ENXIO instead of hanging; no O_CREAT,
+        // so a missing fifo is not replaced by a regular file.
+        fh = await open(path.join(bundle, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENXIO') throw notFound(`${what}: its conmon is not running (ctl fifo ${code}); the container must be running`);
+        throw internal(`${what}: ${err instanceof Error ? err.message : String(err)}`, err);
+      }
+      try {
+        await fh.write('2 0 0\n');
+      } finally {
+        await fh.close();
+      }
+      if (!await waitForFile(logPath, timeoutMs)) {
+        throw internal(`${what}: conmon did not recreate ${logPath} within ${timeoutMs} ms`);
+      }
+    },
+
+    async update(id, resources) {
+      await mkdir(execDir, { recursive: true, mode: 0o700 });
+      const dir = await mkdtemp(path.join(execDir, 'u-'));
+      try {
+        const file = path.join(dir, 'resources.json');
+        await writeFile(file, JSON.stringify(resources), { mode: 0o600 });
+        await runtime(`update resources of container ${id}`, ['update', `--resources=${file}`, id]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
