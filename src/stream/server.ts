@@ -46,11 +46,9 @@ export class StreamServer {
   private readonly tokens: TokenCache<CachedRequest>;
   private readonly log: Logger;
   private readonly sockets = new Set<Socket>();
-  /** Subprotocol chosen for each pending WebSocket upgrade, read back by handleProtocols for the 101 answer. */
+  /** Subprotocol chosen for each pending WebSocket upgrade, added to its 101 answer by the 'headers' hook. */
   private readonly wsChosen = new WeakMap<http.IncomingMessage, string>();
-  private readonly wss = new WebSocketServer({
-    noServer: true, perMessageDeflate: false, handleProtocols: (_offered, req) => this.wsChosen.get(req) ?? false,
-  });
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   /** e.g. http://127.0.0.1:38123 */
   readonly baseUrl: string;
 
@@ -61,6 +59,10 @@ export class StreamServer {
     server.on('connection', (s: Socket) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); });
     server.on('request', (req, res) => this.onPlainRequest(req, res));
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.wss.on('headers', (headers: string[], req: http.IncomingMessage) => {
+      const chosen = this.wsChosen.get(req);
+      if (chosen !== undefined) headers.push(`Sec-WebSocket-Protocol: ${chosen}`);
+    });
   }
 
   static async start(opts: StreamServerOptions): Promise<StreamServer> {
@@ -165,6 +167,10 @@ export class StreamServer {
       rawResponse(socket, 403, 'Forbidden', `unable to upgrade: no supported websocket subprotocol among ${JSON.stringify(offered)}; server accepts ${JSON.stringify(supported)}\n`);
       return;
     }
+    // ws rejects subprotocols that are not RFC 7230 tokens, and client-go's "SPDY/3.1+portforward.k8s.io"
+    // is not one ('/' is a separator); Go's websocket library accepts it. So negotiation happens here and
+    // the chosen protocol is added to the 101 answer by the 'headers' hook.
+    delete req.headers['sec-websocket-protocol'];
     this.wsChosen.set(req, protocol);
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const log = this.log.child({ session: cached.kind, transport: 'websocket' });

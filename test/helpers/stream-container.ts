@@ -79,6 +79,12 @@ export async function startStreamContainer(args: string[], opts: { terminal?: bo
     },
   };
   try {
+    // conmon returns after its double fork, before the runtime's `create` finished; the runtime writes the
+    // pid file when the container exists (a test fixture can poll; crius itself reads conmon's sync pipe).
+    const pidFile = path.join(bundle, 'pidfile');
+    for (let i = 0; i < 200 && !(existsSync(pidFile) && (await readFile(pidFile, 'utf8')).trim() !== ''); i++) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
     const start = runtimeCommand(['start', id]);
     await run(start.file, start.args);
   } catch (err) {
