@@ -1,8 +1,9 @@
 // Blobs by digest under <root>/content/blobs/sha256/<hex>, shared between images. A blob is written to
 // a unique temp file under <root>/content/ingest, verified (size and sha256) while it streams in, and
 // renamed into place only when both match: an interrupted or corrupt download never becomes trusted.
+// No fsync: like the store's SQLite (synchronous=NORMAL) this survives a process crash, not power loss.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CriusError, invalidArgument } from '../common/errors.js';
 import { isDigest } from './reference.js';
@@ -97,7 +98,6 @@ export class ContentStore {
       if (expected.digest !== undefined && digest !== expected.digest) {
         throw new CriusError('FAILED_PRECONDITION', `${what}: content digest is ${digest} but ${expected.digest} was expected; nothing was kept (a corrupt registry or a tampering proxy)`);
       }
-      fsyncSync(fd);
       closeSync(fd);
       closed = true;
       renameSync(tmp, this.path(digest));

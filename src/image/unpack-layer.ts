@@ -79,6 +79,10 @@ interface PendingOps {
 }
 
 const S_IFCHR = 0o020000;
+// Read once: chown/chmod calls are skipped when they would change nothing (half the syscalls per file).
+const EUID = process.geteuid?.() ?? 0;
+const EGID = process.getegid?.() ?? 0;
+const UMASK = process.umask();
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
 
@@ -94,12 +98,7 @@ function readHead(path: string): Buffer {
 }
 
 function lstatOrUndefined(p: string): Stats | undefined {
-  try {
-    return lstatSync(p);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  return lstatSync(p, { throwIfNoEntry: false });
 }
 
 /** Disk usage of a tree: st_blocks * 512 and inode count, hardlinks counted once. */
@@ -164,6 +163,8 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
   const dirTimes = new Map<string, number>();
   let entries = 0;
   let skippedXattrs = 0;
+  /** Once a setgid dir exists, new entries may inherit its group: chown every entry from then on. */
+  let setgidSeen = false;
 
   const abs = (rel: string): string => (rel === '' ? root : join(root, rel));
 
@@ -263,24 +264,41 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
     const full = abs(rel);
     switch (type) {
       case 'directory': {
-        if (!clear(rel, true)) mkdirSync(full, { mode: perm });
-        lchownSync(full, uid, gid);
-        chmodSync(full, perm); // after chown, which clears setuid/setgid
+        pending.delete(rel);
+        try {
+          mkdirSync(full, { mode: perm & 0o777 });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          if (!clear(rel, true)) mkdirSync(full, { mode: perm & 0o777 });
+        }
+        if (uid !== EUID || gid !== EGID || setgidSeen) lchownSync(full, uid, gid);
+        // After chown, which clears setuid/setgid; mkdir's mode was filtered by the umask.
+        if ((perm & 0o7000) !== 0 || (perm & UMASK) !== 0) chmodSync(full, perm);
+        if ((perm & 0o2000) !== 0) setgidSeen = true;
         knownDirs.add(rel);
         dirTimes.set(rel, mtime);
         break;
       }
       case 'file':
       case 'contiguous-file': {
-        clear(rel, false);
-        const fd = openSync(full, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        // Create exclusively without a prior lstat: new paths are the common case; EEXIST means replace.
+        const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+        pending.delete(rel);
+        let fd: number;
+        try {
+          fd = openSync(full, flags, perm & 0o777);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          clear(rel, false);
+          fd = openSync(full, flags, perm & 0o777);
+        }
         try {
           for await (const chunk of body) {
             let off = 0;
             while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
           }
-          fchownSync(fd, uid, gid);
-          fchmodSync(fd, perm);
+          if (uid !== EUID || gid !== EGID || setgidSeen) fchownSync(fd, uid, gid);
+          if ((perm & 0o7000) !== 0 || (perm & UMASK) !== 0) fchmodSync(fd, perm);
           futimesSync(fd, mtime, mtime);
         } finally {
           closeSync(fd);
@@ -288,8 +306,14 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
         break;
       }
       case 'symlink': {
-        clear(rel, false);
-        symlinkSync(h.linkname ?? '', full);
+        pending.delete(rel);
+        try {
+          symlinkSync(h.linkname ?? '', full);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          clear(rel, false);
+          symlinkSync(h.linkname ?? '', full);
+        }
         lchownSync(full, uid, gid);
         lutimesSync(full, mtime, mtime);
         break;
