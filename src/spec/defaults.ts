@@ -29,7 +29,7 @@ export const DEFAULT_CAPABILITIES: readonly string[] = [
   'CAP_AUDIT_WRITE',
 ];
 
-/** Every capability Linux 6.x knows (capability.h up to CAP_CHECKPOINT_RESTORE = 40). */
+/** Every capability Linux 6.x knows, in kernel number order (capability.h, CAP_CHOWN = 0 .. CAP_CHECKPOINT_RESTORE = 40). */
 export const ALL_CAPABILITIES: readonly string[] = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL',
   'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE',
@@ -39,6 +39,17 @@ export const ALL_CAPABILITIES: readonly string[] = [
   'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG',
   'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ];
+
+/**
+ * Capability names from a /proc/<pid>/status mask ("CapBnd:\t000001fffeffffff"), for
+ * RuntimeContext.ownCapabilities: a privileged container can only get what crius itself holds (this
+ * host lacks CAP_SYS_RESOURCE, and both crun and runc fail with "capset: Operation not permitted" when
+ * asked for it). Bits above CAP_CHECKPOINT_RESTORE are ignored.
+ */
+export function capabilitiesFromMask(hex: string): string[] {
+  const mask = BigInt(`0x${hex.trim() || '0'}`);
+  return ALL_CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+}
 
 /** containerd oci.defaultUnixSpec maskedPaths (2.x, with /proc/interrupts from 2.1). */
 export const DEFAULT_MASKED_PATHS: readonly string[] = [

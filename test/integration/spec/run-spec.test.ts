@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { run } from '../../../src/common/exec.js';
 import { parseFeatures } from '../../../src/oci/features.js';
 import { buildContainerSpec, buildSandboxSpec } from '../../../src/spec/build.js';
+import { capabilitiesFromMask } from '../../../src/spec/defaults.js';
 import { checkIdmapSupport, handlerCapabilities } from '../../../src/spec/idmap-check.js';
 import type { Spec } from '../../../src/spec/oci-types.js';
 import type { IDMapping, NamespacePaths } from '../../../src/spec/types.js';
@@ -164,6 +165,7 @@ const PROBE = [
   'stat -c "shm %u:%g" /dev/shm',
   'touch /data/made-by-$HOSTID_TAG',
   'unshare -U true 2>/dev/null && echo "userns allowed" || echo "userns denied"',
+  'stat -c "keys %F" /proc/keys',
 ].join('; ');
 
 for (const h of HANDLERS) {
@@ -176,6 +178,7 @@ for (const h of HANDLERS) {
     assert.ok(lines.includes('imgvol 0:0'), out);
     assert.ok(lines.includes('shm 0:0'), out);
     assert.ok(lines.includes('userns denied'), 'RuntimeDefault seccomp refuses unshare(CLONE_NEWUSER)');
+    assert.ok(lines.includes('keys character special file'), 'default masked paths are /dev/null binds');
     const made = statSync(join(volume, `made-by-${h.name}-a`));
     assert.equal(`${made.uid}:${made.gid}`, '0:0', 'the pod root\'s file lands on disk as 0:0');
   });
@@ -238,5 +241,44 @@ for (const h of HANDLERS) {
     const lines = out.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '));
     assert.equal(lines[0], '0 400000 65536');
     assert.ok(lines.includes('pid 1'), out);
+  });
+}
+
+for (const h of HANDLERS) {
+  test(`${h.name}: privileged container gets every capability crius holds (this host lacks CAP_SYS_RESOURCE)`, { skip: skipReason }, async () => {
+    await setup();
+    let ns = pods.get(400000);
+    if (!ns) {
+      ns = await pinNamespaces(join(work, 'ns-400000'), 400000);
+      pods.set(400000, ns);
+    }
+    const features = parseFeatures((await run(h.path, ['features'])).stdout);
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const bnd = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0';
+    const id = `crius-spec-it-priv-${h.name}-${Math.random().toString(36).slice(2, 8)}`;
+    const cgroupsPath = `${ownMemoryCgroup().replace(/\/$/, '')}/${id}`;
+    cgroups.push(cgroupsPath);
+    const { spec } = buildContainerSpec({
+      container: {
+        metadata: { name: 'priv' },
+        command: ['/bin/sh', '-c', 'grep -E "^CapEff" /proc/self/status; stat -c "keys %F" /proc/keys'],
+        linux: { security_context: { privileged: true, namespace_options: { pid: 'CONTAINER' }, seccomp: { profile_type: 'RuntimeDefault' } } },
+      },
+      sandbox: { metadata: { name: 'p', uid: 'u', namespace: 'default' }, linux: { security_context: { privileged: true } } },
+      image: {},
+      runtime: {
+        rootfs,
+        namespaces: { net: ns.net, ipc: ns.ipc, uts: ns.uts },
+        userns: null,
+        handler: handlerCapabilities(h.name, features),
+        oomScoreAdjMin: Number(readFileSync('/proc/self/oom_score_adj', 'utf8')),
+        ownCapabilities: capabilitiesFromMask(bnd),
+        cgroupsPath,
+        arch: process.arch,
+      },
+    });
+    const out = await runSpec(h, id, spec);
+    assert.match(out, new RegExp(`CapEff:\\s*0*${bnd.replace(/^0+/, '')}`), out);
+    assert.match(out, /keys regular (empty )?file/, 'masked paths are not applied to privileged containers');
   });
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CriusError } from '../../../src/common/errors.js';
-import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, defaultSpec } from '../../../src/spec/defaults.js';
+import { ALL_CAPABILITIES, capabilitiesFromMask, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, defaultSpec } from '../../../src/spec/defaults.js';
 import {
   withApparmor,
   withCapabilities,
@@ -168,4 +168,13 @@ test('seccomp Localhost in Docker format sees the final capabilities (run after 
   };
   assert.deepEqual(names(['SYS_PTRACE']), ['ptrace']);
   assert.deepEqual(names([]), []);
+});
+
+test('capabilitiesFromMask reads a /proc status mask in kernel bit order', () => {
+  const own = capabilitiesFromMask('000001fffeffffff');
+  assert.equal(own.length, ALL_CAPABILITIES.length - 1);
+  assert.ok(!own.includes('CAP_SYS_RESOURCE'));
+  assert.deepEqual(capabilitiesFromMask('0000000000000001'), ['CAP_CHOWN']);
+  assert.deepEqual(capabilitiesFromMask('0000010000000000'), ['CAP_CHECKPOINT_RESTORE']);
+  assert.deepEqual(capabilitiesFromMask('00000000a80425fb'), [...DEFAULT_CAPABILITIES].sort((a, b) => ALL_CAPABILITIES.indexOf(a) - ALL_CAPABILITIES.indexOf(b)));
 });
