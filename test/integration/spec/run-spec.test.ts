@@ -282,3 +282,58 @@ for (const h of HANDLERS) {
     assert.match(out, /keys regular (empty )?file/, 'masked paths are not applied to privileged containers');
   });
 }
+
+for (const h of HANDLERS) {
+  test(`${h.name}: run_as_user/group, supplemental groups, read-only rootfs, dropped capabilities, no_new_privs, clamped OOM score`, { skip: skipReason }, async () => {
+    await setup();
+    let ns = pods.get(400000);
+    if (!ns) {
+      ns = await pinNamespaces(join(work, 'ns-400000'), 400000);
+      pods.set(400000, ns);
+    }
+    const features = parseFeatures((await run(h.path, ['features'])).stdout);
+    const ownOom = Number(readFileSync('/proc/self/oom_score_adj', 'utf8'));
+    const id = `crius-spec-it-sec-${h.name}-${Math.random().toString(36).slice(2, 8)}`;
+    const cgroupsPath = `${ownMemoryCgroup().replace(/\/$/, '')}/${id}`;
+    cgroups.push(cgroupsPath);
+    const { spec, warnings } = buildContainerSpec({
+      container: {
+        metadata: { name: 'sec' },
+        command: ['/bin/sh', '-c', 'id; touch /x 2>/dev/null && echo "rootfs rw" || echo "rootfs ro"; grep -E "^(CapEff|NoNewPrivs)" /proc/self/status; echo "oom $(cat /proc/self/oom_score_adj)"'],
+        linux: {
+          resources: { oom_score_adj: '-999', memory_limit_in_bytes: '67108864' },
+          security_context: {
+            namespace_options: { pid: 'CONTAINER' },
+            run_as_user: { value: '1000' },
+            run_as_group: { value: '1000' },
+            supplemental_groups: ['2000'],
+            readonly_rootfs: true,
+            no_new_privs: true,
+            capabilities: { drop_capabilities: ['ALL'] },
+            seccomp: { profile_type: 'RuntimeDefault' },
+          },
+        },
+      },
+      sandbox: { metadata: { name: 'p', uid: 'u', namespace: 'default' } },
+      image: {},
+      passwd: readFileSync(join(rootfs, 'etc/passwd'), 'utf8'),
+      group: readFileSync(join(rootfs, 'etc/group'), 'utf8'),
+      runtime: {
+        rootfs,
+        namespaces: { net: ns.net, ipc: ns.ipc, uts: ns.uts },
+        userns: null,
+        handler: handlerCapabilities(h.name, features),
+        oomScoreAdjMin: ownOom,
+        cgroupsPath,
+        arch: process.arch,
+      },
+    });
+    assert.equal(warnings.length, ownOom > -999 ? 1 : 0);
+    const out = await runSpec(h, id, spec);
+    assert.match(out, /uid=1000\(app\) gid=1000\(app\) groups=1000\(app\),2000/, out);
+    assert.match(out, /rootfs ro/);
+    assert.match(out, /CapEff:\s*0000000000000000/);
+    assert.match(out, /NoNewPrivs:\s*1/);
+    assert.match(out, new RegExp(`oom ${Math.max(-999, ownOom)}\\b`));
+  });
+}
