@@ -69,8 +69,9 @@ export function parseReference(input: string): ImageReference {
   }
   if (domain === LEGACY_DEFAULT_DOMAIN) domain = DEFAULT_DOMAIN;
   if (!validDomain(domain)) bad(`registry host "${domain}" is not a valid host[:port]`);
+  // Docker refuses a bare 64-hex name: it would be confused with an image ID.
+  if (/^[a-f0-9]{64}$/.test(path)) bad('a 64-hex image ID cannot be used as a repository name');
   if (domain === DEFAULT_DOMAIN && !path.includes('/')) path = `library/${path}`;
-  if (/^[a-f0-9]{64}$/.test(path) && domain === DEFAULT_DOMAIN) bad('a 64-hex image ID cannot be used as a repository name');
   for (const c of path.split('/')) {
     if (!PATH_COMPONENT.test(c)) {
       bad(c !== c.toLowerCase() ? 'repository names must be lowercase' : `path component "${c}" must match [a-z0-9]+([._-][a-z0-9]+)*`);

@@ -143,7 +143,7 @@ export class RegistryClient {
 
   private async fetchToken(ep: Endpoint, ch: Challenge): Promise<string> {
     const auth = this.credentialsFor(ep);
-    if (auth?.registry_token) return auth.registry_token;
+    if (auth?.registry_token) return `Bearer ${auth.registry_token}`;
     const realm = ch.params.realm;
     if (!realm) throw failedPrecondition(`registry ${ep.base} asked for a bearer token without a realm`);
     const url = new URL(realm);
