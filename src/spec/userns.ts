@@ -44,6 +44,11 @@ export const withUserNamespace: SpecOpt = (spec, ctx) => {
     linux.gidMappings = [rangeToOci(u.gid)];
   }
   linux.namespaces = list;
+  // devpts is mounted with gid=5 (tty); inside a user namespace that gid must be mapped or the mount
+  // fails with EINVAL. Only a tiny mapping (critest's length 1 style) lacks it: drop the option then.
+  if (!inRange(5, u.gid)) {
+    for (const m of spec.mounts ?? []) if (m.type === 'devpts') m.options = (m.options ?? []).filter((o) => o !== 'gid=5');
+  }
 };
 
 function inRange(id: number, r: IdRange): boolean {

@@ -139,3 +139,13 @@ test('processHostIds maps process.user to host IDs for the stdio pipes', () => {
   s.process!.user = { uid: 70000, gid: 0 };
   assert.throws(() => processHostIds(s, USERNS_RUNTIME.userns!), /uid 70000 is not mapped/);
 });
+
+test('withUserNamespace drops devpts gid=5 when gid 5 is not mapped', () => {
+  const devpts = (len: number) => {
+    const s = defaultSpec();
+    withUserNamespace(s, ctxOf({ runtime: { userns: { uid: { containerId: 0, hostId: HOST_ID, length: len }, gid: { containerId: 0, hostId: HOST_ID, length: len } } } }));
+    return s.mounts!.find((m) => m.type === 'devpts')!.options!;
+  };
+  assert.ok(devpts(65536).includes('gid=5'));
+  assert.ok(!devpts(1).includes('gid=5'));
+});
