@@ -65,6 +65,14 @@ version_ge "$conmon_v" 2.1.12 || die "conmon $conmon_v is older than 2.1.12"
 version_ge "${runc_v%%+*}" 1.2 || die "runc $runc_v is older than 1.2"
 printf 'crun %s, conmon %s, runc %s\n' "$crun_v" "$conmon_v" "$runc_v"
 
+# The default pod network (bridge crius0, host-local 10.88.0.0/16, portmap), only when no CNI config
+# exists: an operator's own network always wins (the lexicographically first file is the default).
+cni_dir=/etc/cni/net.d
+if ! ls "$cni_dir"/*.conf "$cni_dir"/*.conflist "$cni_dir"/*.json >/dev/null 2>&1; then
+  step "default CNI network $cni_dir/10-crius.conflist"
+  install -D -m 0644 "$here/contrib/cni/10-crius.conflist" "$cni_dir/10-crius.conflist"
+fi
+
 step "npm ci and build"
 cd "$here"
 npm ci --no-audit --no-fund

@@ -1,0 +1,18 @@
+// The rootfs of a pod's infra (pause) container, needed only for PID mode POD: one static binary,
+// native/build/crius-pause, copied in (not bind-mounted, so the pod never sees a host path). The spec
+// for it comes from spec/build.ts (sandbox kind); the other containers join /proc/<pause pid>/ns/pid.
+import { copyFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+
+export const PAUSE_IN_ROOTFS = '/pause';
+
+/** Creates `<bundle>/rootfs` holding only /pause; returns the rootfs path. */
+export async function preparePauseRootfs(bundle: string, pauseBinary: string): Promise<string> {
+  const rootfs = path.join(bundle, 'rootfs');
+  for (const d of ['proc', 'dev', 'sys']) await mkdir(path.join(rootfs, d), { recursive: true });
+  await copyFile(pauseBinary, path.join(rootfs, PAUSE_IN_ROOTFS.slice(1)));
+  return rootfs;
+}
+
+/** The PID namespace the pod's containers join once the pause process runs. */
+export const pidNamespaceOf = (pausePid: number): string => `/proc/${pausePid}/ns/pid`;
