@@ -17,6 +17,8 @@ export interface TestRegistry {
   url: string;
   port: number;
   dir: string;
+  /** The storage root (pass as dataDir to serve the same content from a second registry). */
+  dataDir: string;
   /** Set when started with auth. */
   credentials?: { username: string; password: string };
   stop(): Promise<void>;
@@ -25,6 +27,10 @@ export interface TestRegistry {
 export interface RegistryOptions {
   /** Require basic auth with these credentials (htpasswd -Bbn). */
   auth?: { username: string; password: string };
+  /** Require bearer tokens from this token server (see token-server.ts). */
+  token?: { realm: string; service: string; issuer: string; certPath: string };
+  /** Serve the storage of another registry (e.g. an open one used for pushing). */
+  dataDir?: string;
 }
 
 /** Why the registry cannot run here, or undefined when it can (for t.skip). */
@@ -55,7 +61,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     '    disabled: true',
     'storage:',
     '  filesystem:',
-    `    rootdirectory: ${join(dir, 'data')}`,
+    `    rootdirectory: ${opts.dataDir ?? join(dir, 'data')}`,
     '  delete:',
     '    enabled: true',
     'http:',
@@ -67,6 +73,10 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     const { stdout } = await run('htpasswd', ['-Bbn', opts.auth.username, opts.auth.password]);
     writeFileSync(join(dir, 'htpasswd'), stdout);
     lines.push('auth:', '  htpasswd:', '    realm: crius-test', `    path: ${join(dir, 'htpasswd')}`);
+  }
+  if (opts.token) {
+    lines.push('auth:', '  token:', `    realm: ${opts.token.realm}`, `    service: ${opts.token.service}`,
+      `    issuer: ${opts.token.issuer}`, `    rootcertbundle: ${opts.token.certPath}`);
   }
   writeFileSync(join(dir, 'config.yml'), lines.join('\n') + '\n');
   const child: ChildProcess = spawn(REGISTRY_BIN, ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -100,7 +110,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  const reg: TestRegistry = { host: `127.0.0.1:${port}`, url, port, dir, stop };
+  const reg: TestRegistry = { host: `127.0.0.1:${port}`, url, port, dir, dataDir: opts.dataDir ?? join(dir, 'data'), stop };
   if (opts.auth) reg.credentials = opts.auth;
   return reg;
 }

@@ -11,6 +11,7 @@ import { ImageStore, type ImageStoreOptions } from '../../../src/image/image-sto
 import { openDb, type Db } from '../../../src/store/db.js';
 import { busyboxImage, makeImage, makeLayer, pushImage, pushIndex, type BuiltImage } from '../../helpers/build-image.js';
 import { freePort, registryUnavailable, startRegistry, type TestRegistry } from '../../helpers/registry.js';
+import { startTokenServer, type TokenServer } from '../../helpers/token-server.js';
 
 const skip = registryUnavailable() ?? (process.getuid?.() !== 0 ? 'needs root (layer unpack chowns and mknods)' : false);
 
@@ -279,5 +280,38 @@ describe('image pull with basic auth', { skip }, () => {
     await store.remove(ref);
     const again = await store.pull(ref, { auth: { auth: Buffer.from('alice:s3cret').toString('base64') } });
     assert.equal(again.id, info.id);
+  });
+});
+
+describe('image pull with bearer-token auth (htpasswd-style credentials at a token server)', { skip }, () => {
+  let open: TestRegistry;
+  let secured: TestRegistry;
+  let tokens: TokenServer;
+  let dir: string;
+  let db: Db;
+  before(async () => {
+    open = await startRegistry();
+    await pushImage(open, 'private/tok', 'latest', await busyboxImage());
+    tokens = await startTokenServer({ username: 'bob', password: 'hunter2' });
+    secured = await startRegistry({ dataDir: open.dataDir, token: tokens });
+    dir = mkdtempSync(join(tmpdir(), 'crius-images-'));
+    db = openDb(join(dir, 'crius.db'));
+  });
+  after(async () => {
+    db?.close();
+    rmSync(dir, { recursive: true, force: true });
+    await secured?.stop();
+    await open?.stop();
+    await tokens?.stop();
+  });
+
+  test('the registry demands a token; crius gets one with the credentials and pulls', async () => {
+    const store = new ImageStore({ root: join(dir, 'images'), db, client: { backoffMs: 5 } });
+    const ref = `${secured.host}/private/tok:latest`;
+    await assert.rejects(store.pull(ref), (e: unknown) => e instanceof CriusError && e.code === 'PERMISSION_DENIED' && /token/.test(e.message));
+    const info = await store.pull(ref, { auth: { username: 'bob', password: 'hunter2' } });
+    assert.deepEqual(info.repoTags, [ref]);
+    assert.ok(tokens.issued() >= 1);
+    assert.ok(existsSync(join(store.resolveImage(ref).layerDirs[0]!, 'bin/busybox')));
   });
 });
