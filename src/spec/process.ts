@@ -56,7 +56,8 @@ export const withEnv: SpecOpt = (spec, ctx) => {
   if (hostname) env = mergeEnv(env, [`HOSTNAME=${hostname}`]);
   env = mergeEnv(env, ctx.image.Env ?? []);
   if (ctx.container.tty && !env.some((e) => envKey(e) === 'TERM')) env.push('TERM=xterm');
-  env = mergeEnv(env, (ctx.container.envs ?? []).map((kv) => `${kv.key}=${kv.value}`));
+  const text = (v: string | Uint8Array): string => (typeof v === 'string' ? v : new TextDecoder().decode(v));
+  env = mergeEnv(env, (ctx.container.envs ?? []).map((kv) => `${kv.key}=${text(kv.value)}`));
   p.env = env;
 };
 

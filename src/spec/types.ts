@@ -100,7 +100,8 @@ export interface LinuxContainerResources {
 
 export interface KeyValue {
   key: string;
-  value: string;
+  /** Upstream cri-api declares string; this repo's proto has bytes (same wire format), hence Buffer. */
+  value: string | Uint8Array;
 }
 
 export interface ContainerConfigInput {

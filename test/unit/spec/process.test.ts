@@ -63,3 +63,10 @@ test('withTerminal follows tty', () => {
   withTerminal(s, ctxOf({ container: {} }));
   assert.equal(s.process?.terminal, false);
 });
+
+test('withEnv decodes CRI env values that arrive as bytes', () => {
+  const s = defaultSpec();
+  withEnv(s, ctxOf({ image: {}, container: { envs: [{ key: 'B', value: Buffer.from('héllo') }, { key: 'U', value: new Uint8Array([0x78]) }] } }));
+  assert.ok(s.process!.env!.includes('B=héllo'));
+  assert.ok(s.process!.env!.includes('U=x'));
+});
