@@ -43,7 +43,7 @@ apt_install() { apt-get install -y -qq --no-install-recommends "$@" >/dev/null; 
 
 step "base packages (util-linux, iproute2, iptables, build tools, test tools)"
 apt_install util-linux iproute2 iptables ca-certificates build-essential python3 \
-  busybox-static docker-registry apache2-utils zstd xz-utils kmod
+  busybox-static docker-registry apache2-utils zstd xz-utils kmod openssl curl
 
 if [ "$codename" = trixie ] || [ "$codename" = forky ] || [ "$codename" = sid ]; then
   step "crun, conmon, CNI plugins from $codename"
