@@ -214,10 +214,12 @@ export class ContainerService {
       await chmod(bundle, 0o711);
       await writeFile(join(bundle, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
       step('oci');
-      const { pid } = await this.d.oci.create(pod.handler, {
+      const created = await this.d.oci.create(pod.handler, {
         id, bundle, logPath, terminal: config.tty ?? false, stdin: config.stdin ?? false, stdinOnce: config.stdin_once ?? false,
       });
-      runtime.pid = pid;
+      runtime.pid = created.pid;
+      runtime.conmonPid = created.conmonPid;
+      runtime.conmonStartTime = created.conmonStartTime;
       this.d.containers.setCreated(id, runtime);
       this.d.logger.info('container created', { container: name, container_id: id, pod_id: pod.id, handler: pod.handler, userns: userns ? 'pod' : 'host' });
       return this.get(id);
@@ -351,7 +353,7 @@ export class ContainerService {
         if (c.state === 'running' || c.state === 'created') {
           await this.refresh(c.id);
           const now = this.get(c.id);
-          if (now.state !== 'exited' && !(await this.d.oci.alive(c.id))) {
+          if (now.state !== 'exited' && !(await this.d.oci.alive({ pid: c.runtime.conmonPid, startTime: c.runtime.conmonStartTime }))) {
             this.d.containers.setExited(c.id, { exitCode: 255, finishedAt: String(nowNanos()), reason: 'Error', message: 'conmon exited without recording an exit code' });
           }
         }

@@ -21,7 +21,7 @@ export interface CreateOptions {
 
 /** One OCI runtime handler run under conmon (oci/). */
 export interface OciPort {
-  create(handler: string, o: CreateOptions): Promise<{ pid: number }>;
+  create(handler: string, o: CreateOptions): Promise<{ pid: number; conmonPid: number; conmonStartTime?: string }>;
   start(handler: string, id: string): Promise<void>;
   /** Sends a signal; a container that is already gone is not an error. */
   kill(handler: string, id: string, signal: string): Promise<void>;
@@ -29,8 +29,8 @@ export interface OciPort {
   delete(handler: string, id: string): Promise<void>;
   /** The recorded exit, once conmon wrote it. */
   exitOf(id: string): Promise<ExitInfo | undefined>;
-  /** conmon still supervises the container. */
-  alive(id: string): Promise<boolean>;
+  /** conmon (identified by pid and start time, so a reused pid does not count) still supervises it. */
+  alive(conmon: { pid?: number; startTime?: string }): Promise<boolean>;
   execSync(handler: string, id: string, process: object, timeoutSeconds: number): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }>;
   reopenLog(id: string, logPath: string): Promise<void>;
   update(handler: string, id: string, resources: object): Promise<void>;

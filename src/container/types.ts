@@ -11,6 +11,8 @@ export interface ContainerRuntime {
   dataDir: string;
   logPath: string;
   pid?: number;
+  conmonPid?: number;
+  conmonStartTime?: string;
   /** Signal that stops it (image StopSignal, else SIGTERM). */
   stopSignal: string;
   /** Mounts as ContainerStatus reports them. */

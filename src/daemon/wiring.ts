@@ -1,14 +1,32 @@
-// Builds every CRI handler from its domain service. The one place that knows which module serves which
-// RPC; RPCs not listed here answer UNIMPLEMENTED.
+// Builds every domain service from the mechanisms and maps each CRI RPC to its handler. The one place
+// that knows which module serves which RPC; RPCs not listed here answer UNIMPLEMENTED.
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import type { Config } from './config.js';
 import type { Db } from '../store/db.js';
 import type { Logger } from '../common/logger.js';
-import type { FeaturesCache, KernelFacts } from '../oci/features.js';
+import { usernsUnsupportedReason, type FeaturesCache, type KernelFacts } from '../oci/features.js';
 import type { CriHandlers, UnaryHandler } from '../cri/server.js';
 import { makeRuntimeInfoHandlers } from '../cri/runtime-info.js';
 import { makeImageServiceHandlers } from '../cri/image-service.js';
+import { makePodHandlers } from '../cri/pod-handlers.js';
+import { makeContainerHandlers } from '../cri/container-handlers.js';
 import { ImageStore } from '../image/image-store.js';
-import { join } from 'node:path';
+import { PodStore } from '../store/pods.js';
+import { ContainerStore } from '../store/containers.js';
+import { SandboxService } from '../pod/sandbox-service.js';
+import { ContainerService } from '../container/container-service.js';
+import { detectOciHost } from '../oci/host-setup.js';
+import { createCni } from '../network/cni.js';
+import { openNativeIdmapProbe } from '../userns/idmap-probe.js';
+import { createIdmapSupport } from '../userns/idmap-support.js';
+import { cleanupTemporaryIdmapMounts } from '../rootfs/overlay-rootfs.js';
+import { createOciAdapter, nativeBinary } from './adapters/oci.js';
+import { cgroupAdapter, infraAdapter, namespaceAdapter, shmAdapter } from './adapters/pod.js';
+import { handlerAdapter, imageAdapter, readImageFile, rootfsAdapter, volumeAdapter } from './adapters/container.js';
+import { networkAdapter } from './adapters/network.js';
+import type { PodConfig, PodRuntime } from '../pod/types.js';
+import type { ContainerConfig, ContainerRuntime } from '../container/types.js';
 
 export interface WiringDeps {
   config: Config;
@@ -21,26 +39,70 @@ export interface WiringDeps {
 
 export interface Wired {
   handlers: CriHandlers;
+  pods: SandboxService;
+  containers: ContainerService;
+  images: ImageStore;
   close(): Promise<void>;
 }
 
 export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
+  const { config, logger } = deps;
+  for (const d of ['pods', 'containers', 'exits', 'persist', 'a', 'idmap-tmp']) mkdirSync(join(config.stateDir, d), { recursive: true, mode: 0o711 });
+
+  const images = new ImageStore({ root: join(config.rootDir, 'images'), db: deps.db, registries: config.registries, logger: logger.child({ module: 'image' }) });
+  images.recover();
+
+  const host = await detectOciHost(logger, nativeBinary('crius-oci-wrap'));
+  const oci = createOciAdapter(config, host, logger.child({ module: 'oci' }));
+  const cni = createCni({ confDir: config.cni.confDir, pluginDirs: config.cni.pluginDirs, resultsDir: join(config.rootDir, 'cni', 'results') });
+  const network = networkAdapter(cni);
+  const probe = await openNativeIdmapProbe(config.stateDir);
+  const idmap = createIdmapSupport({ probe: probe.probe });
+  await cleanupTemporaryIdmapMounts(join(config.stateDir, 'idmap-tmp')).catch((err: unknown) => logger.warn('idmap tmp cleanup', { error: (err as Error).message }));
+
+  const handlerNames = new Set(config.runtimes.map((r) => r.name));
+  // Late-bound: pods need containers (to stop them) and containers need pods (to find them).
+  let containers!: ContainerService;
+  const pods = new SandboxService({
+    pods: new PodStore<PodConfig, PodRuntime>(deps.db),
+    stateDir: config.stateDir,
+    resolveHandler: (name) => (name === '' ? config.defaultRuntime : handlerNames.has(name) ? name : undefined),
+    handlerSupportsUserns: async (name) => {
+      const h = config.runtimes.find((r) => r.name === name)!;
+      return usernsUnsupportedReason(await deps.features.read(h.name, h.path), deps.kernel);
+    },
+    namespaces: namespaceAdapter(),
+    network,
+    shm: shmAdapter(),
+    cgroups: cgroupAdapter(host),
+    containers: { stopAll: (id, t) => containers.stopAll(id, t), removeAll: (id) => containers.removeAll(id) },
+    infra: infraAdapter({ stateDir: config.stateDir, oci, features: deps.features, config, logger: logger.child({ module: 'infra' }) }),
+    logger: logger.child({ module: 'pod' }),
+  });
+  containers = new ContainerService({
+    containers: new ContainerStore<ContainerConfig, ContainerRuntime>(deps.db),
+    pod: (id) => pods.get(id),
+    stateDir: config.stateDir,
+    rootDir: config.rootDir,
+    oci,
+    images: imageAdapter(images),
+    rootfs: rootfsAdapter(config),
+    handlers: handlerAdapter(config, deps.features),
+    volumes: volumeAdapter(idmap),
+    logger: logger.child({ module: 'container' }),
+    readImageFile,
+  });
+  await pods.recover();
+  await containers.recover();
+
   const info = makeRuntimeInfoHandlers({
-    config: deps.config,
-    version: deps.version,
-    features: deps.features,
-    kernel: deps.kernel,
-    network: async () => ({ ready: false, reason: 'NetworkPluginNotReady', message: 'pod networking (CNI) is not wired into this build yet' }),
+    config, version: deps.version, features: deps.features, kernel: deps.kernel,
+    network: () => network.ready(),
     cgroupDriver: 'CGROUPFS',
   });
-  const images = new ImageStore({
-    root: join(deps.config.rootDir, 'images'),
-    db: deps.db,
-    registries: deps.config.registries,
-    logger: deps.logger.child({ module: 'image' }),
-  });
-  images.recover();
   const image = makeImageServiceHandlers({ images });
+  const pod = makePodHandlers(pods);
+  const ctr = makeContainerHandlers(containers);
   const unary: Record<string, UnaryHandler> = {
     Version: info.Version,
     Status: info.Status as UnaryHandler,
@@ -50,6 +112,15 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     ImageStatus: image.ImageStatus as UnaryHandler,
     RemoveImage: image.RemoveImage as UnaryHandler,
     ImageFsInfo: image.ImageFsInfo as UnaryHandler,
+    ...(pod as unknown as Record<string, UnaryHandler>),
+    ...(ctr as unknown as Record<string, UnaryHandler>),
   };
-  return { handlers: { unary }, close: async () => {} };
+  return {
+    handlers: { unary },
+    pods, containers, images,
+    close: async () => {
+      oci.close();
+      await probe.close().catch(() => undefined);
+    },
+  };
 }

@@ -62,3 +62,15 @@ export interface PodContainers {
   stopAll(podId: string, timeoutSeconds: number): Promise<void>;
   removeAll(podId: string): Promise<void>;
 }
+
+/**
+ * The infra (pause) process: only for pods whose containers share one PID namespace (PID mode POD),
+ * because a PID namespace cannot be pinned without a live init.
+ */
+export interface InfraPort {
+  start(pod: import('./types.js').Pod): Promise<{ containerId: string; pid: number; conmonPid?: number; conmonStartTime?: string }>;
+  /** Kills it (idempotent). */
+  stop(pod: import('./types.js').Pod): Promise<void>;
+  /** Deletes its runtime state and bundle (idempotent). */
+  remove(pod: import('./types.js').Pod): Promise<void>;
+}

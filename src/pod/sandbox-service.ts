@@ -10,7 +10,7 @@ import type { Logger } from '../common/logger.js';
 import type { PodStore } from '../store/pods.js';
 import { checkHostNamespacesWithUserns, hostRoot, parseUserNamespace } from '../userns/mapping-rules.js';
 import { writeSandboxFiles, updateHosts } from './sandbox-files.js';
-import type { CgroupPort, NamespacePort, NetworkPort, PodContainers, PortMapping, ShmPort } from './ports.js';
+import type { CgroupPort, InfraPort, NamespacePort, NetworkPort, PodContainers, PortMapping, ShmPort } from './ports.js';
 import type { Pod, PodConfig, PodRuntime, SandboxStep } from './types.js';
 
 export interface SandboxServiceDeps {
@@ -25,6 +25,7 @@ export interface SandboxServiceDeps {
   shm: ShmPort;
   cgroups: CgroupPort;
   containers: PodContainers;
+  infra: InfraPort;
   logger: Logger;
   now?: () => bigint;
 }
@@ -145,6 +146,15 @@ export class SandboxService {
         if (net.ips[0]) await updateHosts(files.hosts, hostname, net.ips[0]);
       }
       step('cgroup');
+      // PID mode POD (also the proto default when unset) shares one PID namespace across the pod's
+      // containers: that needs a live init to hold it.
+      const pidMode = config.linux?.security_context?.namespace_options?.pid ?? 'POD';
+      if (pidMode === 'POD') {
+        step('infra');
+        const infra = await this.d.infra.start({ ...pod, runtime });
+        runtime.infra = infra;
+        runtime.namespaces = { ...runtime.namespaces, pid: `/proc/${infra.pid}/ns/pid` };
+      }
       this.d.pods.setRuntime(id, runtime);
       this.d.pods.setState(id, 'ready');
       log.info('pod ready', { userns: userns.kind, ip: runtime.network?.ips[0] });
@@ -161,6 +171,7 @@ export class SandboxService {
     const pod = this.tryGet(id);
     if (!pod) return;
     await this.d.containers.stopAll(pod.id, 0);
+    if (pod.runtime.done.includes('infra')) await this.d.infra.stop(pod);
     await this.releaseNetwork(pod);
     if (pod.state !== 'notready') this.d.pods.setState(pod.id, 'notready');
   }
@@ -189,6 +200,10 @@ export class SandboxService {
     const done = new Set(r.done);
     const meta = { podId: pod.id, name: pod.name, namespace: pod.namespace, uid: pod.uid };
     // DEL even when ADD failed half-way: CNI plugins clean up what they made (CNI spec: DEL is idempotent).
+    if (done.has('infra')) {
+      await this.d.infra.stop(pod);
+      await this.d.infra.remove(pod);
+    }
     if (done.has('network')) await this.d.network.remove(meta, r.namespaces.net);
     if (done.has('namespaces')) await this.d.namespaces.remove(r.namespaces);
     if (done.has('shm')) await this.d.shm.unmount(join(r.runDir, 'shm'));

@@ -25,7 +25,7 @@ export interface PodRuntime {
   /** CNI state: set once ADD succeeded, cleared once DEL did. */
   network?: { ips: string[] };
   /** The infra (pause) container, only for PID mode POD. */
-  infra?: { containerId: string; pid: number };
+  infra?: { containerId: string; pid: number; conmonPid?: number; conmonStartTime?: string };
   /** Side effects done so far, in order, so recovery knows what to undo after a crash mid-way. */
   done: SandboxStep[];
 }

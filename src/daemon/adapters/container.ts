@@ -1,0 +1,70 @@
+// container/'s ports over image/, rootfs/, oci/features and userns/ idmap probes.
+import { readFile, lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ImageStore } from '../../image/image-store.js';
+import { mountContainerRootfs, unmountContainerRootfs } from '../../rootfs/overlay-rootfs.js';
+import type { FeaturesCache } from '../../oci/features.js';
+import type { Config } from '../config.js';
+import type { HandlerPort, ImagePort, RootfsPort, VolumeProbePort } from '../../container/ports.js';
+import type { IdmapSupport } from '../../userns/idmap-support.js';
+import { notFound } from '../../common/errors.js';
+
+export function imageAdapter(images: ImageStore): ImagePort {
+  return {
+    resolve: (ref) => {
+      const r = images.resolveImage(ref);
+      // The image config file wraps the runtime config in `config`; spec/ wants that inner object.
+      return { id: r.id, layerDirs: r.layerDirs, config: r.config.config ?? {} };
+    },
+    markInUse: (imageId, containerId) => images.markInUse(imageId, containerId),
+    release: (containerId, imageId) => images.release(containerId, imageId),
+  };
+}
+
+export function rootfsAdapter(config: Config): RootfsPort {
+  return {
+    mount: async (o) => {
+      await mountContainerRootfs({
+        layers: o.layers, upperDir: o.upperDir, workDir: o.workDir, target: o.target,
+        userns: o.userns && { file: o.userns.file, uidMap: o.userns.uid, gidMap: o.userns.gid },
+        mode: config.userns.rootfs,
+        copyCacheDir: join(config.rootDir, 'images', 'shifted'),
+        tmpDir: join(config.stateDir, 'idmap-tmp'),
+      });
+    },
+    unmount: (target) => unmountContainerRootfs(target),
+  };
+}
+
+export function handlerAdapter(config: Config, features: FeaturesCache): HandlerPort {
+  return {
+    async info(handler) {
+      const h = config.runtimes.find((r) => r.name === handler);
+      if (!h) throw notFound(`runtime handler "${handler}" is not configured`);
+      return features.read(h.name, h.path);
+    },
+  };
+}
+
+export function volumeAdapter(support: IdmapSupport): VolumeProbePort {
+  return { checkVolume: (v) => support.checkVolume(v) };
+}
+
+/**
+ * Reads a file of the image as the container would see it: the topmost layer that has it wins. A
+ * whiteout or a symlink stops the search (the file is absent or not a plain file we follow).
+ */
+export async function readImageFile(layerDirs: string[], rel: string): Promise<string | undefined> {
+  for (const dir of [...layerDirs].reverse()) {
+    const p = join(dir, rel);
+    let st;
+    try {
+      st = await lstat(p);
+    } catch {
+      continue;
+    }
+    if (!st.isFile()) return undefined;
+    return readFile(p, 'utf8');
+  }
+  return undefined;
+}

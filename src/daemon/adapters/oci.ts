@@ -1,0 +1,90 @@
+// The container domain's OciPort over the oci/ module: one OciRuntime per configured handler, conmon exit
+// files in <state>/exits, persist dirs per container, the exit watcher, and the host setup (hybrid
+// cgroups, cgroup base, oom_score_adj floor) decided once at start.
+import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { notFound, CriusError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import type { Config } from '../config.js';
+import { createOciRuntime, type OciRuntime } from '../../oci/runtime.js';
+import { readExit, ExitWatcher } from '../../oci/exit-files.js';
+import { processAlive } from '../../oci/process-liveness.js';
+import { containerCgroupsPath } from '../../oci/cgroup-mode.js';
+import type { OciHost } from '../../oci/host-setup.js';
+import type { OciPort } from '../../container/ports.js';
+
+export function nativeBinary(name: string): string {
+  return fileURLToPath(new URL(`../../../../native/build/${name}`, import.meta.url));
+}
+
+export interface OciAdapter extends OciPort {
+  runtime(handler: string): OciRuntime;
+  close(): void;
+}
+
+export function createOciAdapter(config: Config, host: OciHost, logger: Logger): OciAdapter {
+  const exitDir = join(config.stateDir, 'exits');
+  const persistDir = (id: string): string => join(config.stateDir, 'persist', id);
+  const bundleOf = (id: string): string => join(config.stateDir, 'containers', id);
+  const runtimes = new Map<string, OciRuntime>();
+  for (const h of config.runtimes) {
+    runtimes.set(h.name, createOciRuntime({
+      name: h.name,
+      path: h.path,
+      root: join(config.stateDir, 'runtime', h.name),
+      // conmon's attach symlinks: sun_path is 108 bytes, so keep this short.
+      socketDir: join(config.stateDir, 'a'),
+      wrapperPath: nativeBinary('crius-oci-wrap'),
+      hideMounts: host.hideMounts,
+    }));
+  }
+  const rt = (handler: string): OciRuntime => {
+    const r = runtimes.get(handler);
+    if (!r) throw notFound(`runtime handler "${handler}" is not configured`);
+    return r;
+  };
+  const watcher = new ExitWatcher(exitDir);
+  const listeners: ((id: string) => void)[] = [];
+  watcher.on('exit', (e: { id: string }) => { for (const l of listeners) l(e.id); });
+  watcher.on('error', (err: Error) => logger.warn('exit watcher', { error: err.message }));
+  // The exits dir must exist before the watch starts.
+  void import('node:fs').then((fs) => { fs.mkdirSync(exitDir, { recursive: true, mode: 0o700 }); watcher.start(); });
+  const ignoreGone = async (p: Promise<void>): Promise<void> => {
+    try {
+      await p;
+    } catch (err) {
+      if (!(err instanceof CriusError && err.code === 'NOT_FOUND')) throw err;
+    }
+  };
+  return {
+    runtime: rt,
+    async create(handler, o) {
+      const c = await rt(handler).create(o.bundle, o.id, {
+        logPath: o.logPath, exitDir, persistDir: persistDir(o.id), terminal: o.terminal, stdin: o.stdin, stdinOnce: o.stdinOnce,
+      });
+      return { pid: c.pid, conmonPid: c.conmonPid, conmonStartTime: c.conmonStartTime };
+    },
+    start: (handler, id) => rt(handler).start(id),
+    kill: (handler, id, signal) => ignoreGone(rt(handler).kill(id, signal)),
+    delete: (handler, id) => ignoreGone(rt(handler).delete(id, { force: true })),
+    async exitOf(id) {
+      const e = await readExit(id, { exitDir, persistDir: persistDir(id), bundle: bundleOf(id) });
+      return e && { exitCode: e.exitCode, finishedAt: e.finishedAtNs, oomKilled: e.oomKilled };
+    },
+    alive: async (c) => (c.pid !== undefined && c.startTime !== undefined ? processAlive(c.pid, c.startTime) : false),
+    execSync: (handler, id, proc, timeout) => rt(handler).execSync(id, proc, timeout),
+    reopenLog: (id, logPath) => runtimes.values().next().value!.reopenLog(bundleOf(id), logPath),
+    update: (handler, id, resources) => rt(handler).update(id, resources),
+    async cleanup(id) {
+      watcher.forget(id);
+      await rm(join(exitDir, id), { force: true });
+      await rm(persistDir(id), { recursive: true, force: true });
+    },
+    onExit: (l) => { listeners.push(l); },
+    cgroupsPath: (podParent, id) => containerCgroupsPath(podParent, id),
+    oomScoreAdjMin: () => host.oomScoreAdjFloor,
+    cgroupV2: () => host.layout.mode === 'v2',
+    close: () => watcher.stop(),
+  };
+}

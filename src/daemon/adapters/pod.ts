@@ -1,0 +1,124 @@
+// pod/'s ports over the mechanisms: namespaces (userns/ for user-namespaced pods, pod/namespaces for the
+// rest), the /dev/shm tmpfs, and cgroups beneath crius's own.
+import { join } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { run } from '../../common/exec.js';
+import { wrap } from '../../common/errors.js';
+import { createPodNamespaces, removeNamespaceFiles } from '../../userns/userns-file.js';
+import { applyPodSysctls, pinPodNamespaces, removePinnedNamespaces, checkSysctls } from '../../pod/namespaces.js';
+import { cgroupParentFor, removeCgroup } from '../../oci/cgroup-mode.js';
+import type { OciHost } from '../../oci/host-setup.js';
+import type { CgroupPort, InfraPort, NamespacePort, ShmPort } from '../../pod/ports.js';
+import type { Pod } from '../../pod/types.js';
+import { preparePauseRootfs, PAUSE_IN_ROOTFS } from '../../pod/infra-rootfs.js';
+import { buildSandboxSpec } from '../../spec/build.js';
+import { handlerCapabilities } from '../../spec/idmap-check.js';
+import type { SandboxConfigInput } from '../../spec/types.js';
+import type { FeaturesCache } from '../../oci/features.js';
+import type { Logger } from '../../common/logger.js';
+import type { Config } from '../config.js';
+import { nativeBinary, type OciAdapter } from './oci.js';
+import { writeFile } from 'node:fs/promises';
+
+export function namespaceAdapter(): NamespacePort {
+  return {
+    async create(req) {
+      if (req.userns.kind === 'pod') {
+        checkSysctls(req.sysctls, { net: true, ipc: true, uts: true });
+        const files = { user: join(req.dir, 'user'), net: join(req.dir, 'net'), uts: join(req.dir, 'uts'), ipc: join(req.dir, 'ipc') };
+        await mkdir(req.dir, { recursive: true, mode: 0o711 });
+        await createPodNamespaces(files, { uid: req.userns.uid, gid: req.userns.gid });
+        try {
+          await run('/usr/bin/nsenter', [`--net=${files.net}`, '/usr/sbin/ip', 'link', 'set', 'lo', 'up'], { timeoutMs: 10_000 });
+          await applyPodSysctls(files, req.sysctls, req.hostname);
+        } catch (err) {
+          await removeNamespaceFiles(Object.values(files)).catch(() => undefined);
+          throw wrap('set up the pod namespaces', err);
+        }
+        return { paths: files, netnsOwnedByUserns: true };
+      }
+      const paths = await pinPodNamespaces({
+        dir: req.dir, net: !req.hostNetwork, ipc: !req.hostIpc, uts: !req.hostNetwork,
+        hostname: req.hostNetwork ? undefined : req.hostname, sysctls: req.sysctls,
+      });
+      // No user namespace: nothing owns the netns but the host's, which is what the pod runs in.
+      return { paths, netnsOwnedByUserns: true };
+    },
+    async remove(paths) {
+      await removePinnedNamespaces({ net: paths.net, ipc: paths.ipc, uts: paths.uts, user: paths.user });
+    },
+  };
+}
+
+export function shmAdapter(): ShmPort {
+  return {
+    async mount(dir, sizeBytes, owner) {
+      await mkdir(dir, { recursive: true, mode: 0o755 });
+      // nosuid,nodev,noexec: required for a bind into a user namespace (the remount would otherwise fail
+      // with EPERM, containerd notes); owned by the pod's root so it is the pod's own tmpfs.
+      await run('/usr/bin/mount', ['-t', 'tmpfs', '-o', `nosuid,nodev,noexec,mode=1777,size=${sizeBytes},uid=${owner.uid},gid=${owner.gid}`, 'shm', dir], { timeoutMs: 10_000 });
+    },
+    async unmount(dir) {
+      await run('/usr/bin/umount', ['-l', dir], { timeoutMs: 10_000, okCodes: [0, 32] }).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    },
+  };
+}
+
+export function cgroupAdapter(host: OciHost): CgroupPort {
+  return {
+    podParent: (podId, requested) => cgroupParentFor(host.cgroupBase, podId, requested),
+    async removePod(parent) {
+      await removeCgroup(host.layout, parent, host.cgroupBase);
+    },
+  };
+}
+
+/** The pause process for shared-PID pods, run like any container through conmon and the pod's handler. */
+export function infraAdapter(o: {
+  stateDir: string;
+  oci: OciAdapter;
+  features: FeaturesCache;
+  config: Config;
+  logger: Logger;
+}): InfraPort {
+  const bundleOf = (pod: Pod): string => join(pod.runtime.runDir, 'infra');
+  return {
+    async start(pod) {
+      const bundle = bundleOf(pod);
+      const rootfs = await preparePauseRootfs(bundle, nativeBinary('crius-pause'));
+      const h = o.config.runtimes.find((r) => r.name === pod.handler)!;
+      const info = await o.features.read(h.name, h.path);
+      const built = buildSandboxSpec({
+        sandbox: pod.config as unknown as SandboxConfigInput,
+        image: {},
+        runtime: {
+          rootfs,
+          namespaces: { net: pod.runtime.namespaces.net, ipc: pod.runtime.namespaces.ipc, uts: pod.runtime.namespaces.uts, user: pod.runtime.namespaces.user },
+          netnsOwnedByUserns: pod.runtime.netnsOwnedByUserns,
+          cgroupsPath: o.oci.cgroupsPath(pod.runtime.cgroupParent, 'pause'),
+          userns: pod.runtime.userns.kind === 'pod' ? pod.runtime.userns : null,
+          handler: handlerCapabilities(pod.handler, info.features),
+          oomScoreAdjMin: o.oci.oomScoreAdjMin(),
+          pauseArgs: [PAUSE_IN_ROOTFS],
+          ids: { sandboxId: pod.id },
+          cgroupV2: o.oci.cgroupV2(),
+          arch: process.arch,
+        },
+      });
+      for (const w of built.warnings) o.logger.warn(w, { pod_id: pod.id });
+      await writeFile(join(bundle, 'config.json'), JSON.stringify(built.spec), { mode: 0o600 });
+      const created = await o.oci.create(pod.handler, { id: pod.id, bundle, logPath: join(bundle, 'pause.log'), terminal: false, stdin: false, stdinOnce: false });
+      await o.oci.start(pod.handler, pod.id);
+      return { containerId: pod.id, pid: created.pid, conmonPid: created.conmonPid, conmonStartTime: created.conmonStartTime };
+    },
+    async stop(pod) {
+      await o.oci.kill(pod.handler, pod.id, 'SIGKILL');
+    },
+    async remove(pod) {
+      await o.oci.delete(pod.handler, pod.id);
+      await o.oci.cleanup(pod.id);
+      await rm(bundleOf(pod), { recursive: true, force: true });
+    },
+  };
+}
