@@ -35,7 +35,9 @@ export function minimalSpec(o: MinimalSpecOptions): Record<string, unknown> {
       ...(o.oomScoreAdj !== undefined ? { oomScoreAdj: o.oomScoreAdj } : {}),
     },
     root: { path: 'rootfs', readonly: o.readonlyRootfs ?? false },
-    hostname: o.hostname ?? 'c',
+    // A spec hostname is applied even in a joined UTS namespace (crun and runc both sethostname()), so a
+    // container joining the pod's would overwrite the pod hostname: only set one for a fresh UTS ns.
+    ...(o.hostname !== undefined ? { hostname: o.hostname } : o.join?.uts ? {} : { hostname: 'c' }),
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc' },
       { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
