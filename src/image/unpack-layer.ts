@@ -20,6 +20,9 @@ import { extract, type Header } from 'tar-stream';
 import { CriusError, errorMessage } from '../common/errors.js';
 import { run, type Runner } from '../common/exec.js';
 import { splitEntryName, whiteoutOf, xattrAllowed } from './tar-path.js';
+import { installBinaryPaxDecoder, xattrValueBytes } from './tar-pax.js';
+
+installBinaryPaxDecoder();
 
 export interface UnpackOptions {
   /** Compressed (or plain) layer blob on disk. */
@@ -257,7 +260,7 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
       for (const [k, v] of Object.entries(pax)) {
         if (!k.startsWith('SCHILY.xattr.')) continue;
         const xn = k.slice('SCHILY.xattr.'.length);
-        if (xattrAllowed(xn)) xattrs.push({ name: xn, value: Buffer.from(v, 'utf8') });
+        if (xattrAllowed(xn)) xattrs.push({ name: xn, value: xattrValueBytes(v) });
         else skippedXattrs++;
       }
     }

@@ -11,7 +11,8 @@ import { run } from '../../src/common/exec.js';
 
 export interface TarEntry {
   path: string;
-  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
+  /** 'pax-header' writes a raw PAX extended header (content = records) applying to the next entry. */
+  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo' | 'pax-header';
   content?: Buffer | string;
   mode?: number;
   uid?: number;
@@ -25,6 +26,14 @@ export interface TarEntry {
 }
 
 export type Compression = 'gzip' | 'zstd' | 'none';
+
+/** One PAX record with a byte-exact value: "<len> <key>=<value>\n", len counting itself. */
+export function paxRecord(key: string, value: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
+  let len = body.length + 1;
+  while (String(len).length + body.length !== len) len = String(len).length + body.length;
+  return Buffer.concat([Buffer.from(String(len)), body]);
+}
 
 export interface LayerBlob {
   mediaType: string;
@@ -49,8 +58,37 @@ export const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').upda
 
 const FIXED_MTIME = new Date('2024-01-02T03:04:05Z');
 
+/** A raw ustar header of typeflag `x` (PAX extended header for the next entry) plus its padded records. */
+function rawPaxHeader(name: string, records: Buffer): Buffer {
+  const h = Buffer.alloc(512);
+  const put = (off: number, len: number, v: string): void => { h.write(v.slice(0, len), off, 'ascii'); };
+  const oct = (off: number, len: number, n: number): void => put(off, len, `${n.toString(8).padStart(len - 1, '0')}\0`);
+  put(0, 100, name);
+  oct(100, 8, 0o644); oct(108, 8, 0); oct(116, 8, 0); oct(124, 12, records.length); oct(136, 12, Math.floor(FIXED_MTIME.getTime() / 1000));
+  h.fill(0x20, 148, 156);
+  put(156, 1, 'x');
+  put(257, 6, 'ustar\0'); put(263, 2, '00');
+  let sum = 0;
+  for (const b of h) sum += b;
+  put(148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
+  const pad = Buffer.alloc((512 - (records.length % 512)) % 512);
+  return Buffer.concat([h, records, pad]);
+}
+
 /** An uncompressed tar of the entries, in order, exactly as given (no name sanitising). */
 export async function tarOf(entries: readonly TarEntry[]): Promise<Buffer> {
+  if (!entries.some((e) => e.type === 'pax-header')) return packEntries(entries);
+  // tar-stream cannot emit a raw PAX header: build the archive from single-entry pieces instead.
+  const parts: Buffer[] = [];
+  for (const e of entries) {
+    if (e.type === 'pax-header') parts.push(rawPaxHeader(e.path, Buffer.from(e.content ?? '')));
+    else { const one = await packEntries([e]); parts.push(one.subarray(0, one.length - 1024)); }
+  }
+  parts.push(Buffer.alloc(1024));
+  return Buffer.concat(parts);
+}
+
+async function packEntries(entries: readonly TarEntry[]): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
@@ -60,6 +98,7 @@ export async function tarOf(entries: readonly TarEntry[]): Promise<Buffer> {
   });
   for (const e of entries) {
     const type = e.type ?? 'file';
+    if (type === 'pax-header') continue;
     const content = e.content === undefined ? Buffer.alloc(0) : Buffer.from(e.content);
     const header = {
       name: e.path, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? 0,

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { CriusError } from '../../../src/common/errors.js';
 import { run } from '../../../src/common/exec.js';
 import { unpackLayer } from '../../../src/image/unpack-layer.js';
-import { makeLayer, type Compression, type TarEntry } from '../../helpers/build-image.js';
+import { makeLayer, paxRecord, type Compression, type TarEntry } from '../../helpers/build-image.js';
 
 const FSOPS = fileURLToPath(new URL('../../../../native/build/crius-fsops', import.meta.url));
 const isRoot = process.getuid?.() === 0;
@@ -110,6 +110,20 @@ describe('layer unpack: entry types and metadata', { skip: !isRoot ? 'needs root
       }
     });
   }
+
+  test('binary xattr values (file capabilities) are applied byte for byte', async (t) => {
+    if (!(await run('python3', ['-c', '1']).then(() => true, () => false))) { t.skip('python3 is needed to read xattrs back'); return; }
+    // struct vfs_cap_data v2: magic REVISION_2|EFFECTIVE, permitted = caps 0-7 and CAP_NET_BIND_SERVICE
+    // (bytes 0xff 0x04: not valid UTF-8, so a UTF-8 decode would corrupt them).
+    const cap = Buffer.from([0x01, 0, 0, 0x02, 0xff, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const bin = Buffer.from([0x80, 0xfe, 0x00, 0xc3]);
+    const { fs } = await unpack([
+      { path: 'PaxHeaders/ping', type: 'pax-header', content: Buffer.concat([paxRecord('SCHILY.xattr.security.capability', cap), paxRecord('SCHILY.xattr.user.utf8', Buffer.from('héllo')), paxRecord('SCHILY.xattr.user.bin', bin)]) },
+      { path: 'bin/ping', content: 'ping', mode: 0o755 },
+    ]);
+    const r = await run('python3', ['-c', 'import os,sys\nfor n in sys.argv[2:]: print(os.getxattr(sys.argv[1], n).hex())', join(fs, 'bin/ping'), 'security.capability', 'user.utf8', 'user.bin']);
+    assert.deepEqual(r.stdout.trim().split('\n'), [cap.toString('hex'), Buffer.from('héllo').toString('hex'), bin.toString('hex')]);
+  });
 
   test('a diff ID mismatch is refused and leaves nothing', async () => {
     const layer = await makeLayer([{ path: 'a', content: 'a' }]);
