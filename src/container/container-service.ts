@@ -2,7 +2,7 @@
 // sync, log reopen. Like pods, every side effect is recorded in the store first so recover() can finish
 // or undo what a crash interrupted; conmon supervises each container, so containers outlive the daemon.
 import { join } from 'node:path';
-import { mkdir, readFile, rm, writeFile, chown, chmod } from 'node:fs/promises';
+import { mkdir, readFile, readlink, rm, writeFile, chown, chmod } from 'node:fs/promises';
 import { CriusError, failedPrecondition, invalidArgument, notFound, wrap } from '../common/errors.js';
 import { newContainerId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
@@ -10,6 +10,7 @@ import type { ContainerStore } from '../store/containers.js';
 import { hostRoot, parseUserNamespace, sameUserns } from '../userns/mapping-rules.js';
 import { buildContainerSpec } from '../spec/build.js';
 import { checkIdmapSupport, handlerCapabilities } from '../spec/idmap-check.js';
+import { processHostIds } from '../spec/userns.js';
 import { imageVolumesToCreate } from '../spec/mounts.js';
 import type { Spec } from '../spec/oci-types.js';
 import type { ContainerConfigInput, SandboxConfigInput } from '../spec/types.js';
@@ -29,6 +30,8 @@ export interface ContainerServiceDeps {
   rootfs: RootfsPort;
   handlers: HandlerPort;
   volumes: VolumeProbePort;
+  /** Capabilities crius itself holds: privileged and ALL grant these, never more (capset would fail). */
+  ownCapabilities: string[];
   logger: Logger;
   /** Reads a file from the image's layers (top layer first), undefined when absent. */
   readImageFile(layerDirs: string[], path: string): Promise<string | undefined>;
@@ -155,12 +158,15 @@ export class ContainerService {
           cgroupsPath: this.d.oci.cgroupsPath(pod.runtime.cgroupParent, id),
           sandboxFiles: pod.runtime.files,
           userns,
-          handler: handlerCapabilities(pod.handler, handlerInfo.features),
+          // Build the spec the pod needs (idmapped binds); checkIdmapSupport below then refuses, naming the
+          // handler, binary, version and fix, if this handler cannot deliver it.
+          handler: { ...handlerCapabilities(pod.handler, handlerInfo.features), idmapBind: true },
           oomScoreAdjMin: this.d.oci.oomScoreAdjMin(),
           imageVolumeDirs,
           ids: { sandboxId: pod.id, containerId: id, imageName: imageRef },
           cgroupV2: this.d.oci.cgroupV2(),
           arch: process.arch,
+          ownCapabilities: this.d.ownCapabilities,
         },
       });
       spec = built.spec;
@@ -218,6 +224,7 @@ export class ContainerService {
         id, bundle, logPath, terminal: config.tty ?? false, stdin: config.stdin ?? false, stdinOnce: config.stdin_once ?? false,
       });
       runtime.pid = created.pid;
+      await this.chownStdio(created.pid, processHostIds(spec, userns));
       runtime.conmonPid = created.conmonPid;
       runtime.conmonStartTime = created.conmonStartTime;
       this.d.containers.setCreated(id, runtime);
@@ -226,6 +233,24 @@ export class ContainerService {
     } catch (err) {
       await this.undo(this.get(id)).catch((e: unknown) => this.d.logger.error('undo of container failed', { container_id: id, error: (e as Error).message }));
       throw wrap(what, err);
+    }
+  }
+
+  /**
+   * conmon's stdio pipes are owned by host root, which a user namespace does not map: a non-root process
+   * could not reopen /dev/stderr (nginx; containerd #10598). Before start, hand the pipes of the
+   * container's init to its host uid/gid (chown through /proc/PID/fd follows to the pipe inode).
+   */
+  private async chownStdio(pid: number, ids: { uid: number; gid: number } | null): Promise<void> {
+    if (!ids) return;
+    for (const fd of [0, 1, 2]) {
+      const link = `/proc/${pid}/fd/${fd}`;
+      // Only pipes: fd 0 may be the host's /dev/null and a tty is conmon's; chown would follow to them.
+      const target = await readlink(link).catch(() => '');
+      if (!target.startsWith('pipe:')) continue;
+      await chown(link, ids.uid, ids.gid).catch((err: NodeJS.ErrnoException) => {
+        this.d.logger.warn('cannot hand the stdio pipe to the container user', { pid, fd, error: err.message });
+      });
     }
   }
 

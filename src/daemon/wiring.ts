@@ -1,11 +1,12 @@
 // Builds every domain service from the mechanisms and maps each CRI RPC to its handler. The one place
 // that knows which module serves which RPC; RPCs not listed here answer UNIMPLEMENTED.
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { capabilitiesFromMask } from '../spec/defaults.js';
 import type { Config } from './config.js';
 import type { Db } from '../store/db.js';
 import type { Logger } from '../common/logger.js';
-import { usernsUnsupportedReason, type FeaturesCache, type KernelFacts } from '../oci/features.js';
+import type { FeaturesCache, KernelFacts } from '../oci/features.js';
 import type { CriHandlers, UnaryHandler } from '../cri/server.js';
 import { makeRuntimeInfoHandlers } from '../cri/runtime-info.js';
 import { makeImageServiceHandlers } from '../cri/image-service.js';
@@ -60,6 +61,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   const idmap = createIdmapSupport({ probe: probe.probe });
   await cleanupTemporaryIdmapMounts(join(config.stateDir, 'idmap-tmp')).catch((err: unknown) => logger.warn('idmap tmp cleanup', { error: (err as Error).message }));
 
+  const ownCapabilities = capabilitiesFromMask(/CapBnd:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0');
   const handlerNames = new Set(config.runtimes.map((r) => r.name));
   // Late-bound: pods need containers (to stop them) and containers need pods (to find them).
   let containers!: ContainerService;
@@ -67,16 +69,12 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     pods: new PodStore<PodConfig, PodRuntime>(deps.db),
     stateDir: config.stateDir,
     resolveHandler: (name) => (name === '' ? config.defaultRuntime : handlerNames.has(name) ? name : undefined),
-    handlerSupportsUserns: async (name) => {
-      const h = config.runtimes.find((r) => r.name === name)!;
-      return usernsUnsupportedReason(await deps.features.read(h.name, h.path), deps.kernel);
-    },
     namespaces: namespaceAdapter(),
     network,
     shm: shmAdapter(),
     cgroups: cgroupAdapter(host),
     containers: { stopAll: (id, t) => containers.stopAll(id, t), removeAll: (id) => containers.removeAll(id) },
-    infra: infraAdapter({ stateDir: config.stateDir, oci, features: deps.features, config, logger: logger.child({ module: 'infra' }) }),
+    infra: infraAdapter({ stateDir: config.stateDir, oci, features: deps.features, config, ownCapabilities, logger: logger.child({ module: 'infra' }) }),
     logger: logger.child({ module: 'pod' }),
   });
   containers = new ContainerService({
@@ -89,6 +87,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     rootfs: rootfsAdapter(config),
     handlers: handlerAdapter(config, deps.features),
     volumes: volumeAdapter(idmap),
+    ownCapabilities,
     logger: logger.child({ module: 'container' }),
     readImageFile,
   });

@@ -1,6 +1,7 @@
 // The image domain: pull (registry -> content store -> unpacked layers -> metadata), lookup by name,
 // digest or ID, listing, removal with garbage collection of unreferenced blobs and layers, usage
 // figures for ImageFsInfo, and the in-use marks containers hold.
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -132,7 +133,15 @@ export class ImageStore {
   pull(refInput: string, po: PullOptions = {}): Promise<ImageInfo> {
     const ref = parseReference(refInput);
     const key = formatReference(ref);
-    return this.pulls.do(key, () => this.lock.withShared(async () => {
+    // A digest names immutable content: when it is here already there is nothing to fetch.
+    if (ref.digest !== undefined) {
+      const have = imageIdByName(this.db, digestedName(ref, ref.digest));
+      const info = have === undefined ? undefined : this.info(have);
+      if (info && this.imageComplete(info.id)) return Promise.resolve(info);
+    }
+    // Callers with different credentials do not share a pull: one's missing secret must not fail the other.
+    const flightKey = `${key}\0${po.auth ? createHash('sha256').update(JSON.stringify(po.auth)).digest('hex') : ''}`;
+    return this.pulls.do(flightKey, () => this.lock.withShared(async () => {
       const started = Date.now();
       try {
         const info = await this.doPull(ref, po);
@@ -220,6 +229,11 @@ export class ImageStore {
     if (indexDigest !== undefined) row.indexDigest = indexDigest;
     putImage(this.db, row, names);
     return this.info(id)!;
+  }
+
+  private imageComplete(id: string): boolean {
+    const row = getImage(this.db, id);
+    return row !== undefined && row.layers.every((l) => this.layerReady(l.chainId));
   }
 
   private layerReady(chainId: string): boolean {

@@ -1,6 +1,6 @@
 // The per-pod files every container bind-mounts: /etc/hostname, /etc/hosts, /etc/resolv.conf. Content is
 // built by pure functions; writeSandboxFiles is the I/O edge.
-import { mkdir, writeFile, readFile, chown } from 'node:fs/promises';
+import { mkdir, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface DnsConfig {
@@ -42,10 +42,10 @@ export interface SandboxFilePaths {
 }
 
 /**
- * Writes the files into runDir, owned by the pod's root (hostUid/hostGid) so they read as root-owned in a
- * user-namespaced pod even where the runtime bind-mounts them without idmapping.
+ * Writes the files into runDir, owned by 0:0 on disk: in a user-namespaced pod they are bind-mounted with
+ * the pod's mapping (idmapped), through which on-disk 0 reads as the pod's root.
  */
-export async function writeSandboxFiles(runDir: string, o: { hostname: string; dns?: DnsConfig | null; ip?: string; hostUid: number; hostGid: number }): Promise<SandboxFilePaths> {
+export async function writeSandboxFiles(runDir: string, o: { hostname: string; dns?: DnsConfig | null; ip?: string }): Promise<SandboxFilePaths> {
   await mkdir(runDir, { recursive: true, mode: 0o711 });
   const paths = { hostname: join(runDir, 'hostname'), hosts: join(runDir, 'hosts'), resolvConf: join(runDir, 'resolv.conf') };
   let hostResolv = '';
@@ -55,7 +55,6 @@ export async function writeSandboxFiles(runDir: string, o: { hostname: string; d
   await writeFile(paths.hostname, o.hostname + '\n', { mode: 0o644 });
   await writeFile(paths.hosts, hostsContent(o.hostname, o.ip), { mode: 0o644 });
   await writeFile(paths.resolvConf, resolvConfContent(o.dns, hostResolv), { mode: 0o644 });
-  for (const p of Object.values(paths)) await chown(p, o.hostUid, o.hostGid);
   return paths;
 }
 

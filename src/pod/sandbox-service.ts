@@ -4,7 +4,7 @@
 // happens, so a crash at any point can be undone by recover().
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
-import { alreadyExists, CriusError, failedPrecondition, invalidArgument, notFound, wrap } from '../common/errors.js';
+import { alreadyExists, CriusError, invalidArgument, notFound, wrap } from '../common/errors.js';
 import { newPodId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { PodStore } from '../store/pods.js';
@@ -18,8 +18,6 @@ export interface SandboxServiceDeps {
   stateDir: string;
   /** Handler names that exist ('' means the default). */
   resolveHandler(name: string): string | undefined;
-  /** Whether this handler can run user-namespaced pods (its features and the kernel). */
-  handlerSupportsUserns(name: string): Promise<string | undefined>;
   namespaces: NamespacePort;
   network: NetworkPort;
   shm: ShmPort;
@@ -93,10 +91,8 @@ export class SandboxService {
     const userns = parseUserNamespace(config.linux?.security_context?.namespace_options?.userns_options, 'config.linux.security_context.namespace_options.userns_options');
     const hostNs = hostNamespaceModes(config);
     checkHostNamespacesWithUserns(userns, hostNs, false);
-    if (userns.kind === 'pod') {
-      const why = await this.d.handlerSupportsUserns(handler);
-      if (why) throw failedPrecondition(`run pod "${podName}" with a user namespace: runtime handler "${handler}" cannot: ${why}`);
-    }
+    // The handler's idmap support is checked where idmapped mounts are handed to it (CreateContainer and
+    // the infra container), with the exact missing feature named: the pod's namespaces need none of it.
     const ports = portMappings(config);
     const existing = this.d.pods.byName(meta.name, meta.namespace, meta.uid, meta.attempt);
     if (existing) throw alreadyExists(`pod "${podName}" (uid ${meta.uid}, attempt ${meta.attempt}) already exists as ${existing.id}`);
@@ -122,7 +118,7 @@ export class SandboxService {
       const root = hostRoot(userns);
       step('rundir');
       const hostname = config.hostname || meta.name;
-      const files = await writeSandboxFiles(runDir, { hostname, dns: config.dns_config, hostUid: root.uid, hostGid: root.gid });
+      const files = await writeSandboxFiles(runDir, { hostname, dns: config.dns_config });
       runtime.files = { ...files };
       if (!hostNs.ipc) {
         step('shm');

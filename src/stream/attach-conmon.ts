@@ -16,7 +16,18 @@ export interface ConmonAttachConfig {
   /** Path of native/build/crius-relay. */
   relayHelper: string;
   /** conmon's attach socket (<bundle>/attach or its short symlink; sun_path is 108 bytes) and ctl fifo. */
-  locate(containerId: string): Promise<{ attachSocket: string; ctlFifo: string }>;
+  locate(containerId: string): Promise<AttachTarget>;
+}
+
+export interface AttachTarget {
+  attachSocket: string;
+  ctlFifo: string;
+  /**
+   * The container's CRI stdin_once. When false (conmon then runs with --leave-stdin-open), a non-tty
+   * attach ends as soon as the client's stdin ends, leaving the container's stdin open for the next
+   * attach, as CRI-O's AttachContainer does. Default true.
+   */
+  stdinOnce?: boolean;
 }
 
 async function writeResize(ctlFifo: string, height: number, width: number): Promise<void> {
@@ -41,7 +52,10 @@ export function createConmonAttachBackend(cfg: ConmonAttachConfig): AttachBacken
       const diag = tail(child.stderr);
       child.stdin.on('error', () => {});
       // Without client stdin the relay's stdin stays open: closing it would close the container's stdin.
-      if (p.stdin) p.stdin.pipe(child.stdin);
+      if (p.stdin) {
+        p.stdin.pipe(child.stdin);
+        if (where.stdinOnce === false && !p.tty) p.stdin.once('end', () => child.stdin.once('finish', onAbort));
+      }
       if (p.stdout) child.stdout.pipe(p.stdout, { end: false });
       else child.stdout.resume();
       const containerStderr = child.stdio[3] as Readable;
@@ -64,7 +78,7 @@ export function createConmonAttachBackend(cfg: ConmonAttachConfig): AttachBacken
         p.stdin?.unpipe();
         child.stdin.destroy();
       }
-      if (code !== 0 && !p.signal.aborted) {
+      if (code !== 0 && !p.signal.aborted && !(where.stdinOnce === false && p.stdin?.readableEnded)) {
         throw new CriusError('FAILED_PRECONDITION', `attach to container ${p.containerId}: ${diag() || `relay exited ${code}`}; is the container running?`);
       }
     },

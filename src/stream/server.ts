@@ -32,7 +32,11 @@ export interface StreamServerOptions {
   tokenTtlMs?: number;
   /** How long the client may take to open its SPDY streams after the upgrade (kubelet: 30 s). */
   streamCreationTimeoutMs?: number;
+  /** A session whose connection carries no bytes for this long is dropped (kubelet default: 4 h). */
+  streamIdleTimeoutMs?: number;
 }
+
+export const STREAM_IDLE_TIMEOUT_MS = 4 * 60 * 60 * 1000;
 
 const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)$/;
 
@@ -124,6 +128,8 @@ export class StreamServer {
 
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => { /* peers vanish; sessions see it as close */ });
+    // client-go pings every 5 s, so only a dead peer stays silent this long.
+    (socket as Socket).setTimeout?.(this.opts.streamIdleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS, () => socket.destroy());
     const r = this.lookup(req.method, req.url);
     if (!r.ok) { rawResponse(socket, r.status, r.reason, r.body); return; }
     const upgrade = (req.headers.upgrade ?? '').toLowerCase();

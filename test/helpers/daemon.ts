@@ -1,7 +1,7 @@
 // Starts the real criusd (the built bin/criusd.js) on a temporary socket, root and state dir, and gives a
 // CRI client to it, as the kubelet would talk. Every integration test that needs the daemon uses this.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,8 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs:
 export async function startTestDaemon(opts: TestDaemonOptions = {}): Promise<TestDaemon> {
   // Short base path: unix socket paths are limited to 108 bytes.
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'crius-t-'));
+  // A user-namespaced pod's root is an unprivileged host uid: it must traverse to its rootfs (0711).
+  chmodSync(dir, 0o711);
   const socket = join(dir, 'crius.sock');
   const root = join(dir, 'root');
   const state = join(dir, 'state');

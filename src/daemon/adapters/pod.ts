@@ -12,7 +12,7 @@ import type { CgroupPort, InfraPort, NamespacePort, ShmPort } from '../../pod/po
 import type { Pod } from '../../pod/types.js';
 import { preparePauseRootfs, PAUSE_IN_ROOTFS } from '../../pod/infra-rootfs.js';
 import { buildSandboxSpec } from '../../spec/build.js';
-import { handlerCapabilities } from '../../spec/idmap-check.js';
+import { checkIdmapSupport, handlerCapabilities } from '../../spec/idmap-check.js';
 import type { SandboxConfigInput } from '../../spec/types.js';
 import type { FeaturesCache } from '../../oci/features.js';
 import type { Logger } from '../../common/logger.js';
@@ -80,6 +80,7 @@ export function infraAdapter(o: {
   oci: OciAdapter;
   features: FeaturesCache;
   config: Config;
+  ownCapabilities: string[];
   logger: Logger;
 }): InfraPort {
   const bundleOf = (pod: Pod): string => join(pod.runtime.runDir, 'infra');
@@ -98,15 +99,17 @@ export function infraAdapter(o: {
           netnsOwnedByUserns: pod.runtime.netnsOwnedByUserns,
           cgroupsPath: o.oci.cgroupsPath(pod.runtime.cgroupParent, 'pause'),
           userns: pod.runtime.userns.kind === 'pod' ? pod.runtime.userns : null,
-          handler: handlerCapabilities(pod.handler, info.features),
+          handler: { ...handlerCapabilities(pod.handler, info.features), idmapBind: true },
           oomScoreAdjMin: o.oci.oomScoreAdjMin(),
           pauseArgs: [PAUSE_IN_ROOTFS],
           ids: { sandboxId: pod.id },
           cgroupV2: o.oci.cgroupV2(),
           arch: process.arch,
+          ownCapabilities: o.ownCapabilities,
         },
       });
       for (const w of built.warnings) o.logger.warn(w, { pod_id: pod.id });
+      checkIdmapSupport(built.spec, info);
       await writeFile(join(bundle, 'config.json'), JSON.stringify(built.spec), { mode: 0o600 });
       const created = await o.oci.create(pod.handler, { id: pod.id, bundle, logPath: join(bundle, 'pause.log'), terminal: false, stdin: false, stdinOnce: false });
       await o.oci.start(pod.handler, pod.id);

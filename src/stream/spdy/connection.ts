@@ -10,10 +10,12 @@
 import { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import {
-  DATA_CHUNK, FLAG_FIN, FrameType, RstStatus, decodeControl, encodeData, encodeGoAway, encodePing, encodeRstStream,
+  DATA_CHUNK, FLAG_FIN, FrameType, RstStatus, decodeControl, encodeData, encodeDataHeader, encodeGoAway, encodePing, encodeRstStream,
   encodeStreamHeaders, encodeSynStream, parseFrames, type ControlFrame, type RawFrame, type SpdyHeaders,
 } from './frames.js';
 import { HeaderCodec } from './header-codec.js';
+
+const SOCKET_BUFFER_LIMIT = 1024 * 1024;
 
 export interface SpdyConnectionOptions {
   /** Servers use even stream and ping ids, clients odd ones (SPDY/3.1 section 2.3.2). */
@@ -129,7 +131,8 @@ export class SpdyConnection extends EventEmitter {
   private readonly outQueue: Array<Buffer | Promise<Buffer>> = [];
   private readonly inQueue: RawFrame[] = [];
   private readonly writableWaiters: Array<() => void> = [];
-  private inBuf: Buffer = Buffer.alloc(0);
+  private inChunks: Buffer[] = [];
+  private inLen = 0;
   private pumpingOut = false;
   private pumpingIn = false;
   private terminateWhenDrained = false;
@@ -221,9 +224,16 @@ export class SpdyConnection extends EventEmitter {
 
   /** @internal */
   sendDataChunks(streamId: number, chunk: Buffer): void {
+    // Header and payload are queued as separate buffers (joined by writev under cork) rather than
+    // concatenated: output is the bulk of a session's bytes, and copying it costs more than the syscalls.
+    const direct = this.outQueue.length === 0 && !this.closed;
+    if (direct) this.socket.cork();
     for (let off = 0; off < chunk.length; off += DATA_CHUNK) {
-      this.sendFrame(encodeData(streamId, 0, chunk.subarray(off, Math.min(chunk.length, off + DATA_CHUNK))));
+      const payload = chunk.subarray(off, Math.min(chunk.length, off + DATA_CHUNK));
+      this.sendFrame(encodeDataHeader(streamId, 0, payload.length));
+      this.sendFrame(payload);
     }
+    if (direct) this.socket.uncork();
   }
 
   /** @internal Calls cb once queued frames are handed to the socket and the socket is below its high-water mark. */
@@ -237,8 +247,11 @@ export class SpdyConnection extends EventEmitter {
     this.streams.delete(id);
   }
 
+  // Streams may keep writing while less than this is buffered in the socket; the socket's own high-water
+  // mark (16 KiB) is below one DATA frame, so waiting for 'drain' after every frame would serialise the
+  // output with the peer's reads.
   private isWritableNow(): boolean {
-    return this.outQueue.length === 0 && !this.socket.writableNeedDrain;
+    return this.outQueue.length === 0 && this.socket.writableLength < SOCKET_BUFFER_LIMIT;
   }
 
   private notifyWritable(): void {
@@ -273,18 +286,58 @@ export class SpdyConnection extends EventEmitter {
 
   private onSocketData(chunk: Buffer): void {
     if (this.closed) return;
-    this.inBuf = this.inBuf.length === 0 ? chunk : Buffer.concat([this.inBuf, chunk]);
-    let parsed: { frames: RawFrame[]; rest: Buffer };
+    // Reads and frames rarely line up. Frames are cut out of the reads as views; only a frame spanning
+    // two reads is copied, so large outputs are not copied once per read.
+    this.inChunks.push(chunk);
+    this.inLen += chunk.length;
+    const frames: RawFrame[] = [];
     try {
-      parsed = parseFrames(this.inBuf);
+      while (this.inLen >= 8) {
+        if (this.inChunks[0]!.length < 8) this.inChunks.unshift(this.take(this.firstBytes(8)));
+        const need = 8 + this.inChunks[0]!.readUIntBE(5, 3);
+        if (this.inLen < need) break;
+        const { frames: one } = parseFrames(this.take(need));
+        frames.push(...one);
+      }
     } catch (err) {
       this.protocolError(err);
       return;
     }
-    this.inBuf = parsed.rest;
-    if (parsed.frames.length === 0) return;
-    this.inQueue.push(...parsed.frames);
+    if (frames.length === 0) return;
+    this.inQueue.push(...frames);
     if (!this.pumpingIn) void this.pumpIn();
+  }
+
+  /** How many leading bytes to merge so the first chunk holds at least n bytes. */
+  private firstBytes(n: number): number {
+    let have = 0;
+    for (const c of this.inChunks) {
+      have += c.length;
+      if (have >= n) return have;
+    }
+    return have;
+  }
+
+  /** Removes the first n buffered bytes: a view when they sit in one read, else a copy. */
+  private take(n: number): Buffer {
+    const first = this.inChunks[0]!;
+    this.inLen -= n;
+    if (first.length >= n) {
+      if (first.length === n) this.inChunks.shift();
+      else this.inChunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let off = 0;
+    while (off < n) {
+      const c = this.inChunks[0]!;
+      const k = Math.min(c.length, n - off);
+      c.copy(out, off, 0, k);
+      off += k;
+      if (k === c.length) this.inChunks.shift();
+      else this.inChunks[0] = c.subarray(k);
+    }
+    return out;
   }
 
   // Frames are handled strictly in order; only header blocks make this wait (for the inflater), so DATA

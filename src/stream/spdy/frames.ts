@@ -80,13 +80,18 @@ export function encodeControl(type: number, flags: number, payload: Buffer): Buf
   return Buffer.concat([controlHeader(type, flags, payload.length), payload]);
 }
 
-export function encodeData(streamId: number, flags: number, payload: Buffer): Buffer {
-  if (payload.length > MAX_FRAME_PAYLOAD) throw new Error(`SPDY DATA payload of ${payload.length} bytes exceeds 24 bits`);
+/** The 8-byte header of a DATA frame carrying `length` payload bytes (sent before the payload itself). */
+export function encodeDataHeader(streamId: number, flags: number, length: number): Buffer {
+  if (length > MAX_FRAME_PAYLOAD) throw new Error(`SPDY DATA payload of ${length} bytes exceeds 24 bits`);
   const h = Buffer.alloc(8);
   h.writeUInt32BE(streamId & 0x7fffffff, 0);
   h[4] = flags;
-  h.writeUIntBE(payload.length, 5, 3);
-  return Buffer.concat([h, payload]);
+  h.writeUIntBE(length, 5, 3);
+  return h;
+}
+
+export function encodeData(streamId: number, flags: number, payload: Buffer): Buffer {
+  return Buffer.concat([encodeDataHeader(streamId, flags, payload.length), payload]);
 }
 
 export function encodeSynStream(streamId: number, assocId: number, priority: number, flags: number, block: Buffer): Buffer {
