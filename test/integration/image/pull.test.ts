@@ -68,11 +68,16 @@ describe('image pull from a local registry', { skip }, () => {
     assert.equal(store.list(`${reg.host}/test/other:latest`).length, 0);
   });
 
-  test('pull by digest records a repo digest and no tag', async () => {
-    const store = newStore();
+  test('pull by digest records a repo digest and no tag; a second pull by digest needs no registry', async () => {
+    let calls = 0;
+    const counting: typeof fetch = async (input, init) => { calls++; return fetch(input, init); };
+    const store = newStore({ client: { fetch: counting, backoffMs: 5 } });
     const info = await store.pull(`${reg.host}/test/busybox@${manifestDigest}`);
     assert.deepEqual(info.repoTags, []);
     assert.deepEqual(info.repoDigests, [`${reg.host}/test/busybox@${manifestDigest}`]);
+    const before = calls;
+    assert.equal((await store.pull(`${reg.host}/test/busybox@${manifestDigest}`)).id, info.id);
+    assert.equal(calls, before, 'content addressed by digest is already here');
   });
 
   test('multi-arch index: the host platform is picked, the repo digest is the index', async () => {
