@@ -46,9 +46,11 @@ export interface OciFixture {
   podId: string;
   podParent: string;
   exitDir: string;
-  /** Writes a bundle (busybox rootfs + minimal spec with cgroupsPath under the pod) and creates it through conmon. */
+  /** Writes a bundle (busybox rootfs + minimal spec with cgroupsPath under the pod); cleanup deletes it. */
+  prepare(spec: MinimalSpecOptions, o?: { id?: string; rootfs?: (dir: string) => Promise<void>; noCgroup?: boolean }): Promise<Omit<TestContainer, 'created'>>;
+  /** prepare() and create it through conmon. */
   create(spec: MinimalSpecOptions, o?: { id?: string; rootfs?: (dir: string) => Promise<void>; noCgroup?: boolean }): Promise<TestContainer>;
-  waitExit(c: TestContainer, timeoutMs?: number): Promise<ContainerExit>;
+  waitExit(c: Omit<TestContainer, 'created'>, timeoutMs?: number): Promise<ContainerExit>;
   /** Deletes every container, removes the pod cgroup, kills stray conmons and removes the dir; returns leaks. */
   cleanup(): Promise<string[]>;
 }
@@ -78,10 +80,10 @@ export async function createOciFixture(handler: { name: string; path: string }):
     name: handler.name, path: handler.path, root: path.join(dir, 'root'), socketDir: path.join(dir, 's'),
     wrapperPath: OCI_WRAP_BIN, hideMounts: runtimeHiddenMounts(layout),
   });
-  const containers: TestContainer[] = [];
+  const containers: Omit<TestContainer, 'created'>[] = [];
   const fx: OciFixture = {
     dir, runtime, layout, cgroupBase, podId, podParent, exitDir,
-    async create(spec, o = {}) {
+    async prepare(spec, o = {}) {
       const id = o.id ?? `c${randomBytes(6).toString('hex')}`;
       const bundle = path.join(dir, 'b', id);
       const rootfs = path.join(bundle, 'rootfs');
@@ -92,12 +94,16 @@ export async function createOciFixture(handler: { name: string; path: string }):
       const logPath = path.join(dir, 'logs', `${id}.log`);
       const persistDir = path.join(dir, 'persist', id);
       await mkdir(persistDir, { recursive: true });
-      const created = await runtime.create(bundle, id, { logPath, exitDir, persistDir });
-      const c = { id, bundle, logPath, persistDir, created };
+      const c = { id, bundle, logPath, persistDir };
       containers.push(c);
       return c;
     },
-    async waitExit(c, timeoutMs = 20_000) {
+    async create(spec, o = {}) {
+      const c = await fx.prepare(spec, o);
+      const created = await runtime.create(c.bundle, c.id, { logPath: c.logPath, exitDir, persistDir: c.persistDir });
+      return { ...c, created };
+    },
+    async waitExit(c: Omit<TestContainer, 'created'>, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const e = await readExit(c.id, { exitDir, persistDir: c.persistDir, bundle: c.bundle });

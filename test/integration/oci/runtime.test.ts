@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile, rename, stat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { errorCode } from '../../../src/common/errors.js';
+import { run } from '../../../src/common/exec.js';
 import { parseCriLog } from '../../../src/oci/cri-log.js';
 import { ExitWatcher, type ExitEvent } from '../../../src/oci/exit-files.js';
 import { processAlive, processStartTime } from '../../../src/oci/process-liveness.js';
@@ -93,6 +94,27 @@ for (const handler of HANDLERS) {
       await fx.waitExit(c);
       for (let i = 0; i < 100 && await processStartTime(c.created.conmonPid) !== undefined; i++) await new Promise((r) => setTimeout(r, 20));
       assert.equal(await processAlive(c.created.conmonPid, c.created.conmonStartTime ?? ''), false, 'conmon exits after its container');
+      await fx.runtime.delete(c.id);
+    });
+
+    it('the container outlives the process that created it (a daemon that died): state, kill and exit still work', async () => {
+      const c = await fx.prepare({ args: ['/bin/sleep', '1000'] });
+      const moduleUrl = new URL('../../../src/oci/runtime.js', import.meta.url).href;
+      const script = `
+        import { createOciRuntime } from ${JSON.stringify(moduleUrl)};
+        const rt = createOciRuntime(${JSON.stringify(fx.runtime.config)});
+        const created = await rt.create(${JSON.stringify(c.bundle)}, ${JSON.stringify(c.id)}, ${JSON.stringify({ logPath: c.logPath, exitDir: fx.exitDir, persistDir: c.persistDir })});
+        await rt.start(${JSON.stringify(c.id)});
+        console.log(JSON.stringify(created));`;
+      const out = await run(process.execPath, ['--input-type=module', '-e', script], { timeoutMs: 30_000 });
+      const created = JSON.parse(out.stdout) as { pid: number; conmonPid: number; conmonStartTime: string };
+      // The "daemon" has exited: its conmon and container are still there, and a new one can drive them.
+      assert.equal(await processAlive(created.conmonPid, created.conmonStartTime), true);
+      const st = await fx.runtime.state(c.id);
+      assert.equal(st.status, 'running');
+      assert.equal(st.pid, created.pid);
+      await fx.runtime.kill(c.id, 'SIGKILL');
+      assert.equal((await fx.waitExit(c)).exitCode, 137);
       await fx.runtime.delete(c.id);
     });
 
