@@ -4,8 +4,12 @@
 import { existsSync } from 'node:fs';
 import { failedPrecondition } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { detectCgroupBase, detectCgroupLayout, runtimeHiddenMounts, type CgroupLayout } from './cgroup-mode.js';
-import { oomScoreAdjFloor } from './oom-score.js';
+import type { Runner } from '../common/exec.js';
+import {
+  cgroupParentFor, containerCgroupsPath, detectCgroupBase, detectCgroupLayout, removeCgroup, runtimeHiddenMounts, type CgroupLayout,
+} from './cgroup-mode.js';
+import { clampOomScoreAdjTo, oomScoreAdjFloor, type ClampedOomScoreAdj } from './oom-score.js';
+import { createOciRuntime, type OciHandlerConfig, type OciRuntime } from './runtime.js';
 
 export interface OciHost {
   layout: CgroupLayout;
@@ -15,6 +19,8 @@ export interface OciHost {
   cgroupBase: string;
   /** The lowest oom_score_adj crius can give a container. */
   oomScoreAdjFloor: number;
+  /** crius-oci-wrap's path (used only when hideMounts is not empty). */
+  wrapperPath: string;
 }
 
 export async function detectOciHost(logger: Logger, wrapperPath: string): Promise<OciHost> {
@@ -35,5 +41,32 @@ export async function detectOciHost(logger: Logger, wrapperPath: string): Promis
     cgroupBase,
     oomScoreAdjFloor: floor,
   });
-  return { layout, hideMounts, cgroupBase, oomScoreAdjFloor: floor };
+  return { layout, hideMounts, cgroupBase, oomScoreAdjFloor: floor, wrapperPath };
+}
+
+/** An OciRuntime for a handler on this host (wrapper and hidden mounts filled in). */
+export function runtimeForHost(host: OciHost, handler: Omit<OciHandlerConfig, 'wrapperPath' | 'hideMounts'>, runner?: Runner): OciRuntime {
+  return createOciRuntime({ ...handler, wrapperPath: host.wrapperPath, hideMounts: host.hideMounts }, runner);
+}
+
+/** The pod's cgroup parent beneath crius's own cgroup (kubelet's cgroup_parent nested under it). */
+export function podCgroupParent(host: OciHost, podId: string, requested = ''): string {
+  return cgroupParentFor(host.cgroupBase, podId, requested);
+}
+
+/** The cgroupsPath of one container of a pod. */
+export const containerCgroupPath = containerCgroupsPath;
+
+/**
+ * Removes a pod's cgroups (after its containers were deleted; the runtime removes each container's own)
+ * in every hierarchy, and prunes empty parents up to the base. Idempotent; cgroups still holding
+ * processes are left and listed.
+ */
+export async function removePodCgroup(host: OciHost, podParent: string): Promise<{ left: string[] }> {
+  return removeCgroup(host.layout, podParent, host.cgroupBase);
+}
+
+/** A container's oom_score_adj as this host allows it. */
+export function clampOomScoreAdjForHost(host: OciHost, requested: number): ClampedOomScoreAdj {
+  return clampOomScoreAdjTo(requested, host.oomScoreAdjFloor);
 }
