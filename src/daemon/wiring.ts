@@ -26,6 +26,10 @@ import { createOciAdapter, nativeBinary } from './adapters/oci.js';
 import { cgroupAdapter, infraAdapter, namespaceAdapter, shmAdapter } from './adapters/pod.js';
 import { handlerAdapter, imageAdapter, readImageFile, rootfsAdapter, volumeAdapter } from './adapters/container.js';
 import { networkAdapter } from './adapters/network.js';
+import { createRangeAllocator } from '../userns/range-allocator.js';
+import { streamBackends } from './adapters/stream.js';
+import { startStreamServer } from '../stream/server.js';
+import { makeStreamHandlers } from '../cri/stream-handlers.js';
 import type { PodConfig, PodRuntime } from '../pod/types.js';
 import type { ContainerConfig, ContainerRuntime } from '../container/types.js';
 
@@ -48,7 +52,7 @@ export interface Wired {
 
 export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   const { config, logger } = deps;
-  for (const d of ['pods', 'containers', 'exits', 'persist', 'a', 'idmap-tmp']) mkdirSync(join(config.stateDir, d), { recursive: true, mode: 0o711 });
+  for (const d of ['pods', 'containers', 'exits', 'persist', 'a', 'idmap-tmp', 'exec']) mkdirSync(join(config.stateDir, d), { recursive: true, mode: 0o711 });
 
   const images = new ImageStore({ root: join(config.rootDir, 'images'), db: deps.db, registries: config.registries, logger: logger.child({ module: 'image' }) });
   images.recover();
@@ -76,6 +80,8 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     containers: { stopAll: (id, t) => containers.stopAll(id, t), removeAll: (id) => containers.removeAll(id) },
     infra: infraAdapter({ stateDir: config.stateDir, oci, features: deps.features, config, ownCapabilities, logger: logger.child({ module: 'infra' }) }),
     logger: logger.child({ module: 'pod' }),
+    // Standalone pods (`crius run`, annotation io.crius.userns/auto) take host IDs from [userns].
+    ranges: createRangeAllocator(deps.db, { start: config.userns.subidStart, length: config.userns.subidLength, idsPerPod: config.userns.idsPerPod }),
   });
   containers = new ContainerService({
     containers: new ContainerStore<ContainerConfig, ContainerRuntime>(deps.db),
@@ -99,6 +105,14 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     network: () => network.ready(),
     cgroupDriver: 'CGROUPFS',
   });
+  const stream = await startStreamServer({
+    backends: streamBackends({ containers, pods, oci, stateDir: config.stateDir, logger: logger.child({ module: 'stream' }) }),
+    address: config.streaming.address,
+    port: config.streaming.port,
+    logger: logger.child({ module: 'stream' }),
+  });
+  logger.info('streaming server', { url: stream.baseUrl });
+  const streaming = makeStreamHandlers(stream, containers, pods);
   const image = makeImageServiceHandlers({ images });
   const pod = makePodHandlers(pods);
   const ctr = makeContainerHandlers(containers);
@@ -113,11 +127,13 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     ImageFsInfo: image.ImageFsInfo as UnaryHandler,
     ...(pod as unknown as Record<string, UnaryHandler>),
     ...(ctr as unknown as Record<string, UnaryHandler>),
+    ...(streaming as unknown as Record<string, UnaryHandler>),
   };
   return {
     handlers: { unary },
     pods, containers, images,
     close: async () => {
+      await stream.close();
       oci.close();
       await probe.close().catch(() => undefined);
     },
