@@ -4,12 +4,15 @@ import { parseArgs } from 'node:util';
 import { connectCri, socketFromEnv } from './client.js';
 import { errorMessage } from '../common/errors.js';
 import { criusVersion } from '../daemon/version.js';
+import { doctorCommand } from './doctor-command.js';
 
 const USAGE = `usage: crius [--socket PATH] COMMAND [ARGS]
 
 commands:
   version        versions of crius, the daemon and the CRI API
   info [--json]  runtime status: conditions and runtime handlers (with user namespace support)
+  doctor [--config PATH] [--json]
+                 check this host for crius (works without the daemon); exit 1 if user-namespaced pods cannot run
 
 The daemon is reached at --socket, else $CRIUS_SOCKET, else /run/crius/crius.sock.`;
 
@@ -24,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { socket: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { socket: { type: 'string' }, json: { type: 'boolean' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
     });
@@ -39,6 +42,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const socket = socketFromEnv(parsed.values.socket);
   switch (command) {
+    case 'doctor':
+      return doctorCommand({ config: parsed.values.config, json: parsed.values.json, rest });
     case 'version':
     case 'info': {
       if (rest.length > 0) { process.stderr.write(`crius ${command}: unexpected argument "${rest[0]}"\n`); return 2; }

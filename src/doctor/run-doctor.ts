@@ -1,0 +1,161 @@
+// `crius doctor`: gathers the host facts (the I/O edge) and hands each to its pure check. Works without
+// the daemon; reads the same config as the daemon.
+import { existsSync, readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../daemon/config.js';
+import { errorMessage } from '../common/errors.js';
+import { ExecError, run, type Runner } from '../common/exec.js';
+import { detectCgroupLayout } from '../oci/cgroup-mode.js';
+import { FeaturesCache, type KernelFacts } from '../oci/features.js';
+import { oomScoreAdjFloor } from '../oci/oom-score.js';
+import { parseNetworkConfig, pickConfigFile } from '../network/cni.js';
+import type { IdmapHelper } from '../userns/idmap-helper.js';
+import { type CheckResult, fail, ok } from './check.js';
+import { checkHandler, checkUsernsHandlers } from './handler-checks.js';
+import { checkCapSysResource, checkCgroups, checkSubidRange, parseSubidFile, type SubidEntry } from './host-checks.js';
+import { checkIdmapProbe, checkOverlayIdmap } from './idmap-checks.js';
+import { runIdmapProbes } from './idmap-probes.js';
+import { checkKernel, checkRoot, checkUserNamespaces, type UsernsSysctls } from './kernel-checks.js';
+import {
+  checkCniConfig, checkCniPlugins, checkConmon, checkNativeHelpers, checkUnshare, nativeHelperSpecs,
+  REQUIRED_CNI_PLUGINS, type CniConfigFact, type CniPluginFact, type CommandOutcome,
+} from './tool-checks.js';
+
+export const CONMON_PATH = '/usr/bin/conmon';
+export const UNSHARE_PATH = '/usr/bin/unshare';
+
+/** native/build, relative to this file in dist/src/doctor/ (or src/doctor/). */
+export function nativeBuildDir(): string {
+  const up = fileURLToPath(import.meta.url).includes('/dist/') ? '../../../native/build' : '../../native/build';
+  return fileURLToPath(new URL(up, import.meta.url));
+}
+
+function readSysctl(path: string): number | undefined {
+  try {
+    const n = Number(readFileSync(path, 'utf8').trim());
+    return Number.isFinite(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function readUsernsSysctls(): UsernsSysctls {
+  return {
+    nsUserExists: existsSync('/proc/self/ns/user'),
+    maxUserNamespaces: readSysctl('/proc/sys/user/max_user_namespaces'),
+    unprivilegedUsernsClone: readSysctl('/proc/sys/kernel/unprivileged_userns_clone'),
+    apparmorRestrictUnprivileged: readSysctl('/proc/sys/kernel/apparmor_restrict_unprivileged_userns'),
+  };
+}
+
+async function outcome(runner: Runner, file: string, args: string[], env?: NodeJS.ProcessEnv): Promise<CommandOutcome> {
+  try {
+    const r = await runner(file, args, { timeoutMs: 10_000, env });
+    return { ok: true, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    return { ok: false, missing: err instanceof ExecError && err.notFound, error: errorMessage(err) };
+  }
+}
+
+const findPlugin = (dirs: readonly string[], type: string): string | undefined =>
+  dirs.map((d) => join(d, type)).find((p) => existsSync(p));
+
+async function cniPluginFacts(dirs: readonly string[], runner: Runner): Promise<CniPluginFact[]> {
+  return Promise.all(REQUIRED_CNI_PLUGINS.map(async (type) => {
+    const path = findPlugin(dirs, type);
+    if (!path) return { type };
+    const version = await outcome(runner, path, [], { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: 'VERSION' });
+    return { type, path, version };
+  }));
+}
+
+async function cniConfigFact(confDir: string, pluginDirs: readonly string[]): Promise<CniConfigFact> {
+  let names: string[];
+  try {
+    names = await readdir(confDir);
+  } catch {
+    return { confDir };
+  }
+  const name = pickConfigFile(names);
+  if (!name) return { confDir };
+  const file = join(confDir, name);
+  try {
+    const list = parseNetworkConfig(await readFile(file, 'utf8'), file);
+    const types = list.plugins.map((p) => p.type);
+    return { confDir, file, network: { name: list.name, plugins: types }, missingPlugins: types.filter((t) => !findPlugin(pluginDirs, t)) };
+  } catch (err) {
+    return { confDir, file, network: { error: errorMessage(err) } };
+  }
+}
+
+function readSubids(): SubidEntry[] {
+  const out: SubidEntry[] = [];
+  for (const f of ['/etc/subuid', '/etc/subgid']) {
+    try {
+      out.push(...parseSubidFile(readFileSync(f, 'utf8'), f));
+    } catch { /* absent: nothing to overlap */ }
+  }
+  return out;
+}
+
+export interface DoctorOptions {
+  runner?: Runner;
+  helper?: IdmapHelper;
+  /** Skip the mount probes (for callers that only want the cheap facts). */
+  skipProbes?: boolean;
+}
+
+export async function runDoctor(config: Config, o: DoctorOptions = {}): Promise<CheckResult[]> {
+  const runner = o.runner ?? run;
+  const checks: CheckResult[] = [];
+  const rel = release();
+  const sysctls = readUsernsSysctls();
+  const kernel: KernelFacts = { release: rel, userNamespaces: sysctls.nsUserExists && sysctls.maxUserNamespaces !== 0 };
+  const uid = process.getuid?.() ?? -1;
+  checks.push(checkRoot(uid), checkKernel(rel), checkUserNamespaces(sysctls));
+
+  if (!o.skipProbes) {
+    if (uid !== 0) {
+      for (const n of ['idmap tmpfs', 'idmap root dir fs', 'idmap overlay rootfs']) {
+        checks.push(fail(n, 'not probed: mounts need root', 'run crius doctor as root', true));
+      }
+    } else {
+      const p = await runIdmapProbes({ rootDir: config.rootDir, runner, helper: o.helper });
+      checks.push(
+        checkIdmapProbe('idmap tmpfs', 'kubelet secret, configMap, projected and memory emptyDir volumes', p.tmpfs, rel),
+        checkIdmapProbe('idmap root dir fs', `crius root dir ${config.rootDir}: image layers and rootfs`, p.rootDir, rel),
+        checkOverlayIdmap(p.overlay, config.userns.rootfs),
+      );
+      if (p.leftMounts.length > 0) {
+        checks.push(fail('probe cleanup', `still mounted after the probes: ${p.leftMounts.join(', ')}`, 'unmount them (umount -l) and report a crius bug'));
+      }
+    }
+  }
+
+  const features = new FeaturesCache(runner);
+  const infos = await Promise.all(config.runtimes.map((h) => features.read(h.name, h.path)));
+  for (const info of infos) checks.push(checkHandler(info, kernel, info.name === config.defaultRuntime));
+  checks.push(checkUsernsHandlers(infos, config.defaultRuntime, kernel));
+
+  checks.push(checkConmon(CONMON_PATH, await outcome(runner, CONMON_PATH, ['--version'])));
+  checks.push(checkCniPlugins(config.cni.pluginDirs, await cniPluginFacts(config.cni.pluginDirs, runner)));
+  checks.push(checkCniConfig(await cniConfigFact(config.cni.confDir, config.cni.pluginDirs)));
+  checks.push(checkUnshare(UNSHARE_PATH, await outcome(runner, UNSHARE_PATH, ['--help'])));
+
+  const layout = await detectCgroupLayout();
+  const buildDir = nativeBuildDir();
+  const wrapper = join(buildDir, 'crius-oci-wrap');
+  checks.push(checkCgroups(layout, { path: wrapper, exists: existsSync(wrapper) }));
+  const specs = nativeHelperSpecs(layout.mode === 'hybrid');
+  checks.push(checkNativeHelpers(buildDir, specs, new Set(specs.map((s) => s.name).filter((n) => existsSync(join(buildDir, n))))));
+
+  const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  checks.push(checkCapSysResource(capEff, oomScoreAdjFloor()));
+  checks.push(checkSubidRange({ start: config.userns.subidStart, length: config.userns.subidLength }, readSubids()));
+  if (config.source) checks.unshift(ok('config', config.source));
+  else checks.unshift(ok('config', 'no config file: built-in defaults'));
+  return checks;
+}
