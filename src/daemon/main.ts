@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { openDb, type Db } from '../store/db.js';
 import { FeaturesCache } from '../oci/features.js';
 import { readKernelFacts } from '../common/kernel.js';
+import { logHostSummary } from '../doctor/host-summary.js';
 import { startCriServer, type CriServer } from '../cri/server.js';
 import { buildHandlers } from './wiring.js';
 import { criusVersion } from './version.js';
@@ -35,6 +36,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   const db = openDb(join(config.rootDir, 'crius.db'));
   const features = new FeaturesCache();
   const kernel = readKernelFacts();
+  await logHostSummary(logger);
   let wired: Awaited<ReturnType<typeof buildHandlers>>;
   try {
     wired = await buildHandlers({ config, db, features, kernel, logger, version: criusVersion() });

@@ -18,7 +18,8 @@ import { checkHandler, checkUsernsHandlers } from './handler-checks.js';
 import { checkCapSysResource, checkCgroups, checkSubidRange, parseSubidFile, type SubidEntry } from './host-checks.js';
 import { checkIdmapProbe, checkOverlayIdmap } from './idmap-checks.js';
 import { runIdmapProbes } from './idmap-probes.js';
-import { checkKernel, checkRoot, checkUserNamespaces, type UsernsSysctls } from './kernel-checks.js';
+import { checkKernel, checkRoot, checkUserNamespaces } from './kernel-checks.js';
+import { readUsernsSysctls } from './host-summary.js';
 import {
   checkCniConfig, checkCniPlugins, checkConmon, checkNativeHelpers, checkUnshare, nativeHelperSpecs,
   REQUIRED_CNI_PLUGINS, type CniConfigFact, type CniPluginFact, type CommandOutcome,
@@ -31,24 +32,6 @@ export const UNSHARE_PATH = '/usr/bin/unshare';
 export function nativeBuildDir(): string {
   const up = fileURLToPath(import.meta.url).includes('/dist/') ? '../../../native/build' : '../../native/build';
   return fileURLToPath(new URL(up, import.meta.url));
-}
-
-function readSysctl(path: string): number | undefined {
-  try {
-    const n = Number(readFileSync(path, 'utf8').trim());
-    return Number.isFinite(n) ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export function readUsernsSysctls(): UsernsSysctls {
-  return {
-    nsUserExists: existsSync('/proc/self/ns/user'),
-    maxUserNamespaces: readSysctl('/proc/sys/user/max_user_namespaces'),
-    unprivilegedUsernsClone: readSysctl('/proc/sys/kernel/unprivileged_userns_clone'),
-    apparmorRestrictUnprivileged: readSysctl('/proc/sys/kernel/apparmor_restrict_unprivileged_userns'),
-  };
 }
 
 async function outcome(runner: Runner, file: string, args: string[], env?: NodeJS.ProcessEnv): Promise<CommandOutcome> {

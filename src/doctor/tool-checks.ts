@@ -74,7 +74,7 @@ export function checkCniPlugins(pluginDirs: readonly string[], facts: readonly C
   const shown = facts.map((f) => {
     const v = f.version?.ok ? cniSpecVersion(f.version.stdout) : undefined;
     if (!v) broken.push(`${f.type} (${f.version && !f.version.ok ? f.version.error : 'no VERSION answer'})`);
-    return `${f.type} (CNI spec ${v ?? "?"})`;
+    return `${f.type} (CNI spec ${v ?? '?'})`;
   });
   const dirs = [...new Set(facts.map((f) => f.path?.replace(/\/[^/]+$/, '') ?? ''))].join(', ');
   if (broken.length > 0) {
