@@ -12,6 +12,23 @@ import { checkHostNamespacesWithUserns, hostRoot, parseUserNamespace } from '../
 import { writeSandboxFiles, updateHosts } from './sandbox-files.js';
 import type { CgroupPort, InfraPort, NamespacePort, NetworkPort, PodContainers, PortMapping, ShmPort } from './ports.js';
 import type { Pod, PodConfig, PodRuntime, SandboxStep } from './types.js';
+import type { IdRange } from '../userns/mapping-rules.js';
+
+/**
+ * Pod annotation asking the daemon to choose the pod's host ID range (standalone `crius run`, where no
+ * kubelet allocates one). Why an annotation on RunPodSandbox rather than a separate local API: the range
+ * must be taken atomically with the pod's creation and freed with its removal, and the daemon already
+ * owns both the allocator's store and the pod lifecycle; an annotation keeps the CLI a plain CRI client.
+ * The kubelet never sets it: its own allocator fills userns_options (KEP-127).
+ */
+export const USERNS_AUTO_ANNOTATION = 'io.crius.userns/auto';
+
+/** The daemon's host ID range allocator (src/userns/range-allocator.ts), owner = pod ID. */
+export interface PodRanges {
+  allocate(owner: string): IdRange;
+  release(owner: string): boolean;
+  releaseAllExcept(live: ReadonlySet<string>): string[];
+}
 
 export interface SandboxServiceDeps {
   pods: PodStore<PodConfig, PodRuntime>;
@@ -26,6 +43,8 @@ export interface SandboxServiceDeps {
   infra: InfraPort;
   logger: Logger;
   now?: () => bigint;
+  /** Host ID ranges for pods annotated io.crius.userns/auto; absent = the annotation is refused. */
+  ranges?: PodRanges;
 }
 
 const DEFAULT_SHM_BYTES = 64 * 1024 * 1024;
@@ -88,16 +107,26 @@ export class SandboxService {
     const podName = `${meta.namespace}/${meta.name}`;
     const handler = this.d.resolveHandler(handlerName);
     if (handler === undefined) throw notFound(`run pod "${podName}": runtime handler "${handlerName}" is not configured`);
-    const userns = parseUserNamespace(config.linux?.security_context?.namespace_options?.userns_options, 'config.linux.security_context.namespace_options.userns_options');
-    const hostNs = hostNamespaceModes(config);
-    checkHostNamespacesWithUserns(userns, hostNs, false);
-    // The handler's idmap support is checked where idmapped mounts are handed to it (CreateContainer and
-    // the infra container), with the exact missing feature named: the pod's namespaces need none of it.
-    const ports = portMappings(config);
-    const existing = this.d.pods.byName(meta.name, meta.namespace, meta.uid, meta.attempt);
-    if (existing) throw alreadyExists(`pod "${podName}" (uid ${meta.uid}, attempt ${meta.attempt}) already exists as ${existing.id}`);
-
     const id = newPodId();
+    config = this.autoUserns(config, id, podName);
+    // Until the pod row exists, a range taken above is freed here on any refusal (recover() would too).
+    let userns: ReturnType<typeof parseUserNamespace>;
+    let hostNs: ReturnType<typeof hostNamespaceModes>;
+    let ports: PortMapping[];
+    try {
+      userns = parseUserNamespace(config.linux?.security_context?.namespace_options?.userns_options, 'config.linux.security_context.namespace_options.userns_options');
+      hostNs = hostNamespaceModes(config);
+      checkHostNamespacesWithUserns(userns, hostNs, false);
+      // The handler's idmap support is checked where idmapped mounts are handed to it (CreateContainer and
+      // the infra container), with the exact missing feature named: the pod's namespaces need none of it.
+      ports = portMappings(config);
+      const existing = this.d.pods.byName(meta.name, meta.namespace, meta.uid, meta.attempt);
+      if (existing) throw alreadyExists(`pod "${podName}" (uid ${meta.uid}, attempt ${meta.attempt}) already exists as ${existing.id}`);
+    } catch (err) {
+      this.d.ranges?.release(id);
+      throw err;
+    }
+
     const runDir = join(this.d.stateDir, 'pods', id);
     const runtime: PodRuntime = {
       runDir, userns, namespaces: {}, netnsOwnedByUserns: false,
@@ -162,6 +191,35 @@ export class SandboxService {
     }
   }
 
+  /**
+   * For a pod annotated io.crius.userns/auto = "true" that brings no mappings of its own: allocates the
+   * lowest free host range (persisted before anything else exists, so recover() frees it if we crash) and
+   * writes it into the config as userns_options mode POD, exactly as a kubelet would have sent it. The
+   * stored config is what PodSandboxStatus returns, so clients read the mapping back from there.
+   */
+  private autoUserns(config: PodConfig, id: string, podName: string): PodConfig {
+    if (config.annotations?.[USERNS_AUTO_ANNOTATION] !== 'true') return config;
+    const ns = config.linux?.security_context?.namespace_options;
+    const given = ns?.userns_options;
+    if (given && ((given.uids?.length ?? 0) > 0 || (given.gids?.length ?? 0) > 0 || (given.mode && given.mode !== 'POD'))) {
+      throw invalidArgument(`run pod "${podName}": annotation ${USERNS_AUTO_ANNOTATION}="true" asks crius to choose the host ID range, but userns_options already has mode ${given.mode} with ${given.uids?.length ?? 0} uid / ${given.gids?.length ?? 0} gid mappings; send one or the other`);
+    }
+    if (!this.d.ranges) throw invalidArgument(`run pod "${podName}": annotation ${USERNS_AUTO_ANNOTATION} is not supported by this daemon (no host ID range allocator)`);
+    let r: IdRange;
+    try {
+      r = this.d.ranges.allocate(id);
+    } catch (err) {
+      throw wrap(`run pod "${podName}": allocate a host ID range`, err);
+    }
+    const m = { container_id: r.containerId, host_id: r.hostId, length: r.length };
+    const linux = config.linux ?? ({} as NonNullable<PodConfig['linux']>);
+    const sc = linux.security_context ?? ({} as NonNullable<NonNullable<PodConfig['linux']>['security_context']>);
+    return {
+      ...config,
+      linux: { ...linux, security_context: { ...sc, namespace_options: { ...(sc.namespace_options ?? {}), userns_options: { mode: 'POD', uids: [m], gids: [m] } } as typeof sc.namespace_options } },
+    } as PodConfig;
+  }
+
   /** Stops the pod's containers and releases its network; idempotent, and NotFound-free as the CRI asks. */
   async stop(id: string): Promise<void> {
     const pod = this.tryGet(id);
@@ -206,6 +264,8 @@ export class SandboxService {
     if (done.has('cgroup')) await this.d.cgroups.removePod(r.cgroupParent);
     if (done.has('rundir')) await rm(r.runDir, { recursive: true, force: true });
     this.d.pods.delete(pod.id);
+    // Last: the range stays taken until nothing of the pod can still use it.
+    this.d.ranges?.release(pod.id);
   }
 
   /**
@@ -218,5 +278,9 @@ export class SandboxService {
       this.d.logger.warn('undoing a pod left half-created by a crash', { pod_id: pod.id, done: pod.runtime.done });
       await this.undo(pod).catch((err: unknown) => this.d.logger.error('recovery of pod failed', { pod_id: pod.id, error: (err as Error).message }));
     }
+    // Ranges whose pod is gone (a crash between allocation and the pod's insert, or an undo that failed
+    // after the delete) are free again; live pods keep theirs across the restart.
+    const freed = this.d.ranges?.releaseAllExcept(new Set(this.d.pods.list().map((p) => p.id))) ?? [];
+    if (freed.length > 0) this.d.logger.warn('freed host ID ranges of pods that no longer exist', { owners: freed });
   }
 }
