@@ -90,7 +90,11 @@ export interface OciRuntime {
   delete(id: string, o?: { force?: boolean }): Promise<void>;
   /** Runs process (an OCI `process` object) in the container; timeoutSec 0 = no timeout. */
   execSync(id: string, processSpec: object, timeoutSec: number): Promise<ExecSyncResult>;
-  /** Makes conmon reopen the log (after the kubelet renamed it) and waits until the new file exists. */
+  /**
+   * Makes conmon reopen the log (after the kubelet renamed it) and waits until the new file exists.
+   * NOT_FOUND when conmon is gone. The CRI wants an error for a container that is not running: the
+   * caller checks its own state first (conmon outlives its container by a moment).
+   */
   reopenLog(bundle: string, logPath: string, timeoutMs?: number): Promise<void>;
   /** `update --resources`: an OCI LinuxResources object. */
   update(id: string, resources: object): Promise<void>;

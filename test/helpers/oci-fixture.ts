@@ -87,6 +87,7 @@ export async function createOciFixture(handler: { name: string; path: string }):
       const id = o.id ?? `c${randomBytes(6).toString('hex')}`;
       const bundle = path.join(dir, 'b', id);
       const rootfs = path.join(bundle, 'rootfs');
+      await mkdir(bundle, { recursive: true });
       if (o.rootfs) await o.rootfs(rootfs);
       else await makeBusyboxRootfs(rootfs);
       const full = minimalSpec(o.noCgroup ? spec : { cgroupsPath: containerCgroupsPath(podParent, id), ...spec });

@@ -176,13 +176,36 @@ for (const handler of HANDLERS) {
       await rename(c.logPath, `${c.logPath}.1`);
       await fx.runtime.reopenLog(c.bundle, c.logPath);
       await stat(c.logPath);
-      await new Promise((r) => setTimeout(r, 200));
-      const fresh = parseCriLog(await readFile(c.logPath, 'utf8'));
-      assert.ok(fresh.length > 0 && fresh.every((x) => /^line\d+$/.test(x.content)));
+      let fresh = parseCriLog(await readFile(c.logPath, 'utf8'));
+      for (let i = 0; i < 150 && fresh.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        fresh = parseCriLog(await readFile(c.logPath, 'utf8'));
+      }
+      assert.ok(fresh.length > 0, 'the container keeps logging into the new file');
+      assert.ok(fresh.every((x) => /^line\d+$/.test(x.content)), JSON.stringify(fresh));
       await fx.runtime.kill(c.id, 'KILL');
       await fx.waitExit(c);
+      // conmon lingers a moment after writing the exit file; once it is gone there is no one to reopen.
+      for (let i = 0; i < 200 && await processStartTime(c.created.conmonPid) !== undefined; i++) await new Promise((r) => setTimeout(r, 10));
       await rejectsCode(fx.runtime.reopenLog(c.bundle, c.logPath, 500), 'NOT_FOUND');
       await fx.runtime.delete(c.id);
+    });
+
+    it('a failing create reports the runtime\'s message and leaves no runtime state or conmon behind', async () => {
+      const c = await fx.prepare({ args: ['/bin/true'] }, { rootfs: async () => { /* no rootfs at all */ } });
+      await assert.rejects(
+        fx.runtime.create(c.bundle, c.id, { logPath: c.logPath, exitDir: fx.exitDir, persistDir: c.persistDir }),
+        (e: unknown) => errorCode(e) === 'INTERNAL' && /the runtime failed: .+/.test(String(e)),
+      );
+      await rejectsCode(fx.runtime.state(c.id), 'NOT_FOUND');
+    });
+
+    it('creates and starts four containers in parallel', async () => {
+      const cs = await Promise.all([1, 2, 3, 4].map(() => fx.create({ args: ['/bin/sh', '-c', 'exit 5'] })));
+      await Promise.all(cs.map((c) => fx.runtime.start(c.id)));
+      const exits = await Promise.all(cs.map((c) => fx.waitExit(c)));
+      assert.deepEqual(exits.map((e) => e.exitCode), [5, 5, 5, 5]);
+      await Promise.all(cs.map((c) => fx.runtime.delete(c.id)));
     });
 
     it('an OOM kill under a memory limit is reported: exit 137 and oomKilled', async () => {
