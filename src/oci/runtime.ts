@@ -132,6 +132,12 @@ function signalArg(signal: string | number): string {
   return /^\d+$/.test(s) ? s : s.replace(/^SIG/, '');
 }
 
+// conmon and the runtime it runs get PATH only (CRI-O's monitor_env): nothing of the daemon's own
+// environment (NOTIFY_SOCKET, LISTEN_FDS, proxies) leaks into how containers are created.
+function conmonEnv(): NodeJS.ProcessEnv {
+  return { PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+}
+
 async function waitForFile(file: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -193,7 +199,7 @@ export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): O
       });
       let r;
       try {
-        r = await spawnConmon(conmon, argv, { cwd: bundle, timeoutMs: o.timeoutMs ?? 60_000 });
+        r = await spawnConmon(conmon, argv, { cwd: bundle, env: conmonEnv(), timeoutMs: o.timeoutMs ?? 60_000 });
       } catch (err) {
         throw wrap(what, err);
       }
@@ -256,7 +262,7 @@ export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): O
         let r;
         try {
           // conmon enforces timeoutSec itself (SIGKILL to the process group); ours is only a backstop.
-          r = await spawnConmon(conmon, argv, { cwd: dir, timeoutMs: timeoutSec > 0 ? timeoutSec * 1000 + 30_000 : Infinity });
+          r = await spawnConmon(conmon, argv, { cwd: dir, env: conmonEnv(), timeoutMs: timeoutSec > 0 ? timeoutSec * 1000 + 30_000 : Infinity });
         } catch (err) {
           throw wrap(what, err);
         }

@@ -101,7 +101,7 @@ export async function createOciFixture(handler: { name: string; path: string }):
     },
     async create(spec, o = {}) {
       const c = await fx.prepare(spec, o);
-      const created = await runtime.create(c.bundle, c.id, { logPath: c.logPath, exitDir, persistDir: c.persistDir });
+      const created = await runtime.create(c.bundle, c.id, { logPath: c.logPath, exitDir, persistDir: c.persistDir, terminal: spec.terminal ?? false });
       return { ...c, created };
     },
     async waitExit(c: Omit<TestContainer, 'created'>, timeoutMs = 20_000) {

@@ -208,6 +208,24 @@ for (const handler of HANDLERS) {
       await Promise.all(cs.map((c) => fx.runtime.delete(c.id)));
     });
 
+    it('a terminal container logs through conmon\'s pty, and ExecSync works with a tty', async () => {
+      const c = await fx.create({ args: ['/bin/sh', '-c', 'echo tty-out; [ -t 1 ] && echo is-a-tty; sleep 1000'], terminal: true });
+      await fx.runtime.start(c.id);
+      let log = '';
+      for (let i = 0; i < 150 && !log.includes('is-a-tty'); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        log = await readFile(c.logPath, 'utf8').catch(() => '');
+      }
+      assert.match(log, / stdout F tty-out\r?$/m);
+      assert.match(log, / stdout F is-a-tty\r?$/m);
+      const r = await fx.runtime.execSync(c.id, { terminal: true, user: { uid: 0, gid: 0 }, env: ['PATH=/bin'], cwd: '/', args: ['/bin/sh', '-c', '[ -t 1 ] && echo exec-tty'] }, 10);
+      assert.equal(r.exitCode, 0);
+      assert.match(r.stdout.toString(), /^exec-tty\r?\n$/);
+      await fx.runtime.kill(c.id, 'KILL');
+      await fx.waitExit(c);
+      await fx.runtime.delete(c.id);
+    });
+
     it('an OOM kill under a memory limit is reported: exit 137 and oomKilled', async () => {
       const c = await fx.create({
         args: ['/bin/dd', 'if=/dev/zero', 'of=/dev/null', 'bs=256M', 'count=1'],
