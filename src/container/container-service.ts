@@ -18,6 +18,8 @@ import type { Pod } from '../pod/types.js';
 import { nowNanos } from '../pod/sandbox-service.js';
 import type { HandlerPort, ImagePort, OciPort, RootfsPort, VolumeProbePort } from './ports.js';
 import type { Container, ContainerConfig, ContainerRuntime, ContainerStep } from './types.js';
+import type { ContainerEventType, EventSink } from './events.js';
+import { ociResourcesFromCri, type CriLinuxResources } from './update-resources.js';
 
 export interface ContainerServiceDeps {
   containers: ContainerStore<ContainerConfig, ContainerRuntime>;
@@ -35,6 +37,8 @@ export interface ContainerServiceDeps {
   logger: Logger;
   /** Reads a file from the image's layers (top layer first), undefined when absent. */
   readImageFile(layerDirs: string[], path: string): Promise<string | undefined>;
+  /** Lifecycle events for GetContainerEvents; emitting never blocks (see events.ts). */
+  events?: EventSink;
 }
 
 export type ExitReason = 'Completed' | 'Error' | 'OOMKilled';
@@ -55,6 +59,10 @@ export class ContainerService {
         for (const w of this.exitWaiters.get(id) ?? []) w();
       });
     });
+  }
+
+  private emit(c: { id: string; podId: string }, type: ContainerEventType): void {
+    this.d.events?.emit({ containerId: c.id, podId: c.podId, type, at: nowNanos() });
   }
 
   get(id: string): Container {
@@ -96,6 +104,7 @@ export class ContainerService {
     const reason = exitReason(exit.exitCode, exit.oomKilled);
     if (this.d.containers.setExited(id, { exitCode: exit.exitCode, finishedAt: exit.finishedAt, reason, message: '' })) {
       this.d.logger.info('container exited', { container_id: id, exit_code: exit.exitCode, reason });
+      this.emit(c, 'stopped');
     }
   }
 
@@ -229,6 +238,7 @@ export class ContainerService {
       runtime.conmonStartTime = created.conmonStartTime;
       this.d.containers.setCreated(id, runtime);
       this.d.logger.info('container created', { container: name, container_id: id, pod_id: pod.id, handler: pod.handler, userns: userns ? 'pod' : 'host' });
+      this.emit(row, 'created');
       return this.get(id);
     } catch (err) {
       await this.undo(this.get(id)).catch((e: unknown) => this.d.logger.error('undo of container failed', { container_id: id, error: (e as Error).message }));
@@ -264,6 +274,7 @@ export class ContainerService {
       throw wrap(what, err);
     }
     this.d.containers.setRunning(c.id, String(nowNanos()), c.runtime);
+    this.emit(c, 'started');
     // A container that exits at once may have written its exit file before we marked it running.
     await this.refresh(c.id);
   }
@@ -332,6 +343,8 @@ export class ContainerService {
     if (done.has('image')) this.d.images.release(c.id, c.imageId);
     this.d.containers.delete(c.id);
     this.exitWaiters.delete(c.id);
+    // Only containers a 'created' event announced get a 'deleted' one (not half-created ones undone).
+    if (c.state !== 'creating') this.emit(c, 'deleted');
   }
 
   async stopAll(podId: string, timeoutSeconds: number): Promise<void> {
@@ -357,6 +370,30 @@ export class ContainerService {
     return this.d.oci.execSync(c.runtime.handler, c.id, proc, timeoutSeconds);
   }
 
+  /**
+   * UpdateContainerResources: applies CPU and memory limits to a created or running container through
+   * the runtime's `update`, then records them (CRI form) so ContainerStatus reports them.
+   */
+  async updateResources(id: string, resources: CriLinuxResources): Promise<void> {
+    const c = this.get(id);
+    const what = `update resources of container "${c.name}" (${c.id})`;
+    if (c.state !== 'running' && c.state !== 'created') throw failedPrecondition(`${what}: it is ${c.state}; only a created or running container has a cgroup to update`);
+    let oci;
+    try {
+      oci = ociResourcesFromCri(resources, { cgroupV2: this.d.oci.cgroupV2() });
+    } catch (err) {
+      throw wrap(what, err);
+    }
+    try {
+      await this.d.oci.update(c.runtime.handler, c.id, oci.resources);
+    } catch (err) {
+      throw wrap(what, err);
+    }
+    for (const w of oci.warnings) this.d.logger.warn(w, { container_id: c.id });
+    const runtime = { ...this.get(c.id).runtime, resources: { ...resources } };
+    this.d.containers.setRuntime(c.id, runtime);
+  }
+
   async reopenLog(id: string): Promise<void> {
     const c = this.get(id);
     if (c.state !== 'running') throw failedPrecondition(`container "${c.name}" (${c.id}) is not running; its log cannot be reopened`);
@@ -379,7 +416,7 @@ export class ContainerService {
           await this.refresh(c.id);
           const now = this.get(c.id);
           if (now.state !== 'exited' && !(await this.d.oci.alive({ pid: c.runtime.conmonPid, startTime: c.runtime.conmonStartTime }))) {
-            this.d.containers.setExited(c.id, { exitCode: 255, finishedAt: String(nowNanos()), reason: 'Error', message: 'conmon exited without recording an exit code' });
+            if (this.d.containers.setExited(c.id, { exitCode: 255, finishedAt: String(nowNanos()), reason: 'Error', message: 'conmon exited without recording an exit code' })) this.emit(c, 'stopped');
           }
         }
       } catch (err) {

@@ -18,6 +18,7 @@ import { invalidArgument } from '../common/errors.js';
 import type { ContainerService } from '../container/container-service.js';
 import type { Container } from '../container/types.js';
 import { matchesId, matchesLabels } from './label-filter.js';
+import type { CriLinuxResources } from '../container/update-resources.js';
 
 type CriState = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
 
@@ -48,6 +49,8 @@ export function toCriContainerStatus(c: Container): ContainerStatus {
     annotations: c.config.annotations ?? {},
     mounts: (c.config.mounts ?? []).map((m) => ({ ...m })),
     log_path: c.runtime.logPath,
+    // What UpdateContainerResources last applied, else what the container was created with.
+    resources: c.runtime.resources ? { linux: c.runtime.resources as never } : c.config.linux?.resources ? { linux: c.config.linux.resources } : null,
   };
 }
 
@@ -103,6 +106,12 @@ export function makeContainerHandlers(containers: ContainerService) {
       if (!req.container_id) throw invalidArgument('ExecSync: container_id is empty');
       const r = await containers.execSync(req.container_id, req.cmd ?? [], Number(req.timeout ?? 0));
       return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
+    },
+    UpdateContainerResources: async (req: { container_id?: string | null; linux?: CriLinuxResources | null }): Promise<object> => {
+      if (!req.container_id) throw invalidArgument('UpdateContainerResources: container_id is empty');
+      if (!req.linux) throw invalidArgument('UpdateContainerResources: linux resources are missing (Windows resources do not apply here)');
+      await containers.updateResources(req.container_id, req.linux);
+      return {};
     },
     ReopenContainerLog: async (req: ReopenContainerLogRequest__Output): Promise<object> => {
       await containers.reopenLog(req.container_id);

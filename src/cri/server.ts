@@ -24,7 +24,11 @@ export interface CallContext {
 export interface CriHandlers {
   unary: Record<string, UnaryHandler>;
   stream?: Record<string, StreamHandler>;
+  /** Told of every finished RPC (metrics); must not throw or block. */
+  observer?: RpcObserver;
 }
+
+export type RpcObserver = (o: { method: string; code: string; durationMs: number }) => void;
 
 export interface CriServer {
   server: grpc.Server;
@@ -51,7 +55,9 @@ function serviceImplementation(
         track.n++;
         const done = (code: grpc.status, message?: string): void => {
           track.n--;
-          logger.info('rpc', { method: full, code: grpcCodeName(code), duration_ms: round(performance.now() - started), ...(message ? { error: message } : {}) });
+          const ms = performance.now() - started;
+          handlers.observer?.({ method: full, code: grpcCodeName(code), durationMs: ms });
+          logger.info('rpc', { method: full, code: grpcCodeName(code), duration_ms: round(ms), ...(message ? { error: message } : {}) });
         };
         if (!h) {
           done(grpc.status.UNIMPLEMENTED);
@@ -78,6 +84,7 @@ function serviceImplementation(
       const finish = (err: unknown, response?: object): void => {
         track.n--;
         const ms = round(performance.now() - started);
+        handlers.observer?.({ method: full, code: err === undefined ? 'OK' : grpcCodeName(grpcCode(errorCode(err))), durationMs: performance.now() - started });
         if (err === undefined) {
           logger.info('rpc', { method: full, code: 'OK', duration_ms: ms });
           callback(null, response);

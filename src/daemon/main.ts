@@ -12,6 +12,7 @@ import { startCriServer, type CriServer } from '../cri/server.js';
 import { buildHandlers } from './wiring.js';
 import { criusVersion } from './version.js';
 import { errorMessage } from '../common/errors.js';
+import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 
 const USAGE = `usage: criusd [--config PATH] [--socket PATH] [--root DIR] [--state DIR] [--log-level debug|info|warn|error]
 
@@ -52,6 +53,15 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     db.close();
     throw err;
   }
+  let metricsServer: MetricsServer | undefined;
+  try {
+    metricsServer = await startMetricsServer(wired.metrics.registry, config.metrics.address, config.metrics.port, logger.child({ module: 'metrics' }));
+  } catch (err) {
+    await server.shutdown(0);
+    await wired.close();
+    db.close();
+    throw new Error(`cannot serve metrics on ${config.metrics.address}:${config.metrics.port}: ${errorMessage(err)}; choose another [metrics] port, or 0 to disable`);
+  }
   logger.info('serving CRI', { socket: config.socket, root: config.rootDir, state: config.stateDir, startup_ms: Math.round(performance.now() - t0), version: criusVersion() });
   let stopping: Promise<void> | undefined;
   return {
@@ -59,6 +69,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     stop: () => {
       stopping ??= (async () => {
         await server.shutdown(10_000);
+        await metricsServer?.close();
         await wired.close();
         db.close();
       })();

@@ -32,6 +32,15 @@ import { startStreamServer } from '../stream/server.js';
 import { makeStreamHandlers } from '../cri/stream-handlers.js';
 import type { PodConfig, PodRuntime } from '../pod/types.js';
 import type { ContainerConfig, ContainerRuntime } from '../container/types.js';
+import { ContainerEvents } from '../container/events.js';
+import { makeEventsHandler } from '../cri/events-handler.js';
+import { makeStatsHandlers } from '../cri/stats-handlers.js';
+import { makeMetricsHandlers } from '../cri/pod-metrics.js';
+import { createCgroupReader } from '../stats/cgroup-reader.js';
+import { StatsCollector } from '../stats/stats-collector.js';
+import { countBy, createDaemonMetrics, type DaemonMetrics } from './metrics.js';
+import { instrumentOci } from './instrument.js';
+import type { StreamHandler } from '../cri/server.js';
 
 export interface WiringDeps {
   config: Config;
@@ -47,6 +56,7 @@ export interface Wired {
   pods: SandboxService;
   containers: ContainerService;
   images: ImageStore;
+  metrics: DaemonMetrics;
   close(): Promise<void>;
 }
 
@@ -59,6 +69,15 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
 
   const host = await detectOciHost(logger, nativeBinary('crius-oci-wrap'));
   const oci = createOciAdapter(config, host, logger.child({ module: 'oci' }));
+  // Late-bound like `containers` below: the gauges read the services at scrape time.
+  let pods!: SandboxService;
+  let containers!: ContainerService;
+  const metrics = createDaemonMetrics({
+    pods: () => countBy(pods.list(), (p) => p.state, ['ready', 'notready']),
+    containers: async () => countBy(await containers.list(), (c) => c.state, ['created', 'running', 'exited']),
+  });
+  instrumentOci(oci, metrics);
+  const events = new ContainerEvents();
   const cni = createCni({ confDir: config.cni.confDir, pluginDirs: config.cni.pluginDirs, resultsDir: join(config.rootDir, 'cni', 'results') });
   const network = networkAdapter(cni);
   const probe = await openNativeIdmapProbe(config.stateDir);
@@ -68,8 +87,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   const ownCapabilities = capabilitiesFromMask(/CapBnd:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0');
   const handlerNames = new Set(config.runtimes.map((r) => r.name));
   // Late-bound: pods need containers (to stop them) and containers need pods (to find them).
-  let containers!: ContainerService;
-  const pods = new SandboxService({
+  pods = new SandboxService({
     pods: new PodStore<PodConfig, PodRuntime>(deps.db),
     stateDir: config.stateDir,
     resolveHandler: (name) => (name === '' ? config.defaultRuntime : handlerNames.has(name) ? name : undefined),
@@ -96,6 +114,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     ownCapabilities,
     logger: logger.child({ module: 'container' }),
     readImageFile,
+    events,
   });
   await pods.recover();
   await containers.recover();
@@ -116,11 +135,31 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   const image = makeImageServiceHandlers({ images });
   const pod = makePodHandlers(pods);
   const ctr = makeContainerHandlers(containers);
+  const statsSources = {
+    pods, containers,
+    collector: new StatsCollector({ cgroups: createCgroupReader(host.layout), now: () => BigInt(Date.now()) * 1_000_000n }),
+    cgroupsPath: (parent: string, id: string) => oci.cgroupsPath(parent, id),
+    containersDir: join(config.rootDir, 'containers'),
+  };
+  const stats = makeStatsHandlers(statsSources);
+  const podMetrics = makeMetricsHandlers(statsSources);
+  const pullImage = async (req: never, ctx: Parameters<UnaryHandler>[1]): Promise<object> => {
+    const t0 = performance.now();
+    const before = images.findId((req as { image?: { image?: string } }).image?.image ?? '');
+    try {
+      const res = await (image.PullImage as UnaryHandler)(req, ctx) as { image_ref: string };
+      metrics.observePull({ ok: true, seconds: (performance.now() - t0) / 1000, bytes: before === undefined ? images.info(res.image_ref)?.size ?? 0 : 0 });
+      return res;
+    } catch (err) {
+      metrics.observePull({ ok: false, seconds: (performance.now() - t0) / 1000, bytes: 0 });
+      throw err;
+    }
+  };
   const unary: Record<string, UnaryHandler> = {
     Version: info.Version,
     Status: info.Status as UnaryHandler,
     RuntimeConfig: info.RuntimeConfig,
-    PullImage: image.PullImage as UnaryHandler,
+    PullImage: pullImage,
     ListImages: image.ListImages as UnaryHandler,
     ImageStatus: image.ImageStatus as UnaryHandler,
     RemoveImage: image.RemoveImage as UnaryHandler,
@@ -128,10 +167,15 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     ...(pod as unknown as Record<string, UnaryHandler>),
     ...(ctr as unknown as Record<string, UnaryHandler>),
     ...(streaming as unknown as Record<string, UnaryHandler>),
+    ...(stats as unknown as Record<string, UnaryHandler>),
+    ...(podMetrics as unknown as Record<string, UnaryHandler>),
+  };
+  const streams: Record<string, StreamHandler> = {
+    GetContainerEvents: makeEventsHandler({ events, pods, containers }) as StreamHandler,
   };
   return {
-    handlers: { unary },
-    pods, containers, images,
+    handlers: { unary, stream: streams, observer: (o) => metrics.observeRpc(o) },
+    pods, containers, images, metrics,
     close: async () => {
       await stream.close();
       oci.close();

@@ -1,0 +1,24 @@
+// Times the OCI runtime calls of the oci adapter for the daemon's metrics (crius_oci_runtime_duration_seconds):
+// wraps the handler-taking methods in place, so every caller (containers, infra, exec) is measured.
+import type { OciAdapter } from './adapters/oci.js';
+import type { DaemonMetrics } from './metrics.js';
+
+const TIMED = ['create', 'start', 'kill', 'delete', 'update', 'execSync'] as const;
+
+export function instrumentOci(oci: OciAdapter, metrics: DaemonMetrics): void {
+  const o = oci as unknown as Record<string, (handler: string, ...rest: unknown[]) => Promise<unknown>>;
+  for (const op of TIMED) {
+    const f = o[op]!;
+    o[op] = async (handler, ...rest) => {
+      const t0 = performance.now();
+      let ok = false;
+      try {
+        const r = await f.call(oci, handler, ...rest);
+        ok = true;
+        return r;
+      } finally {
+        metrics.observeOci(handler, op, (performance.now() - t0) / 1000, ok);
+      }
+    };
+  }
+}

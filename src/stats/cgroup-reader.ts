@@ -1,0 +1,85 @@
+// Reads a cgroup's CPU, memory and process count from whichever hierarchy the host has. On v1 and hybrid
+// hosts containers' cgroups live in the v1 controllers only (the runtime never sees the cgroup2 mount:
+// see oci/cgroup-mode.ts), so hybrid reads v1; v2 reads the unified files.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { CgroupLayout } from '../oci/cgroup-mode.js';
+import { cpuFromV1, cpuFromV2, memoryFromV1, memoryFromV2, parseSingleValue, type CpuSample, type MemorySample } from './cgroup-parsers.js';
+
+export interface CgroupUsage {
+  cpu?: CpuSample;
+  memory?: MemorySample;
+  /** pids.current: processes and threads in the cgroup (the kubelet's process_count). */
+  processCount?: bigint;
+}
+
+export interface CgroupReader {
+  /** Usage of the cgroup at the absolute cgroup path; undefined when it exists in no hierarchy. */
+  read(cgPath: string): Promise<CgroupUsage | undefined>;
+}
+
+/**
+ * v1 controller -> mount point. A v1 mount's directory is named after its controllers ("cpu,cpuacct",
+ * "memory"), as systemd and every distro mount them; that saves reading mount options on each call.
+ */
+export function v1ControllerMounts(v1Mounts: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of v1Mounts) for (const c of path.basename(m).split(',')) if (c !== '' && !out.has(c)) out.set(c, m);
+  return out;
+}
+
+async function readOr(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+export function createCgroupReader(layout: CgroupLayout): CgroupReader {
+  if (layout.mode === 'v2') {
+    const root = layout.unifiedMount ?? '/sys/fs/cgroup';
+    return {
+      async read(cgPath) {
+        const dir = path.join(root, cgPath);
+        const [cpuStat, current, max, stat, pids] = await Promise.all([
+          readOr(path.join(dir, 'cpu.stat')), readOr(path.join(dir, 'memory.current')), readOr(path.join(dir, 'memory.max')),
+          readOr(path.join(dir, 'memory.stat')), readOr(path.join(dir, 'pids.current')),
+        ]);
+        if (cpuStat === undefined && current === undefined && pids === undefined) return undefined;
+        const u: CgroupUsage = {};
+        if (cpuStat !== undefined) u.cpu = cpuFromV2(cpuStat);
+        if (current !== undefined) u.memory = memoryFromV2(current, max ?? 'max', stat ?? '');
+        const n = pids === undefined ? undefined : parseSingleValue(pids);
+        if (n !== undefined) u.processCount = n;
+        return u;
+      },
+    };
+  }
+  const mounts = v1ControllerMounts(layout.v1Mounts);
+  const dirOf = (ctrl: string, cgPath: string): string | undefined => {
+    const m = mounts.get(ctrl);
+    return m === undefined ? undefined : path.join(m, cgPath);
+  };
+  return {
+    async read(cgPath) {
+      const cpuDir = dirOf('cpuacct', cgPath);
+      const memDir = dirOf('memory', cgPath);
+      const pidsDir = dirOf('pids', cgPath);
+      const [cpu, usage, limit, stat, pids] = await Promise.all([
+        cpuDir ? readOr(path.join(cpuDir, 'cpuacct.usage')) : undefined,
+        memDir ? readOr(path.join(memDir, 'memory.usage_in_bytes')) : undefined,
+        memDir ? readOr(path.join(memDir, 'memory.limit_in_bytes')) : undefined,
+        memDir ? readOr(path.join(memDir, 'memory.stat')) : undefined,
+        pidsDir ? readOr(path.join(pidsDir, 'pids.current')) : undefined,
+      ]);
+      if (cpu === undefined && usage === undefined && pids === undefined) return undefined;
+      const u: CgroupUsage = {};
+      if (cpu !== undefined) u.cpu = cpuFromV1(cpu);
+      if (usage !== undefined) u.memory = memoryFromV1(usage, limit ?? '', stat ?? '');
+      const n = pids === undefined ? undefined : parseSingleValue(pids);
+      if (n !== undefined) u.processCount = n;
+      return u;
+    },
+  };
+}
