@@ -34,7 +34,8 @@ export type OverlayProbeFact =
     root: { uid: number; gid: number };
     lowerFile: { uid: number; gid: number };
   }
-  | { kind: 'error'; layerDir: string; error: string };
+  /** refused: the kernel refused a mount syscall; otherwise the probe could not run (helper missing, ...). */
+  | { kind: 'error'; layerDir: string; error: string; refused: boolean };
 
 const pair = (p: { uid: number; gid: number }): string => `${p.uid}:${p.gid}`;
 
@@ -45,7 +46,8 @@ export function checkOverlayIdmap(fact: OverlayProbeFact, rootfsMode: 'idmap' | 
   const fix = 'needs Linux >= 5.19 and a layer filesystem that can be idmapped (ext4, xfs, btrfs); else set [userns] rootfs = "copy" (one chowned copy of each image per mapping)';
   if (fact.kind === 'error') {
     const d = `overlay over an idmapped lower layer in ${fact.layerDir} failed: ${fact.error}`;
-    return needed ? fail(name, d, fix, true) : warn(name, `${d} ([userns] rootfs = "copy" does not need it)`, fix);
+    const f = fact.refused ? fix : 'fix the cause above (native helper built? user namespaces enabled? running as root?)';
+    return needed ? fail(name, d, f, true) : warn(name, `${d} ([userns] rootfs = "copy" does not need it)`, f);
   }
   if (fact.root.uid !== fact.expect.uid || fact.root.gid !== fact.expect.gid ||
       fact.lowerFile.uid !== fact.expect.uid || fact.lowerFile.gid !== fact.expect.gid) {

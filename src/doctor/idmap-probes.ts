@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { errorMessage } from '../common/errors.js';
 import { run, type Runner } from '../common/exec.js';
 import { mountContainerRootfs, unmountContainerRootfs } from '../rootfs/overlay-rootfs.js';
-import type { IdmapHelper } from '../userns/idmap-helper.js';
+import { SyscallError, type IdmapHelper } from '../userns/idmap-helper.js';
 import { openNativeIdmapProbe, type NativeIdmapProbe } from '../userns/idmap-probe.js';
 import { createIdmapSupport, type IdmapSupport } from '../userns/idmap-support.js';
 import type { IdRange } from '../userns/mapping-rules.js';
@@ -72,6 +72,14 @@ async function probeTmpfs(dir: string, support: IdmapSupport | undefined, whyNot
   }
 }
 
+/** Whether a syscall failure (the kernel's answer) is somewhere in the cause chain. */
+function refusedBySyscall(err: unknown): boolean {
+  for (let e: unknown = err, i = 0; e instanceof Error && i < 8; e = e.cause, i++) {
+    if (e instanceof SyscallError) return true;
+  }
+  return false;
+}
+
 async function probeOverlay(dir: string, o: IdmapProbeOptions, runner: Runner): Promise<OverlayProbeFact> {
   const layerDir = join(dir, 'layer');
   const usernsFile = join(dir, 'rootfs.userns');
@@ -94,7 +102,7 @@ async function probeOverlay(dir: string, o: IdmapProbeOptions, runner: Runner): 
       root: { uid: root.uid, gid: root.gid }, lowerFile: { uid: file.uid, gid: file.gid },
     };
   } catch (err) {
-    return { kind: 'error', layerDir, error: errorMessage(err) };
+    return { kind: 'error', layerDir, error: errorMessage(err), refused: refusedBySyscall(err) };
   } finally {
     if (mounted || mountsUnder(target).length > 0) await unmountContainerRootfs(target, runner).catch(() => undefined);
     await removeUsernsFile(usernsFile, runner).catch(() => undefined);

@@ -12,7 +12,7 @@ import { detectCgroupLayout } from '../oci/cgroup-mode.js';
 import { FeaturesCache, type KernelFacts } from '../oci/features.js';
 import { oomScoreAdjFloor } from '../oci/oom-score.js';
 import { parseNetworkConfig, pickConfigFile } from '../network/cni.js';
-import type { IdmapHelper } from '../userns/idmap-helper.js';
+import { defaultIdmapHelperPath, type IdmapHelper } from '../userns/idmap-helper.js';
 import { type CheckResult, fail, ok } from './check.js';
 import { checkHandler, checkUsernsHandlers } from './handler-checks.js';
 import { checkCapSysResource, checkCgroups, checkSubidRange, parseSubidFile, type SubidEntry } from './host-checks.js';
@@ -133,7 +133,9 @@ export async function runDoctor(config: Config, o: DoctorOptions = {}): Promise<
   const wrapper = join(buildDir, 'crius-oci-wrap');
   checks.push(checkCgroups(layout, { path: wrapper, exists: existsSync(wrapper) }));
   const specs = nativeHelperSpecs(layout.mode === 'hybrid');
-  checks.push(checkNativeHelpers(buildDir, specs, new Set(specs.map((s) => s.name).filter((n) => existsSync(join(buildDir, n))))));
+  // CRIUS_IDMAP_HELPER may point the idmap helper elsewhere; judge the one crius would really use.
+  const helperPath = (n: string): string => (n === 'crius-idmap' ? defaultIdmapHelperPath() : join(buildDir, n));
+  checks.push(checkNativeHelpers(buildDir, specs, new Set(specs.map((s) => s.name).filter((n) => existsSync(helperPath(n))))));
 
   const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
   checks.push(checkCapSysResource(capEff, oomScoreAdjFloor()));

@@ -228,8 +228,10 @@ describe('idmap checks', () => {
     const wrong = checkOverlayIdmap({ ...good, lowerFile: { uid: 0, gid: 0 } }, 'idmap');
     assert.equal(wrong.status, 'fail');
     assert.match(wrong.detail, /lower file 0:0, want 65536:65536/);
-    const e: OverlayProbeFact = { kind: 'error', layerDir: '/l', error: 'overlay mount failed: EINVAL' };
+    const e: OverlayProbeFact = { kind: 'error', layerDir: '/l', error: 'overlay mount failed: EINVAL', refused: true };
     assert.equal(checkOverlayIdmap(e, 'idmap').status, 'fail');
+    assert.match(checkOverlayIdmap(e, 'idmap').fix, /5\.19/);
+    assert.match(checkOverlayIdmap({ ...e, error: 'helper missing', refused: false }, 'idmap').fix, /native helper built/);
     const copy = checkOverlayIdmap(e, 'copy');
     assert.equal(copy.status, 'warn');
     assert.equal(copy.neededForUserns, false);
