@@ -259,7 +259,15 @@ export class SandboxService {
       await this.d.infra.remove(pod);
     }
     if (done.has('network')) await this.d.network.remove(meta, r.namespaces.net);
-    if (done.has('namespaces')) await this.d.namespaces.remove(r.namespaces);
+    // A crash inside namespaces.create leaves pins whose paths were never recorded (they are recorded
+    // when create returns): also unpin every name the adapters use under <runDir>/ns (missing is fine).
+    if (done.has('namespaces')) {
+      const nsDir = join(r.runDir, 'ns');
+      const n = r.namespaces;
+      await this.d.namespaces.remove({
+        net: n.net ?? join(nsDir, 'net'), ipc: n.ipc ?? join(nsDir, 'ipc'), uts: n.uts ?? join(nsDir, 'uts'), user: n.user ?? join(nsDir, 'user'),
+      });
+    }
     if (done.has('shm')) await this.d.shm.unmount(join(r.runDir, 'shm'));
     if (done.has('cgroup')) await this.d.cgroups.removePod(r.cgroupParent);
     if (done.has('rundir')) await rm(r.runDir, { recursive: true, force: true });

@@ -18,6 +18,11 @@ export interface CriNode {
   call<T = Record<string, any>>(method: string, req: object, timeoutMs?: number): Promise<T>;
   image_call<T = Record<string, any>>(method: string, req: object, timeoutMs?: number): Promise<T>;
   cleanup(): Promise<void>;
+  /**
+   * Ends the daemon (SIGKILL: a crash; SIGTERM: a clean shutdown) and starts a new one on the same dirs;
+   * `daemon`, `call` and `image_call` then talk to the new one.
+   */
+  restartDaemon(how: 'kill' | 'term'): Promise<void>;
 }
 
 export interface CriNodeOptions {
@@ -67,8 +72,13 @@ ${o.extraConfig ?? ''}
   mkdirSync(logDir);
   const node: CriNode = {
     daemon, registry, image: `${registry.host}/test/busybox:latest`, dir, logDir,
-    call: (method, req, t) => daemon.client.call('runtime', method, req, t),
-    image_call: (method, req, t) => daemon.client.call('image', method, req, t),
+    call: (method, req, t) => node.daemon.client.call('runtime', method, req, t),
+    image_call: (method, req, t) => node.daemon.client.call('image', method, req, t),
+    restartDaemon: async (how) => {
+      if (how === 'kill') await node.daemon.kill();
+      else await node.daemon.stop();
+      node.daemon = await node.daemon.restart();
+    },
     cleanup: async () => {
       // Remove whatever pods a failed test left, so nothing leaks (mounts, netns, conmon).
       try {
@@ -78,7 +88,7 @@ ${o.extraConfig ?? ''}
           await node.call('RemovePodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
         }
       } catch { /* daemon already gone */ }
-      await daemon.stop();
+      await node.daemon.stop();
       await registry.stop();
       rmSync(dir, { recursive: true, force: true });
     },
