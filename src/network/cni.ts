@@ -128,6 +128,16 @@ export function cniArgs(pod: CniPod): string {
     `K8S_POD_INFRA_CONTAINER_ID=${clean(pod.id)};K8S_POD_UID=${clean(pod.uid)}`;
 }
 
+/**
+ * portmap given no port mappings is a pass-through: ADD prints prevResult and DEL has nothing to remove,
+ * neither runs iptables (checked with strace on plugins 1.1.1). Skipping it saves a Go process start per
+ * pod without host ports; DEL still runs it whenever the cached ADD had mappings, or no cache exists.
+ */
+export function isIdlePortmap(plugin: CniPluginConf, runtimeConfig: Record<string, unknown>): boolean {
+  const pm = runtimeConfig['portMappings'];
+  return plugin.type === 'portmap' && plugin.capabilities?.['portMappings'] === true && !(Array.isArray(pm) && pm.length > 0);
+}
+
 interface CniCache {
   result: CniResult;
   runtimeConfig: Record<string, unknown>;
@@ -279,6 +289,7 @@ export function createCni(o: CniOptions, runner: Runner = run): Cni {
     const ns = netns !== undefined && existsSync(netns) ? netns : undefined;
     const errors: string[] = [];
     for (const plugin of [...list.plugins].reverse()) {
+      if (cache && isIdlePortmap(plugin, cache.runtimeConfig)) continue;
       try {
         await exec(list, plugin, 'DEL', pod, ns, pluginStdin(list, plugin, cache?.runtimeConfig ?? {}, cache?.result));
       } catch (err) {
@@ -322,6 +333,7 @@ export function createCni(o: CniOptions, runner: Runner = run): Cni {
         let prev: CniResult | undefined;
         try {
           for (const plugin of list.plugins) {
+            if (isIdlePortmap(plugin, rc)) continue;
             const res = await exec(list, plugin, 'ADD', pod, netns, pluginStdin(list, plugin, rc, prev));
             if (res !== undefined) prev = res;
           }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { bridgeMasqChain, cniArgs, parseNetworkConfig, pickConfigFile, pluginStdin, podIpsFromResult } from '../../../src/network/cni.js';
+import { bridgeMasqChain, cniArgs, isIdlePortmap, parseNetworkConfig, pickConfigFile, pluginStdin, podIpsFromResult } from '../../../src/network/cni.js';
 import { errorCode } from '../../../src/common/errors.js';
 
 const LIST = parseNetworkConfig(JSON.stringify({
@@ -45,6 +45,15 @@ describe('CNI config and results', () => {
     };
     assert.deepEqual(podIpsFromResult(result), ['10.88.0.5', 'fd00::5']);
     assert.deepEqual(podIpsFromResult({ ips: [{ address: '10.1.0.2/24' }] }), ['10.1.0.2']);
+  });
+
+  it('skips portmap only when it has no port mappings to set up', () => {
+    const pm = LIST.plugins[1]!;
+    assert.equal(isIdlePortmap(pm, {}), true);
+    assert.equal(isIdlePortmap(pm, { portMappings: [] }), true);
+    assert.equal(isIdlePortmap(pm, { portMappings: [{ hostPort: 80 }] }), false);
+    assert.equal(isIdlePortmap(LIST.plugins[0]!, {}), false);
+    assert.equal(isIdlePortmap({ type: 'portmap' }, {}), false, 'a portmap that does not declare the capability runs');
   });
 
   it('builds CNI_ARGS like ocicni and the bridge masquerade chain name', () => {
