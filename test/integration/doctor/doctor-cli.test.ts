@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../../src/common/exec.js';
 import type { CheckResult, DoctorSummary } from '../../../src/doctor/check.js';
-import { CRIUS } from '../../helpers/daemon.js';
+import { CRIUS, startTestDaemon } from '../../helpers/daemon.js';
 import { usernsSkipReason } from '../../helpers/userns.js';
 
 interface DoctorJson { checks: CheckResult[]; summary: DoctorSummary }
@@ -91,5 +91,20 @@ describe('crius doctor (integration)', () => {
     await writeFile(config, 'root_dri = "/x"\n');
     const r = await run(process.execPath, [CRIUS, 'doctor', '--config', config], { okCodes: [2], timeoutMs: 30_000 });
     assert.match(r.stderr, /root_dri.*unknown key/);
+  });
+
+  it('criusd logs the host summary once at start', async (t) => {
+    if (process.getuid?.() !== 0) { t.skip('needs root'); return; }
+    const d = await startTestDaemon();
+    try {
+      const lines = d.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const host = lines.filter((l) => l['msg'] === 'host');
+      assert.equal(host.length, 1, d.logs());
+      assert.match(String(host[0]?.['kernel']), /^\d+\.\d+/);
+      assert.equal(host[0]?.['cgroupMode'], 'hybrid');
+      assert.equal(host[0]?.['usernsOk'], true);
+    } finally {
+      await d.cleanup();
+    }
   });
 });
