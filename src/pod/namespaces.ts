@@ -7,15 +7,17 @@
 // infra process (native/crius-pause, see infra-rootfs.ts). Pods with a user namespace use
 // userns/userns-file.ts createPodNamespaces instead (its netns must be owned by the pod's userns), and
 // then applyPodSysctls here for their sysctls. Result shape: {net, ipc, uts, user?}.
-import { mkdir, open } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { CriusError, internal, invalidArgument } from '../common/errors.js';
+import { CriusError, internal, invalidArgument, wrap } from '../common/errors.js';
 import { ExecError, run, type Runner } from '../common/exec.js';
 import { removeNamespaceFiles } from '../userns/userns-file.js';
 
 const UNSHARE = '/usr/bin/unshare';
 const NSENTER = '/usr/bin/nsenter';
 const SH = '/bin/sh';
+const UMOUNT = '/usr/bin/umount';
 
 export interface PinnedNamespaces {
   net?: string;
@@ -143,8 +145,28 @@ export async function applyPodSysctls(ns: PinnedNamespaces, sysctls: Record<stri
   }
 }
 
-/** Unpins (lazy unmount) and removes the files; idempotent, missing files are fine. */
+function mountedAmong(files: readonly string[]): string[] {
+  // Mount points in mountinfo escape space, tab, newline and backslash as octal.
+  const esc = (p: string): string => p.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  const points = new Set(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]));
+  return files.filter((f) => points.has(esc(f)));
+}
+
+/**
+ * Unpins (lazy unmount, all files in one umount call, repeated for stacked pins) and removes the files;
+ * idempotent, missing files are fine.
+ */
 export async function removePinnedNamespaces(ns: PinnedNamespaces, runner: Runner = run): Promise<void> {
   const files = [ns.net, ns.ipc, ns.uts, ns.user].filter((f): f is string => f !== undefined);
-  await removeNamespaceFiles(files, runner);
+  try {
+    for (let i = 0; i < 8; i++) {
+      const mounted = mountedAmong(files);
+      if (mounted.length === 0) break;
+      await runner(UMOUNT, ['-l', ...mounted], { timeoutMs: 10_000 });
+    }
+    for (const f of files) await rm(f, { force: true });
+  } catch {
+    // Fall back to one file at a time, which names the file that cannot be removed.
+    await removeNamespaceFiles(files, runner).catch((e: unknown) => { throw wrap('remove pod namespaces', e); });
+  }
 }
