@@ -117,9 +117,9 @@ async function main(): Promise<void> {
     };
     const cruisExec = async (cmd: string[]): Promise<[number, number, number]> => {
       const t0 = now();
-      const r = await spdyExec(await target.url(cmd));
+      const r = await spdyExec(await target.url(cmd), { countOnly: true });
       const code = exitCodeOf(r.error);
-      return [now() - t0, r.stdout.length, code === 'error' ? -1 : code];
+      return [now() - t0, r.stdoutBytes, code === 'error' ? -1 : code];
     };
     const big = ['head', '-c', String(BYTES), '/dev/zero'];
     // Warm-up: page cache, crun binary, JIT.

@@ -51,7 +51,9 @@ int main(int argc, char **argv) {
   unsigned rows = (unsigned)strtoul(argv[1], NULL, 10), cols = (unsigned)strtoul(argv[2], NULL, 10);
   int ctl = fcntl(3, F_GETFD) >= 0 ? 3 : -1;
   int master;
-  pid_t pid = forkpty(&master, NULL, NULL, NULL);
+  // The size is set before the child starts, so a program that asks for it at once sees it.
+  struct winsize ws0 = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+  pid_t pid = forkpty(&master, NULL, NULL, rows > 0 && cols > 0 ? &ws0 : NULL);
   if (pid < 0) {
     perror("crius-pty: forkpty");
     return 125;
@@ -62,7 +64,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "crius-pty: exec %s: %s\n", argv[3], strerror(errno));
     _exit(127);
   }
-  set_size(master, rows, cols);
   char buf[32768], line[64];
   size_t linelen = 0;
   int in_open = 1;

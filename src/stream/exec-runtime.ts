@@ -6,11 +6,11 @@
 // On cancellation (client gone) the exec'd process itself is SIGKILLed via the pid file: killing only
 // the runtime would leave the process running inside the container.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import type { ExecBackend, ExecParams } from './backend.js';
+import type { ExecBackend, ExecParams, TerminalSize } from './backend.js';
 import { CriusError, errorMessage } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { tail, waitClose } from './child-process-util.js';
@@ -53,19 +53,43 @@ async function killFromPidFile(pidFile: string): Promise<void> {
   }
 }
 
+/**
+ * kubectl and crictl send the terminal size right after creating their streams; waiting this long for it
+ * before starting a tty exec means a command that reads the size at once (stty size, a shell's first
+ * prompt, an editor) sees the real size instead of 24x80 followed by a resize.
+ */
+export const INITIAL_SIZE_WAIT_MS = 300;
+
+async function firstSize(resize: AsyncIterator<TerminalSize> | undefined): Promise<TerminalSize | null> {
+  if (!resize) return null;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), INITIAL_SIZE_WAIT_MS); });
+  const next = resize.next().then((r) => (r.done ? null : r.value));
+  const size = await Promise.race([next, timeout]);
+  clearTimeout(timer);
+  // A size that arrives after the timeout is not lost: the resize loop applies it later.
+  if (size === null) pendingFirst.set(resize, next);
+  return size;
+}
+const pendingFirst = new WeakMap<AsyncIterator<TerminalSize>, Promise<TerminalSize | null>>();
+
 export function createRuntimeExecBackend(cfg: RuntimeExecConfig): ExecBackend {
   const log = cfg.logger ?? silentLogger;
   return {
     async exec(p: ExecParams): Promise<{ exitCode: number }> {
       const proc = { ...(await cfg.processFor(p.containerId, p.cmd, p.tty)), args: p.cmd, terminal: p.tty };
-      const dir = await mkdtemp(path.join(cfg.tmpDir ?? tmpdir(), 'crius-exec-'));
+      const base = cfg.tmpDir ?? tmpdir();
+      await mkdir(base, { recursive: true, mode: 0o700 });
+      const dir = await mkdtemp(path.join(base, 'crius-exec-'));
+      const resizeIt = p.tty ? p.resize?.[Symbol.asyncIterator]() : undefined;
       try {
         const procFile = path.join(dir, 'process.json');
         const pidFile = path.join(dir, 'pid');
         await writeFile(procFile, JSON.stringify(proc), { mode: 0o600 });
         const rc = cfg.runtimeCommand(['exec', '--process', procFile, '--pid-file', pidFile, cfg.runtimeId?.(p.containerId) ?? p.containerId]);
-        const child = p.tty
-          ? spawn(cfg.ptyHelper, ['24', '80', rc.file, ...rc.args], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] })
+        const size = p.tty ? (await firstSize(resizeIt)) ?? { height: 24, width: 80 } : null;
+        const child = size
+          ? spawn(cfg.ptyHelper, [String(size.height), String(size.width), rc.file, ...rc.args], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] })
           : spawn(rc.file, rc.args, { stdio: [p.stdin ? 'pipe' : 'ignore', p.stdout ? 'pipe' : 'ignore', 'pipe'] });
         const closed = waitClose(child);
         const onAbort = (): void => {
@@ -83,10 +107,13 @@ export function createRuntimeExecBackend(cfg: RuntimeExecConfig): ExecBackend {
         if (p.stderr && child.stderr) child.stderr.pipe(p.stderr, { end: false });
         else child.stderr?.resume();
         const ctl = child.stdio[3] as Writable | null | undefined;
-        if (p.tty && p.resize && ctl) {
+        if (resizeIt && ctl) {
           ctl.on('error', () => {});
           void (async () => {
-            for await (const size of p.resize!) ctl.write(`${size.height} ${size.width}\n`);
+            const late = pendingFirst.get(resizeIt);
+            const first = late ? await late : null;
+            if (first) ctl.write(`${first.height} ${first.width}\n`);
+            for (let r = await resizeIt.next(); !r.done; r = await resizeIt.next()) ctl.write(`${r.value.height} ${r.value.width}\n`);
           })();
         }
         let exitCode: number;

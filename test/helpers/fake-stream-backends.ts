@@ -17,7 +17,12 @@ export interface FakeRecord {
 }
 
 async function writeAll(w: Writable, data: Buffer | string): Promise<void> {
-  if (!w.write(data)) await Promise.race([once(w, 'drain'), once(w, 'close')]);
+  if (w.write(data)) return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => { w.off('drain', done); w.off('close', done); resolve(); };
+    w.on('drain', done);
+    w.on('close', done);
+  });
 }
 
 export function fakeBackends(ports: Record<number, number> = {}): { backends: StreamBackends; record: FakeRecord } {

@@ -30,13 +30,17 @@ export function spdyUpgrade(url: string, protocols: string[], method = 'POST'): 
   });
 }
 
-export function readAll(s: SpdyStream): Promise<Buffer> {
+/** Everything the stream delivers; with countOnly an empty buffer whose `counted` property holds the byte count. */
+export function readAll(s: SpdyStream, countOnly = false): Promise<Buffer & { counted?: number }> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.on('end', () => resolve(Buffer.concat(chunks)));
-    s.on('close', () => resolve(Buffer.concat(chunks)));
-    s.on('error', () => resolve(Buffer.concat(chunks)));
+    let n = 0;
+    let done = false;
+    const finish = (): void => { if (!done) { done = true; resolve(countOnly ? Object.assign(Buffer.alloc(0), { counted: n }) : Buffer.concat(chunks)); } };
+    s.on('data', (c: Buffer) => { if (countOnly) n += c.length; else chunks.push(c); });
+    s.on('end', finish);
+    s.on('close', finish);
+    s.on('error', finish);
   });
 }
 
@@ -49,11 +53,14 @@ export interface ExecClientOptions {
   stdout?: boolean;
   stderr?: boolean;
   resizes?: Array<{ Width: number; Height: number }>;
+  /** Count stdout bytes instead of keeping them (benchmarks): stdout is then empty, stdoutBytes counts. */
+  countOnly?: boolean;
 }
 
 export interface ExecClientResult {
   protocol: string;
   stdout: Buffer;
+  stdoutBytes: number;
   stderr: Buffer;
   /** The raw error-stream bytes (v4: the metav1.Status JSON). */
   error: string;
@@ -74,7 +81,7 @@ export async function spdyExec(url: string, o: ExecClientOptions = {}): Promise<
   const stderrStream = o.stderr && !o.tty ? await conn.openStream({ streamtype: 'stderr' }) : undefined;
   const resizeStream = o.tty ? await conn.openStream({ streamtype: 'resize' }) : undefined;
   for (const s of [stdoutStream, stderrStream]) s?.end();
-  const outP = stdoutStream ? readAll(stdoutStream) : Promise.resolve(Buffer.alloc(0));
+  const outP = stdoutStream ? readAll(stdoutStream, o.countOnly) : Promise.resolve(Buffer.alloc(0));
   const errP = stderrStream ? readAll(stderrStream) : Promise.resolve(Buffer.alloc(0));
   if (resizeStream) {
     resizeStream.resume();
@@ -88,7 +95,7 @@ export async function spdyExec(url: string, o: ExecClientOptions = {}): Promise<
   }
   const [stdout, stderr, error] = await Promise.all([outP, errP, errorP]);
   conn.close();
-  return { protocol: up.protocol, stdout, stderr, error: error.toString() };
+  return { protocol: up.protocol, stdout, stdoutBytes: (stdout as { counted?: number }).counted ?? stdout.length, stderr, error: error.toString() };
 }
 
 /** The exit code client-go would derive from a v4 status (0 on Success). */

@@ -293,7 +293,12 @@ export class SpdyConnection extends EventEmitter {
     const frames: RawFrame[] = [];
     try {
       while (this.inLen >= 8) {
-        if (this.inChunks[0]!.length < 8) this.inChunks.unshift(this.take(this.firstBytes(8)));
+        if (this.inChunks[0]!.length < 8) {
+          // Join the first reads so the 8-byte header is contiguous (take() counts them out; count back in).
+          const head = this.take(this.firstBytes(8));
+          this.inChunks.unshift(head);
+          this.inLen += head.length;
+        }
         const need = 8 + this.inChunks[0]!.readUIntBE(5, 3);
         if (this.inLen < need) break;
         const { frames: one } = parseFrames(this.take(need));

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { SpdyConnection, type SpdyStream } from '../../../src/stream/spdy/connection.js';
-import { FrameType, encodeControl } from '../../../src/stream/spdy/frames.js';
+import { FLAG_FIN, FrameType, encodeControl, encodeData } from '../../../src/stream/spdy/frames.js';
+import { Duplex } from 'node:stream';
 
 async function pair(): Promise<{ client: SpdyConnection; server: SpdyConnection; cleanup: () => void }> {
   const srv = net.createServer();
@@ -74,4 +75,21 @@ test('closing the socket aborts open streams on the other side', async () => {
     await closed;
     assert.equal(s.aborted, true);
   } finally { cleanup(); }
+});
+
+test('frames split across reads at every byte boundary are reassembled', async () => {
+  // Frames produced by a client connection are fed to a server connection one byte per read.
+  const wire: Buffer[] = [];
+  const sink = new Duplex({ read() {}, write(b: Buffer, _e, cb) { wire.push(b); cb(); } });
+  const client = new SpdyConnection(sink, { isServer: false });
+  void client.openStream({ streamtype: 'stdin' }).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 50));
+  client.sendFrame(encodeData(1, 0, Buffer.from('hello ')));
+  client.sendFrame(encodeData(1, FLAG_FIN, Buffer.from('world')));
+  await new Promise((r) => setTimeout(r, 20));
+  const bytes = Buffer.concat(wire);
+  const server = new SpdyConnection(new Duplex({ read() {}, write(_b, _e, cb) { cb(); } }), { isServer: true });
+  const got = new Promise<Buffer>((resolve) => server.on('stream', (st: SpdyStream) => resolve(collect(st))));
+  for (let i = 0; i < bytes.length; i++) server.feed(bytes.subarray(i, i + 1));
+  assert.equal((await got).toString(), 'hello world');
 });
