@@ -4,6 +4,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CriusError } from '../../../src/common/errors.js';
@@ -131,6 +133,32 @@ describe('image pull from a local registry', { skip }, () => {
     const info = await store.pull('mirrored:1');
     assert.deepEqual(info.repoTags, ['docker.io/library/mirrored:1']);
     assert.ok(store.status('docker.io/library/mirrored:1'));
+  });
+
+  test('blob redirects (as registries backed by object storage answer) are followed', async () => {
+    let redirected = 0;
+    const front = createServer((req, res) => {
+      const path = req.url ?? '/';
+      if (path.includes('/blobs/')) {
+        redirected++;
+        res.writeHead(307, { location: `${reg.url}${path}` }).end();
+        return;
+      }
+      void fetch(`${reg.url}${path}`, { headers: { accept: String(req.headers.accept ?? '*/*') } }).then(async (r) => {
+        res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? '' }).end(Buffer.from(await r.arrayBuffer()));
+      });
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const port = (front.address() as AddressInfo).port;
+      const store = newStore({ registries: { 'docker.io': { mirrors: [`http://127.0.0.1:${port}`] } } });
+      await pushImage(reg, 'library/redirected', 'v1', busybox);
+      const info = await store.pull('redirected:v1');
+      assert.equal(info.id, busybox.configDigest);
+      assert.ok(redirected >= 2, 'config and layer came through redirects');
+    } finally {
+      await new Promise<void>((resolve) => front.close(() => resolve()));
+    }
   });
 
   test('concurrent pulls of the same image fetch each blob once', async () => {
