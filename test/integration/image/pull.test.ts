@@ -175,6 +175,23 @@ describe('image pull from a local registry', { skip }, () => {
     for (const [url, count] of gets) assert.equal(count, 1, `${url} fetched ${count} times`);
   });
 
+  test('concurrent pulls of two images sharing a layer fetch and unpack that layer once', async () => {
+    const shared = await makeLayer([{ path: 'shared/file', content: 'same bytes' }]);
+    const a = makeImage([shared, await makeLayer([{ path: 'a', content: 'a' }])]);
+    const b = makeImage([shared, await makeLayer([{ path: 'b', content: 'b' }])]);
+    await pushImage(reg, 'test/share-a', '1', a);
+    await pushImage(reg, 'test/share-b', '1', b);
+    let sharedGets = 0;
+    const counting: typeof fetch = async (input, init) => {
+      if (String(input instanceof Request ? input.url : input).endsWith(`/blobs/${shared.digest}`)) sharedGets++;
+      return fetch(input, init);
+    };
+    const store = newStore({ client: { fetch: counting, backoffMs: 10 } });
+    const [ia, ib] = await Promise.all([store.pull(`${reg.host}/test/share-a:1`), store.pull(`${reg.host}/test/share-b:1`)]);
+    assert.equal(sharedGets, 1);
+    assert.equal(store.resolveImage(ia.id).layerDirs[0], store.resolveImage(ib.id).layerDirs[0], 'one layer dir for the shared chain');
+  });
+
   /** A fetch that cuts the first `cuts` layer downloads off after 1000 bytes. */
   function cuttingFetch(layerDigest: string, cuts: number): typeof fetch {
     let left = cuts;
