@@ -97,7 +97,7 @@ function crictl(args: string[], input?: string, wrapPty = false): Promise<{ code
   const child = wrapPty ? spawn(PTY_HELPER, ['33', '101', CRICTL, ...full]) : spawn(CRICTL, full);
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+  child.stdout.on('data', (b: Buffer) => { stdout += b.toString('latin1'); });
   child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
   if (input !== undefined) child.stdin.end(input); else if (!wrapPty) child.stdin.end();
   return new Promise((resolve) => child.on('close', (code) => { if (wrapPty) child.stdin.end(); resolve({ code: code ?? -1, stdout, stderr }); }));
@@ -110,6 +110,12 @@ test('crictl exec (SPDY): output and exit code 3', { skip: skip ?? false }, asyn
   // crictl exits 1 on any streaming error; "exit code 3" shows client-go read the ExitCode cause of the v4 status.
   assert.match(r.stderr, /command terminated with exit code 3/);
   assert.equal(r.code, 1);
+});
+
+test('crictl exec: 10 MB of output reach the Go client without stalling', { skip: skip ?? false }, async () => {
+  const r = await crictl(['exec', ctr!.id, 'head', '-c', String(10 * 1024 * 1024), '/dev/zero']);
+  assert.equal(r.code, 0);
+  assert.equal(Buffer.byteLength(r.stdout, 'latin1'), 10 * 1024 * 1024);
 });
 
 test('crictl exec -i: stdin echo', { skip: skip ?? false }, async () => {
