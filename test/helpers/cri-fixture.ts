@@ -32,6 +32,8 @@ export interface CriNodeOptions {
   tag: string;
   /** Third octet-pair of the test subnet, e.g. 90 -> 10.90.0.0/16. */
   subnet: number;
+  /** Extra criusd flags (later flags win, e.g. ['--log-level', 'info'] for benches). */
+  daemonArgs?: string[];
 }
 
 export async function startCriNode(o: CriNodeOptions): Promise<CriNode> {
@@ -62,7 +64,7 @@ ${o.extraConfig ?? ''}
 `;
   let daemon: TestDaemon;
   try {
-    daemon = await startTestDaemon({ config });
+    daemon = await startTestDaemon({ config, extraArgs: o.daemonArgs });
   } catch (err) {
     await registry.stop();
     rmSync(dir, { recursive: true, force: true });
