@@ -2,11 +2,13 @@
 // the mounts hidden from the runtime (hybrid hosts), where containers' cgroups go, and the
 // oom_score_adj floor. Logged once, so an operator can see why crun runs through a wrapper.
 import { existsSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
+import path from 'node:path';
 import { failedPrecondition } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { Runner } from '../common/exec.js';
 import {
-  cgroupParentFor, containerCgroupsPath, detectCgroupBase, detectCgroupLayout, removeCgroup, runtimeHiddenMounts, type CgroupLayout,
+  cgroupDirs, cgroupParentFor, containerCgroupsPath, detectCgroupBase, detectCgroupLayout, removeCgroup, runtimeHiddenMounts, type CgroupLayout,
 } from './cgroup-mode.js';
 import { clampOomScoreAdjTo, oomScoreAdjFloor, type ClampedOomScoreAdj } from './oom-score.js';
 import { createOciRuntime, type OciHandlerConfig, type OciRuntime } from './runtime.js';
@@ -69,4 +71,15 @@ export async function removePodCgroup(host: OciHost, podParent: string): Promise
 /** A container's oom_score_adj as this host allows it. */
 export function clampOomScoreAdjForHost(host: OciHost, requested: number): ClampedOomScoreAdj {
   return clampOomScoreAdjTo(requested, host.oomScoreAdjFloor);
+}
+
+/**
+ * At shutdown with no pods left: removes the empty cgroup base (<own>/crius) in every hierarchy, and the
+ * empty parents the runtime created for it in controllers where crius itself sits at the root. A cgroup
+ * with processes or children (our own, another session's) refuses rmdir and stays.
+ */
+export async function pruneCgroupBase(host: OciHost): Promise<void> {
+  for (let p = host.cgroupBase; p !== '/' && p !== ''; p = path.posix.dirname(p)) {
+    for (const dir of cgroupDirs(host.layout, p)) await rmdir(dir).catch(() => undefined);
+  }
 }

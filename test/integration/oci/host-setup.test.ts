@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { createLogger } from '../../../src/common/logger.js';
-import { detectOciHost, podCgroupParent, removePodCgroup } from '../../../src/oci/host-setup.js';
+import { detectOciHost, podCgroupParent, pruneCgroupBase, removePodCgroup } from '../../../src/oci/host-setup.js';
 import { cgroupDirs, parseProcCgroup } from '../../../src/oci/cgroup-mode.js';
 import { OCI_WRAP_BIN } from '../../helpers/oci-fixture.js';
 
@@ -36,5 +36,10 @@ describe('oci host setup', { skip: process.getuid?.() !== 0 ? 'needs root' : fal
     for (const d of dirs) await assert.rejects(stat(d));
     for (const d of cgroupDirs(host.layout, `${host.cgroupBase}/kubepods`, false)) await assert.rejects(stat(d), `${d} pruned`);
     assert.deepEqual((await removePodCgroup(host, parent)).left, []);
+    // Other sessions' pods may live under the same base: prune only proves it never removes what is busy.
+    await pruneCgroupBase(host);
+    const own = parseProcCgroup(await readFile('/proc/self/cgroup', 'utf8')).get(host.layout.mode === 'v2' ? '' : 'memory') ?? '/';
+    const ownRoot = host.layout.mode === 'v2' ? host.layout.unifiedMount ?? '/sys/fs/cgroup' : host.layout.v1Mounts.find((m) => /memory/.test(m)) ?? '';
+    await stat(`${ownRoot}${own === '/' ? '' : own}`);
   });
 });
