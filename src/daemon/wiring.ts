@@ -41,6 +41,8 @@ import { StatsCollector } from '../stats/stats-collector.js';
 import { countBy, createDaemonMetrics, type DaemonMetrics } from './metrics.js';
 import { instrumentOci } from './instrument.js';
 import type { StreamHandler } from '../cri/server.js';
+import { makePodResourcesHandlers } from '../cri/pod-resources.js';
+import { applyPodLimits } from '../oci/pod-cgroup-resources.js';
 
 export interface WiringDeps {
   config: Config;
@@ -143,6 +145,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   };
   const stats = makeStatsHandlers(statsSources);
   const podMetrics = makeMetricsHandlers(statsSources);
+  const podResources = makePodResourcesHandlers({ pods, apply: (cg, l) => applyPodLimits(host.layout, cg, l) });
   const pullImage = async (req: never, ctx: Parameters<UnaryHandler>[1]): Promise<object> => {
     const t0 = performance.now();
     const before = images.findId((req as { image?: { image?: string } }).image?.image ?? '');
@@ -169,6 +172,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     ...(streaming as unknown as Record<string, UnaryHandler>),
     ...(stats as unknown as Record<string, UnaryHandler>),
     ...(podMetrics as unknown as Record<string, UnaryHandler>),
+    ...(podResources as unknown as Record<string, UnaryHandler>),
   };
   const streams: Record<string, StreamHandler> = {
     GetContainerEvents: makeEventsHandler({ events, pods, containers }) as StreamHandler,

@@ -159,6 +159,27 @@ for (const handler of ['crun', 'runc']) {
   });
 }
 
+test('UpdatePodSandboxResources writes the pod totals (resources + overhead) to the pod cgroup', async () => {
+  const p = pod();
+  const { podId, containerId } = await runContainer(node, p, ctr('podres', ['sh', '-c', 'sleep 1000']));
+  try {
+    // The pod cgroup is the parent of the container's.
+    const podDir = join(memoryCgroupDir(await initPid(containerId)), '..');
+    await node.call('UpdatePodSandboxResources', {
+      pod_sandbox_id: podId,
+      resources: { memory_limit_in_bytes: String(200 * 1024 * 1024), cpu_shares: '1024' },
+      overhead: { memory_limit_in_bytes: String(8 * 1024 * 1024), cpu_shares: '10' },
+    });
+    assert.equal(readFileSync(join(podDir, 'memory.limit_in_bytes'), 'utf8').trim(), String(208 * 1024 * 1024));
+    const cpuDir = podDir.replace('/sys/fs/cgroup/memory/', '/sys/fs/cgroup/cpu/');
+    assert.equal(readFileSync(join(cpuDir, 'cpu.shares'), 'utf8').trim(), '1034');
+    const ps = (await node.call<{ stats: Stats }>('PodSandboxStats', { pod_sandbox_id: podId })).stats;
+    assert.ok(num(ps.linux.memory.available_bytes) <= 208 * 1024 * 1024);
+  } finally {
+    await removePod(node, podId);
+  }
+});
+
 test('UpdateContainerResources on an exited container is FAILED_PRECONDITION', async () => {
   const p = pod();
   const { podId, containerId } = await runContainer(node, p, ctr('done', ['true']));
