@@ -200,10 +200,11 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
 
   /** Clears whatever is at rel (unless it is a directory and keepDir), so the new entry replaces it. */
   const clear = (rel: string, keepDir: boolean): boolean => {
-    pending.delete(rel);
     const st = lstatOrUndefined(abs(rel));
+    // A directory entry repeated keeps the dir, its children and its pending xattrs (an opaque marker).
+    if (st !== undefined && st.isDirectory() && keepDir) return true;
+    pending.delete(rel);
     if (st === undefined) return false;
-    if (st.isDirectory() && keepDir) return true;
     forget(rel);
     rmSync(abs(rel), { recursive: true, force: true });
     return false;
@@ -231,6 +232,7 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
       if (type === 'directory') {
         lchownSync(root, uid, gid);
         chmodSync(root, perm);
+        if ((perm & 0o2000) !== 0) setgidSeen = true;
         dirTimes.set('', mtime);
       }
       return;
@@ -267,7 +269,8 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
     const full = abs(rel);
     switch (type) {
       case 'directory': {
-        pending.delete(rel);
+        // A device node or whiteout still pending at this path is replaced by the directory.
+        if (pending.get(rel)?.mknod) pending.delete(rel);
         try {
           mkdirSync(full, { mode: perm & 0o777 });
         } catch (err) {

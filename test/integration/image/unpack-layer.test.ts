@@ -72,6 +72,9 @@ describe('layer unpack: entry types and metadata', { skip: !isRoot ? 'needs root
     { path: 'opq/kept', content: 'k' },
     { path: 'replace', content: 'first' },
     { path: 'replace', content: 'second' },
+    { path: 'opq/', type: 'directory' }, // repeated: must keep the opaque marker and children
+    { path: 'sg/', type: 'directory', mode: 0o2775, gid: 77 },
+    { path: 'sg/root-owned', content: 'r', uid: 0, gid: 0 }, // must not inherit gid 77 from the setgid dir
   ];
 
   for (const how of ['gzip', 'zstd', 'none'] as Compression[]) {
@@ -101,6 +104,9 @@ describe('layer unpack: entry types and metadata', { skip: !isRoot ? 'needs root
       assert.ok(!existsSync(join(fs, 'gone/.wh.old')));
       assert.ok(!existsSync(join(fs, 'opq/.wh..wh..opq')));
       assert.equal(readFileSync(join(fs, 'replace'), 'utf8'), 'second');
+      assert.equal(readFileSync(join(fs, 'opq/kept'), 'utf8'), 'k');
+      assert.equal(statSync(join(fs, 'sg')).mode & 0o7777, 0o2775);
+      assert.equal(statSync(join(fs, 'sg/root-owned')).gid, 0, 'numeric ownership wins over setgid inheritance');
       assert.equal(statSync(join(fs, 'bin')).mtimeMs, mtime.getTime(), 'directory mtime restored after children');
       const py = await run('python3', ['-c', 'print(1)']).then(() => true, () => false);
       if (py) {
