@@ -1,5 +1,6 @@
 // Pod namespaces pinned at files without any process: hostname and sysctls inside, containers joining
-// them (two containers sharing one netns), and PID mode POD through the crius-pause infra container.
+// them (two containers sharing one netns), and PID mode POD through the crius-pause infra container,
+// with crun and runc.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { errorCode } from '../../../src/common/errors.js';
 import { run } from '../../../src/common/exec.js';
 import { pinPodNamespaces, removePinnedNamespaces, applyPodSysctls } from '../../../src/pod/namespaces.js';
 import { preparePauseRootfs, pidNamespaceOf, PAUSE_IN_ROOTFS } from '../../../src/pod/infra-rootfs.js';
-import { createOciFixture, ociUnavailable, PAUSE_BIN, type OciFixture } from '../../helpers/oci-fixture.js';
+import { createOciFixture, HANDLERS, ociUnavailable, PAUSE_BIN, type OciFixture } from '../../helpers/oci-fixture.js';
 
 const NSENTER = '/usr/bin/nsenter';
 
@@ -58,9 +59,10 @@ describe('pinned pod namespaces', { skip: process.getuid?.() !== 0 ? 'needs root
   });
 });
 
-describe('containers in pinned pod namespaces (crun)', { skip: ociUnavailable('/usr/bin/crun') ?? (existsSync(PAUSE_BIN) ? false : `${PAUSE_BIN} missing`) }, () => {
+for (const handler of HANDLERS) {
+describe(`containers in pinned pod namespaces (${handler.name})`, { skip: ociUnavailable(handler.path) ?? (existsSync(PAUSE_BIN) ? false : `${PAUSE_BIN} missing`) }, () => {
   let fx: OciFixture;
-  before(async () => { fx = await createOciFixture({ name: 'crun', path: '/usr/bin/crun' }); });
+  before(async () => { fx = await createOciFixture(handler); });
   after(async () => {
     const leaks = await fx.cleanup();
     assert.deepEqual(leaks, []);
@@ -105,3 +107,4 @@ describe('containers in pinned pod namespaces (crun)', { skip: ociUnavailable('/
     await fx.runtime.delete(infra.id);
   });
 });
+}
