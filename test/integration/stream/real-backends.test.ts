@@ -137,3 +137,36 @@ test('attach to the running container via conmon: stdout, stderr, stdin', { skip
   assert.equal(r.stderr.toString(), 'err:hello\n');
   assert.equal(exitCodeOf(r.error), 0);
 });
+
+test('attach with tty: resize through conmon\'s ctl fifo reaches the container terminal', { skip: skip ?? false }, async () => {
+  const tty = await startStreamContainer(['sh', '-c', 'while read l; do stty size; done'], { terminal: true });
+  const s = await StreamServer.start({
+    logger: silentLogger,
+    backends: {
+      exec: { exec: async () => ({ exitCode: 0 }) },
+      attach: createConmonAttachBackend({ relayHelper: RELAY_HELPER, locate: async () => ({ attachSocket: tty.attachSocket, ctlFifo: tty.ctlFifo }) }),
+      portForward: { dial: async () => { throw new Error('unused'); } },
+    },
+  });
+  try {
+    const up = await spdyUpgrade(s.getAttachUrl({ container_id: tty.id, tty: true, stdin: true, stdout: true, stderr: false }), ['v4.channel.k8s.io']);
+    assert.ok(up.upgraded);
+    if (!up.upgraded) return;
+    up.conn.on('error', () => {});
+    await up.conn.openStream({ streamtype: 'error' });
+    const stdin = await up.conn.openStream({ streamtype: 'stdin' });
+    const stdout = await up.conn.openStream({ streamtype: 'stdout' });
+    const resize = await up.conn.openStream({ streamtype: 'resize' });
+    let out = '';
+    const saw = new Promise<void>((resolve) => stdout.on('data', (b: Buffer) => { out += b.toString(); if (out.includes('33 101')) resolve(); }));
+    resize.write(JSON.stringify({ Width: 101, Height: 33 }));
+    await new Promise((r) => setTimeout(r, 300));
+    stdin.write('x\n');
+    await Promise.race([saw, new Promise((r) => setTimeout(r, 5000))]);
+    assert.match(out.replace(/\r/g, ''), /33 101\n/);
+    up.socket.destroy();
+  } finally {
+    await s.close();
+    await tty.cleanup();
+  }
+});
