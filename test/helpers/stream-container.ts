@@ -34,8 +34,41 @@ export interface StreamContainer {
   cleanup(): Promise<void>;
 }
 
+const OWNER_FILE = 'owner.pid';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes containers left by a test process that was killed before its `after` hooks ran (a timeout, a
+ * SIGKILL): every crius-stream-* dir whose owner process is gone has its container deleted (conmon then
+ * exits by itself) and the dir removed.
+ */
+export async function sweepStaleStreamContainers(): Promise<void> {
+  const { readdir } = await import('node:fs/promises');
+  for (const name of await readdir(tmpdir())) {
+    if (!name.startsWith('crius-stream-')) continue;
+    const dir = path.join(tmpdir(), name);
+    let owner = 0;
+    try { owner = Number((await readFile(path.join(dir, OWNER_FILE), 'utf8')).trim()); } catch { continue; }
+    if (owner > 0 && alive(owner)) continue;
+    const id = `st-${name.slice(-6).toLowerCase()}`;
+    await run(OCI_WRAP, ['--hide', '/sys/fs/cgroup/unified', CRUN, `--root=${path.join(dir, 'state')}`, '--cgroup-manager=disabled', 'delete', '--force', id], { okCodes: [0, 1] })
+      .catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 export async function startStreamContainer(args: string[], opts: { terminal?: boolean } = {}): Promise<StreamContainer> {
+  await sweepStaleStreamContainers();
   const dir = await mkdtemp(path.join(tmpdir(), 'crius-stream-'));
+  await writeFile(path.join(dir, OWNER_FILE), String(process.pid));
   const id = `st-${path.basename(dir).slice(-6).toLowerCase()}`;
   const bundle = path.join(dir, 'b');
   const rootfs = path.join(bundle, 'rootfs');
@@ -106,4 +139,54 @@ export async function pidsWithCmdline(argv: string[]): Promise<number[]> {
     } catch { /* exited */ }
   }
   return out;
+}
+
+/**
+ * A TCP server inside a network namespace for port-forward tests: answers "pong:<request>" once the client
+ * half-closes. It exits when its stdin closes, so it cannot outlive a test process that was killed.
+ */
+export async function startPodServer(netns: string, port: number): Promise<import('node:child_process').ChildProcess> {
+  const { spawn } = await import('node:child_process');
+  const script = "process.stdin.on('end',()=>process.exit(0));process.stdin.resume();" +
+    "require('net').createServer(s=>{let b='';s.on('data',d=>b+=d);s.on('end',()=>s.end('pong:'+b))})" +
+    `.listen(${port},'127.0.0.1',()=>console.log('up'))`;
+  const child = spawn('nsenter', [`--net=${netns}`, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    child.stdout!.once('data', resolve);
+    child.once('exit', (code) => reject(new Error(`pod server exited ${code}`)));
+  });
+  return child;
+}
+
+/**
+ * A pinned network namespace with loopback up, in a fresh temp dir. Stale ones from killed test processes
+ * (dir prefix crius-pf-, owner pid gone) are unmounted and removed first.
+ */
+export async function makeTestNetns(): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const { readdir } = await import('node:fs/promises');
+  for (const name of await readdir(tmpdir())) {
+    if (!name.startsWith('crius-pf-')) continue;
+    const d = path.join(tmpdir(), name);
+    let owner = 0;
+    try { owner = Number((await readFile(path.join(d, OWNER_FILE), 'utf8')).trim()); } catch { continue; }
+    if (owner > 0 && alive(owner)) continue;
+    await run('umount', [path.join(d, 'netns')]).catch(() => undefined);
+    await rm(d, { recursive: true, force: true });
+  }
+  const d = await mkdtemp(path.join(tmpdir(), 'crius-pf-'));
+  await writeFile(path.join(d, OWNER_FILE), String(process.pid));
+  const ns = path.join(d, 'netns');
+  await writeFile(ns, '');
+  const cleanup = async (): Promise<void> => {
+    await run('umount', [ns]).catch(() => undefined);
+    await rm(d, { recursive: true, force: true });
+  };
+  try {
+    await run('unshare', [`--net=${ns}`, 'true']);
+    await run('nsenter', [`--net=${ns}`, 'ip', 'link', 'set', 'lo', 'up']);
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  return { path: ns, cleanup };
 }

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -17,10 +17,9 @@ import { createConmonAttachBackend } from '../../../src/stream/attach-conmon.js'
 import { createNetnsPortForwardBackend } from '../../../src/stream/portforward-netns.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { errorMessage } from '../../../src/common/errors.js';
-import { run } from '../../../src/common/exec.js';
 import { loadCriProto } from '../../../src/cri/proto.js';
 import {
-  PTY_HELPER, RELAY_HELPER, startStreamContainer, streamContainerUnavailable, type StreamContainer,
+  PTY_HELPER, RELAY_HELPER, makeTestNetns, startPodServer, startStreamContainer, streamContainerUnavailable, type StreamContainer,
 } from '../../helpers/stream-container.js';
 
 const CRICTL = process.env['CRICTL'] ?? '/tmp/crictl';
@@ -30,6 +29,7 @@ let stream: StreamServer | undefined;
 let grpcServer: grpc.Server | undefined;
 let dir = '';
 let netns = '';
+let cleanupNetns: (() => Promise<void>) | undefined;
 let podServer: ChildProcess | undefined;
 let endpoint = '';
 
@@ -37,14 +37,10 @@ before(async () => {
   if (skip) return;
   dir = await mkdtemp(path.join(tmpdir(), 'crius-crictl-'));
   ctr = await startStreamContainer(['sh', '-c', 'while read l; do echo "got:$l"; done; echo bye']);
-  netns = path.join(dir, 'netns');
-  await writeFile(netns, '');
-  await run('unshare', [`--net=${netns}`, 'true']);
-  await run('nsenter', [`--net=${netns}`, 'ip', 'link', 'set', 'lo', 'up']);
-  podServer = spawn('nsenter', [`--net=${netns}`, process.execPath, '-e',
-    "require('net').createServer(s=>{let b='';s.on('data',d=>b+=d);s.on('end',()=>s.end('pong:'+b))}).listen(8080,'127.0.0.1',()=>console.log('up'))"],
-  { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((resolve) => podServer!.stdout!.once('data', resolve));
+  const ns = await makeTestNetns();
+  netns = ns.path;
+  cleanupNetns = ns.cleanup;
+  podServer = await startPodServer(netns, 8080);
   const c = ctr;
   stream = await StreamServer.start({
     logger: silentLogger,
@@ -88,7 +84,7 @@ after(async () => {
   await stream?.close();
   await ctr?.cleanup();
   podServer?.kill('SIGKILL');
-  if (netns) await run('umount', [netns]).catch(() => undefined);
+  await cleanupNetns?.();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

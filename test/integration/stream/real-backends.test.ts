@@ -2,41 +2,31 @@
 // run by crun under conmon and a network namespace made for the test; the client is the test SPDY client.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { StreamServer } from '../../../src/stream/server.js';
 import { createRuntimeExecBackend } from '../../../src/stream/exec-runtime.js';
 import { createConmonAttachBackend } from '../../../src/stream/attach-conmon.js';
 import { createNetnsPortForwardBackend } from '../../../src/stream/portforward-netns.js';
 import { silentLogger } from '../../../src/common/logger.js';
-import { run } from '../../../src/common/exec.js';
 import {
-  PTY_HELPER, RELAY_HELPER, pidsWithCmdline, startStreamContainer, streamContainerUnavailable, type StreamContainer,
+  PTY_HELPER, RELAY_HELPER, makeTestNetns, pidsWithCmdline, startPodServer, startStreamContainer, streamContainerUnavailable, type StreamContainer,
 } from '../../helpers/stream-container.js';
 import { exitCodeOf, readAll, spdyExec, spdyUpgrade } from '../../helpers/spdy-client.js';
 
 const skip = streamContainerUnavailable();
 let ctr: StreamContainer | undefined;
 let server: StreamServer | undefined;
-let nsDir = '';
+let cleanupNetns: (() => Promise<void>) | undefined;
 let netns = '';
 let podServer: ChildProcess | undefined;
 
 before(async () => {
   if (skip) return;
   ctr = await startStreamContainer(['sh', '-c', 'echo started; while read l; do echo "got:$l"; echo "err:$l" >&2; done; echo bye']);
-  nsDir = await mkdtemp(path.join(tmpdir(), 'crius-pf-'));
-  netns = path.join(nsDir, 'netns');
-  await writeFile(netns, '');
-  await run('unshare', [`--net=${netns}`, 'true']);
-  await run('nsenter', [`--net=${netns}`, 'ip', 'link', 'set', 'lo', 'up']);
-  // The "pod" server: answers "pong:<request>" once the client half-closes; only reachable inside the netns.
-  podServer = spawn('nsenter', [`--net=${netns}`, process.execPath, '-e',
-    "require('net').createServer(s=>{let b='';s.on('data',d=>b+=d);s.on('end',()=>s.end('pong:'+b))}).listen(8080,'127.0.0.1',()=>console.log('up'))"],
-  { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((resolve) => podServer!.stdout!.once('data', resolve));
+  const ns = await makeTestNetns();
+  netns = ns.path;
+  cleanupNetns = ns.cleanup;
+  podServer = await startPodServer(netns, 8080);
   const c = ctr;
   server = await StreamServer.start({
     logger: silentLogger,
@@ -56,8 +46,7 @@ after(async () => {
   await server?.close();
   await ctr?.cleanup();
   podServer?.kill('SIGKILL');
-  if (netns) await run('umount', [netns]).catch(() => undefined);
-  if (nsDir) await rm(nsDir, { recursive: true, force: true });
+  await cleanupNetns?.();
 });
 
 const execUrl = (cmd: string[], o: { tty?: boolean; stdin?: boolean; stderr?: boolean } = {}): string =>
