@@ -5,12 +5,14 @@ import { connectCri, socketFromEnv } from './client.js';
 import { errorMessage } from '../common/errors.js';
 import { criusVersion } from '../daemon/version.js';
 import { doctorCommand } from './doctor-command.js';
+import { COMMANDS_USAGE, peopleCommand } from './commands.js';
 
 const USAGE = `usage: crius [--socket PATH] COMMAND [ARGS]
 
 commands:
   version        versions of crius, the daemon and the CRI API
   info [--json]  runtime status: conditions and runtime handlers (with user namespace support)
+${COMMANDS_USAGE}
   doctor [--config PATH] [--json]
                  check this host for crius (works without the daemon); exit 1 if user-namespaced pods cannot run
 
@@ -23,6 +25,9 @@ interface StatusLike {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // run, pods, ps, logs, exec, ... parse their own flags (-f, -it, -- CMD).
+  const own = await peopleCommand(argv);
+  if (own !== undefined) return own;
   let parsed;
   try {
     parsed = parseArgs({

@@ -52,7 +52,8 @@ export function parseManifest(text: string, file = 'manifest'): ParsedManifest {
   const sources: DataSource[] = [];
   let pod: Obj | undefined;
   let podWhere = '';
-  const docs = parseAllDocuments(text, { prettyErrors: true });
+  // YAML 1.1, as Kubernetes reads manifests (go-yaml v2): `defaultMode: 0400` is octal there.
+  const docs = parseAllDocuments(text, { prettyErrors: true, version: '1.1' });
   const list = Array.isArray(docs) ? docs : [docs];
   list.forEach((d, i) => {
     const multi = list.length > 1;

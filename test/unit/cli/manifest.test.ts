@@ -105,6 +105,11 @@ spec:
     assert.throws(() => parseManifest('apiVersion: v1\nkind: Service\nmetadata: {name: s}\n'), /kind: "Service" is not something crius run can run/);
   });
 
+  it('reads YAML 1.1 like Kubernetes: defaultMode 0400 is octal', () => {
+    const m = parseManifest('apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: i}]\n  volumes: [{name: s, secret: {secretName: s, defaultMode: 0400}}]\n');
+    assert.equal(m.pod.spec.volumes![0]!.secret!.defaultMode, 0o400);
+  });
+
   it('runs the first pod template of a Deployment, with a note', () => {
     const m = parseManifest(`apiVersion: apps/v1
 kind: Deployment
