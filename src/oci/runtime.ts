@@ -201,6 +201,8 @@ export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): O
       try {
         r = await spawnConmon(conmon, argv, { cwd: bundle, env: conmonEnv(), timeoutMs: o.timeoutMs ?? 60_000 });
       } catch (err) {
+        // conmon hung or died (its process group was killed): do not leave a created container behind.
+        await runtime('cleanup', ['delete', '--force', id]).catch(() => undefined);
         throw wrap(what, err);
       }
       const pid = r.message.pid;
