@@ -61,7 +61,7 @@ function serviceImplementation(
         };
         if (!h) {
           done(grpc.status.UNIMPLEMENTED);
-          call.destroy(Object.assign(new Error(`${method} is not implemented by crius yet`), { code: grpc.status.UNIMPLEMENTED }));
+          failStream(call, grpc.status.UNIMPLEMENTED, `${method} is not implemented by crius yet`);
           return;
         }
         h(call.request as never, call).then(
@@ -69,7 +69,7 @@ function serviceImplementation(
           (err: unknown) => {
             const code = grpcCode(errorCode(err));
             done(code, errorMessage(err));
-            call.destroy(Object.assign(new Error(errorMessage(err)), { code }));
+            failStream(call, code, errorMessage(err));
           },
         );
       };
@@ -112,6 +112,14 @@ function serviceImplementation(
     };
   }
   return impl;
+}
+
+/**
+ * Ends a server stream with a status. grpc-js sends the status from the stream's own 'error' handler
+ * (after the messages already written); destroy() would drop it and leave the client waiting forever.
+ */
+function failStream(call: grpc.ServerWritableStream<object, object>, code: grpc.status, message: string): void {
+  call.emit('error', Object.assign(new Error(message), { code, details: message }));
 }
 
 function round(ms: number): number {
