@@ -277,14 +277,18 @@ async function inspect(c: CriClient, args: string[]): Promise<number> {
       for (const m of ms) lines.push(`  ${what}: container ${m.container_id}-${m.container_id + m.length - 1} -> host ${m.host_id}-${m.host_id + m.length - 1} (${m.length})`);
     }
   }
+  if (userns?.mode === 'POD') {
+    // KEP-127: every mount carries the pod's mapping, so on-disk IDs read unchanged inside the pod.
+    lines.push("volumes:    idmapped with the pod's mapping: a file owned by N on disk reads as N inside, and what the pod's");
+    lines.push("            root writes is owned by 0:0 on disk (not by its host ID)");
+  }
   lines.push('containers:');
   for (const d of details) {
     lines.push(`  ${d.metadata.name}  ${shortId(d.id)}  ${d.state.replace('CONTAINER_', '').toLowerCase()}${d.state === 'CONTAINER_EXITED' ? ` (${d.exit_code})` : ''}  ${d.image.image}`);
     lines.push(`    log: ${d.log_path}`);
     for (const m of d.mounts) {
       const map = m.uidMappings?.[0];
-      // KEP-127: the mount carries the pod's mapping, so on-disk IDs read unchanged inside the pod.
-      const how = map ? `idmapped (host ${map.host_id}+N in the pod's namespace = N on disk): files owned by N on disk show as N inside, the pod's root writes 0:0` : 'not idmapped';
+      const how = map ? `idmapped (pod ID N <-> disk ID N, not host ${map.host_id}+N)` : 'not idmapped';
       lines.push(`    ${m.container_path} <- ${m.host_path}${m.readonly ? ' (ro)' : ''}: ${how}`);
     }
   }
