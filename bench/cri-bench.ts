@@ -148,3 +148,42 @@ export async function pool<T>(items: T[], parallel: number, fn: (item: T) => Pro
   await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
   return out;
 }
+
+/**
+ * Medians of the per-step durations crius logs at debug level (`pod start steps`, `container create
+ * steps`, `pod stop steps`, `pod remove steps`, `container remove steps`): where a pod start's time goes.
+ * Needs `--log-level debug` (own daemon only).
+ */
+export function stepProfile(logs: string): Record<string, Record<string, number>> {
+  const byMsg = new Map<string, Map<string, number[]>>();
+  for (const line of logs.split('\n')) {
+    if (!line.includes(' steps"')) continue;
+    let rec: Record<string, unknown>;
+    try {
+      rec = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    const msg = String(rec['msg'] ?? '');
+    if (!msg.endsWith(' steps')) continue;
+    const fields = byMsg.get(msg) ?? new Map<string, number[]>();
+    byMsg.set(msg, fields);
+    for (const [k, v] of Object.entries(rec)) {
+      if (!k.endsWith('_ms') || typeof v !== 'number') continue;
+      fields.set(k, [...(fields.get(k) ?? []), v]);
+    }
+  }
+  const out: Record<string, Record<string, number>> = {};
+  for (const [msg, fields] of byMsg) {
+    out[msg] = {};
+    for (const [k, xs] of fields) out[msg]![k] = stats(k, xs).medianMs;
+    out[msg]!['n'] = Math.max(...[...fields.values()].map((xs) => xs.length));
+  }
+  return out;
+}
+
+export function printProfile(p: Record<string, Record<string, number>>): void {
+  for (const [msg, fields] of Object.entries(p)) {
+    console.log(`${msg} (medians over ${fields['n']}): ${Object.entries(fields).filter(([k]) => k !== 'n').map(([k, v]) => `${k.replace(/_ms$/, '')} ${v}`).join(', ')} ms`);
+  }
+}

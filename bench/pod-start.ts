@@ -5,11 +5,13 @@
 // per-container supervisors' memory is summed (conmon VmRSS; containerd-shim for containerd) and divided
 // by the pods.
 // Run as root after `npx tsc` (and `make -C native`):
-//   node dist/bench/pod-start.js [--n 20] [--parallel 4] [--handler crun] [--no-floor] [--json-only]
+//   node dist/bench/pod-start.js [--n 20] [--parallel 4] [--handler crun] [--no-floor] [--json-only] [--log-level debug]
+// With --log-level debug, crius's per-step durations (debug log) of the sequential phase are summarised
+// as medians (`profile`).
 //   node dist/bench/pod-start.js --endpoint unix:///run/containerd/containerd.sock --image docker.io/library/busybox:1.36
 import { ociFloor } from './oci-floor.js';
 import {
-  benchContainer, benchPod, benchTarget, flag, msSince, pool, printTable, rssKiB, stats, supervisorPids,
+  benchContainer, benchPod, benchTarget, flag, msSince, pool, printProfile, printTable, rssKiB, stats, stepProfile, supervisorPids,
   type BenchTarget, type Stat,
 } from './cri-bench.js';
 
@@ -91,11 +93,15 @@ async function main(): Promise<void> {
   const t = await benchTarget(argv, 'bp', 103);
   let seq: Phase;
   let par: Phase;
+  let profile: Record<string, Record<string, number>> | undefined;
   try {
     await t.client.call('image', 'PullImage', { image: { image: t.image } });
     // Warm-up (page cache, binaries, CNI bridge creation), not measured.
     for (let i = 0; i < 2; i++) await stopPod(t, (await startPod(t, handler)).id);
+    const logFrom = t.node?.daemon.logs().length ?? 0;
     seq = await phase(t, n, 1, handler);
+    // The profile is of the sequential phase: with pods in parallel every step also waits for the CPU.
+    if (t.node && flag(argv, '--log-level') === 'debug') profile = stepProfile(t.node.daemon.logs().slice(logFrom));
     par = await phase(t, n, parallel, handler);
   } finally {
     await t.close();
@@ -110,6 +116,7 @@ async function main(): Promise<void> {
       startWallMs: Math.round(par.startWallMs), stopWallMs: Math.round(par.stopWallMs), supervisors: par.supervisors, daemonRssKiB: par.daemonRssKiB,
       podsPerSecond: Math.round((n / par.startWallMs) * 1000 * 10) / 10,
     },
+    ...(profile ? { profile } : {}),
   };
   console.log(JSON.stringify(report));
   if (!argv.includes('--json-only')) {
@@ -119,6 +126,7 @@ async function main(): Promise<void> {
         `${p.supervisors.count} supervisors, ${p.supervisors.totalRssKiB} KiB RSS = ${p.supervisors.perPodKiB} KiB per pod` +
         (p.daemonRssKiB ? `; daemon RSS ${Math.round(p.daemonRssKiB / 1024)} MiB` : ''));
     }
+    if (profile) printProfile(profile);
   }
 }
 

@@ -18,6 +18,7 @@ import type { Pod } from '../pod/types.js';
 import { nowNanos } from '../pod/sandbox-service.js';
 import type { HandlerPort, ImagePort, OciPort, RootfsPort, VolumeProbePort } from './ports.js';
 import type { Container, ContainerConfig, ContainerRuntime, ContainerStep } from './types.js';
+import { StepTimer } from '../common/step-timer.js';
 import type { ContainerEventType, EventSink } from './events.js';
 import { ociResourcesFromCri, type CriLinuxResources } from './update-resources.js';
 
@@ -126,6 +127,7 @@ export class ContainerService {
     const existing = this.d.containers.byName(pod.id, name, attempt);
     if (existing) throw new CriusError('ALREADY_EXISTS', `${what}: a container with this name and attempt ${attempt} already exists (${existing.id})`);
 
+    const timer = new StepTimer();
     let image;
     try {
       image = this.d.images.resolve(imageRef);
@@ -201,8 +203,12 @@ export class ContainerService {
       id, podId: pod.id, name, attempt, state: 'creating', imageRef, imageId: image.id, createdAt: String(nowNanos()),
       startedAt: '0', finishedAt: '0', exitCode: 0, reason: '', message: '', config, runtime,
     };
+    timer.lap('spec');
+    let current = 'record';
     this.d.containers.insert(row);
     const step = (s: ContainerStep): void => {
+      timer.lap(current);
+      current = s;
       runtime.done.push(s);
       this.d.containers.setRuntime(id, runtime);
     };
@@ -237,6 +243,8 @@ export class ContainerService {
       runtime.conmonPid = created.conmonPid;
       runtime.conmonStartTime = created.conmonStartTime;
       this.d.containers.setCreated(id, runtime);
+      timer.lap(current);
+      this.d.logger.debug('container create steps', { container_id: id, ...timer.fields() });
       this.d.logger.info('container created', { container: name, container_id: id, pod_id: pod.id, handler: pod.handler, userns: userns ? 'pod' : 'host' });
       this.emit(row, 'created');
       return this.get(id);
@@ -325,21 +333,27 @@ export class ContainerService {
   async remove(id: string): Promise<void> {
     const c = this.tryGet(id);
     if (!c) return;
+    const timer = new StepTimer();
     if (c.state === 'running' || c.state === 'created') await this.stop(c.id, 0);
-    await this.undo(this.get(c.id));
+    timer.lap('stop');
+    await this.undo(this.get(c.id), timer);
+    this.d.logger.debug('container remove steps', { container_id: c.id, ...timer.fields() });
   }
 
-  private async undo(c: Container): Promise<void> {
+  private async undo(c: Container, timer = new StepTimer()): Promise<void> {
     const done = new Set(c.runtime.done);
     if (done.has('oci')) {
       await this.d.oci.delete(c.runtime.handler, c.id);
+      timer.lap('oci_delete');
       await this.d.oci.cleanup(c.id);
     }
     if (done.has('rootfs')) await this.d.rootfs.unmount(c.runtime.rootfs);
+    timer.lap('rootfs');
     if (done.has('dirs')) {
       await rm(c.runtime.bundle, { recursive: true, force: true });
       await rm(c.runtime.dataDir, { recursive: true, force: true });
     }
+    timer.lap('dirs');
     if (done.has('image')) this.d.images.release(c.id, c.imageId);
     this.d.containers.delete(c.id);
     this.exitWaiters.delete(c.id);

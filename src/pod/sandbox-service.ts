@@ -12,6 +12,7 @@ import { checkHostNamespacesWithUserns, hostRoot, parseUserNamespace } from '../
 import { writeSandboxFiles, updateHosts } from './sandbox-files.js';
 import type { CgroupPort, InfraPort, NamespacePort, NetworkPort, PodContainers, PortMapping, ShmPort } from './ports.js';
 import type { Pod, PodConfig, PodRuntime, SandboxStep } from './types.js';
+import { StepTimer } from '../common/step-timer.js';
 import type { IdRange } from '../userns/mapping-rules.js';
 
 /**
@@ -137,8 +138,12 @@ export class SandboxService {
       id, name: meta.name, namespace: meta.namespace, uid: meta.uid, attempt: meta.attempt, state: 'creating',
       createdAt: this.now(), handler, config, runtime,
     };
+    const timer = new StepTimer();
+    let current: string = 'record';
     this.d.pods.insert(pod);
     const step = (s: SandboxStep): void => {
+      timer.lap(current);
+      current = s;
       runtime.done.push(s);
       this.d.pods.setRuntime(id, runtime);
     };
@@ -182,6 +187,8 @@ export class SandboxService {
       }
       this.d.pods.setRuntime(id, runtime);
       this.d.pods.setState(id, 'ready');
+      timer.lap(current);
+      log.debug('pod start steps', timer.fields());
       log.info('pod ready', { userns: userns.kind, ip: runtime.network?.ips[0] });
       return { ...pod, state: 'ready', runtime };
     } catch (err) {
@@ -224,32 +231,43 @@ export class SandboxService {
   async stop(id: string): Promise<void> {
     const pod = this.tryGet(id);
     if (!pod) return;
+    const timer = new StepTimer();
     await this.d.containers.stopAll(pod.id, 0);
+    timer.lap('containers');
     if (pod.runtime.done.includes('infra')) await this.d.infra.stop(pod);
+    timer.lap('infra');
     await this.releaseNetwork(pod);
+    timer.lap('network');
     if (pod.state !== 'notready') this.d.pods.setState(pod.id, 'notready');
+    this.d.logger.debug('pod stop steps', { pod_id: pod.id, ...timer.fields() });
   }
 
   /** Removes the pod and all it holds; idempotent. */
   async remove(id: string): Promise<void> {
     const pod = this.tryGet(id);
     if (!pod) return;
+    const timer = new StepTimer();
     await this.d.containers.stopAll(pod.id, 0);
+    timer.lap('stop_containers');
     await this.d.containers.removeAll(pod.id);
-    await this.undo(pod);
+    timer.lap('remove_containers');
+    await this.undo(pod, timer);
+    this.d.logger.debug('pod remove steps', { pod_id: pod.id, ...timer.fields() });
   }
 
   private async releaseNetwork(pod: Pod): Promise<void> {
     if (!pod.runtime.done.includes('network') || !pod.runtime.network) return;
     await this.d.network.remove({ podId: pod.id, name: pod.name, namespace: pod.namespace, uid: pod.uid }, pod.runtime.namespaces.net);
-    const runtime = { ...pod.runtime };
+    // DEL is done: 'network' is no longer a side effect to undo, so RemovePodSandbox (the kubelet always
+    // stops the pod first) does not run every CNI plugin's DEL a second time.
+    const runtime = { ...pod.runtime, done: pod.runtime.done.filter((s) => s !== 'network') };
     delete runtime.network;
     pod.runtime = runtime;
     this.d.pods.setRuntime(pod.id, runtime);
   }
 
   /** Takes apart whatever the pod's recorded steps say exists, in reverse order, then forgets it. */
-  private async undo(pod: Pod): Promise<void> {
+  private async undo(pod: Pod, timer = new StepTimer()): Promise<void> {
     const r = pod.runtime;
     const done = new Set(r.done);
     const meta = { podId: pod.id, name: pod.name, namespace: pod.namespace, uid: pod.uid };
@@ -257,8 +275,10 @@ export class SandboxService {
     if (done.has('infra')) {
       await this.d.infra.stop(pod);
       await this.d.infra.remove(pod);
+      timer.lap('infra');
     }
     if (done.has('network')) await this.d.network.remove(meta, r.namespaces.net);
+    timer.lap('network');
     // A crash inside namespaces.create leaves pins whose paths were never recorded (they are recorded
     // when create returns): also unpin every name the adapters use under <runDir>/ns (missing is fine).
     if (done.has('namespaces')) {
@@ -267,10 +287,14 @@ export class SandboxService {
       await this.d.namespaces.remove({
         net: n.net ?? join(nsDir, 'net'), ipc: n.ipc ?? join(nsDir, 'ipc'), uts: n.uts ?? join(nsDir, 'uts'), user: n.user ?? join(nsDir, 'user'),
       });
+      timer.lap('namespaces');
     }
     if (done.has('shm')) await this.d.shm.unmount(join(r.runDir, 'shm'));
+    timer.lap('shm');
     if (done.has('cgroup')) await this.d.cgroups.removePod(r.cgroupParent);
+    timer.lap('cgroup');
     if (done.has('rundir')) await rm(r.runDir, { recursive: true, force: true });
+    timer.lap('rundir');
     this.d.pods.delete(pod.id);
     // Last: the range stays taken until nothing of the pod can still use it.
     this.d.ranges?.release(pod.id);

@@ -1,0 +1,91 @@
+// SandboxService with fake mechanisms: CNI DEL runs once per pod whether or not StopPodSandbox came
+// first, and undoing a pod a crash caught inside namespaces.create unpins the namespace files anyway.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { openDb } from '../../../src/store/db.js';
+import { PodStore } from '../../../src/store/pods.js';
+import { SandboxService } from '../../../src/pod/sandbox-service.js';
+import { silentLogger } from '../../../src/common/logger.js';
+import type { PodNamespacePaths, PodConfig, PodRuntime, Pod } from '../../../src/pod/types.js';
+
+interface Calls {
+  cniAdd: number;
+  cniDel: number;
+  nsRemoved: PodNamespacePaths[];
+}
+
+function service(stateDir: string, calls: Calls, store = new PodStore<PodConfig, PodRuntime>(openDb(':memory:'))): { svc: SandboxService; store: PodStore<PodConfig, PodRuntime> } {
+  const svc = new SandboxService({
+    pods: store,
+    stateDir,
+    resolveHandler: (n) => (n === '' ? 'crun' : n),
+    namespaces: {
+      create: async (req) => ({ paths: { net: join(req.dir, 'net'), ipc: join(req.dir, 'ipc'), uts: join(req.dir, 'uts') }, netnsOwnedByUserns: true }),
+      remove: async (paths) => { calls.nsRemoved.push(paths); },
+    },
+    network: {
+      ready: async () => ({ ready: true }),
+      add: async () => { calls.cniAdd++; return { ips: ['10.0.0.2'] }; },
+      remove: async () => { calls.cniDel++; },
+    },
+    shm: { mount: async () => undefined, unmount: async () => undefined },
+    cgroups: { podParent: (id) => `/crius/${id}`, removePod: async () => undefined },
+    containers: { stopAll: async () => undefined, removeAll: async () => undefined },
+    infra: { start: async () => ({ containerId: 'x', pid: 1 }), stop: async () => undefined, remove: async () => undefined },
+    logger: silentLogger,
+  });
+  return { svc, store };
+}
+
+function config(name: string): PodConfig {
+  return {
+    metadata: { name, namespace: 'ns', uid: `uid-${name}`, attempt: 0 },
+    hostname: name,
+    linux: { security_context: { namespace_options: { pid: 'CONTAINER' } } },
+  } as unknown as PodConfig;
+}
+
+test('CNI DEL runs once: at StopPodSandbox, not again at RemovePodSandbox; and once at a remove without stop', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'crius-sbx-'));
+  try {
+    const calls: Calls = { cniAdd: 0, cniDel: 0, nsRemoved: [] };
+    const { svc } = service(dir, calls);
+    const a = await svc.run(config('a'), '');
+    await svc.stop(a.id);
+    await svc.stop(a.id);
+    assert.equal(calls.cniDel, 1);
+    await svc.remove(a.id);
+    assert.equal(calls.cniDel, 1, 'no second DEL at remove');
+    const b = await svc.run(config('b'), '');
+    await svc.remove(b.id);
+    assert.equal(calls.cniDel, 2, 'remove without stop still DELs');
+    assert.equal(calls.cniAdd, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('recover() unpins every namespace name of a pod whose crash came before its paths were recorded', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'crius-sbx-'));
+  try {
+    const calls: Calls = { cniAdd: 0, cniDel: 0, nsRemoved: [] };
+    const store = new PodStore<PodConfig, PodRuntime>(openDb(':memory:'));
+    const runDir = join(dir, 'pods', 'p1');
+    const pod: Pod = {
+      id: 'p1' as Pod['id'], name: 'p', namespace: 'ns', uid: 'u', attempt: 0, state: 'creating', createdAt: '1', handler: 'crun',
+      config: config('p'),
+      runtime: { runDir, userns: { kind: 'host' }, namespaces: {}, netnsOwnedByUserns: false, cgroupParent: '/crius/p1', done: ['rundir', 'shm', 'namespaces'] },
+    };
+    store.insert(pod);
+    const { svc } = service(dir, calls, store);
+    await svc.recover();
+    assert.deepEqual(calls.nsRemoved, [{ net: join(runDir, 'ns', 'net'), ipc: join(runDir, 'ns', 'ipc'), uts: join(runDir, 'ns', 'uts'), user: join(runDir, 'ns', 'user') }]);
+    assert.equal(calls.cniDel, 0, 'no DEL: the network step was never reached');
+    assert.equal(store.list().length, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
