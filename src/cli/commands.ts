@@ -2,6 +2,7 @@
 // CRI to the daemon like any client; tables for people, --json for scripts; pods by name, namespace/name
 // or ID prefix, containers as POD/CONTAINER or an ID prefix.
 import { parseArgs } from 'node:util';
+import { resolve as resolvePath } from 'node:path';
 import { errorMessage } from '../common/errors.js';
 import { connectCri, type CriClient } from './client.js';
 import { chooseSocket, listening, startPrivateDaemon } from './daemon-link.js';
@@ -24,7 +25,7 @@ export const COMMANDS_USAGE = `  run FILE.yaml|- [--detach] [--rm] [--configmap 
   rm POD...      stop and remove pods, their containers and the volumes crius run made
   inspect POD [--json]
                  a pod: containers, the host ID range of a user-namespaced pod and how each volume is mapped
-  images [--json] | image ls|pull REF|rm REF
+  images [--json] | image ls|pull REF|rm REF|import FILE.tar [NAME]
   completion bash
                  bash completion (eval "$(crius completion bash)")`;
 
@@ -322,11 +323,17 @@ async function images(c: CriClient, args: string[]): Promise<number> {
       for (const ref of p.positionals) { await c.call('image', 'RemoveImage', { image: { image: ref } }, 60_000); out(`${ref}\n`); }
       return 0;
     }
-    case 'import':
-      err('crius image import: the CRI has no import RPC and the daemon serves no other API yet; push the image to a registry on 127.0.0.1 (see scripts/demo.sh) and crius run / crius image pull it\n');
-      return 1;
+    case 'import': {
+      // The daemon imports (annotation io.crius.image/import-from on PullImage): it reads the file itself.
+      const [file, name] = p.positionals;
+      if (!file) { err('usage: crius image import FILE.tar [NAME]   (an OCI layout or docker save tar, optionally gzipped)\n'); return 2; }
+      const abs = resolvePath(file);
+      const r = await c.call<{ image_ref: string }>('image', 'PullImage', { image: { image: name ?? '', annotations: { 'io.crius.image/import-from': abs } } }, 30 * 60_000);
+      out(`${r.image_ref}\n`);
+      return 0;
+    }
     default:
-      err(`crius image: unknown subcommand "${sub}" (ls, pull, rm)\n`);
+      err(`crius image: unknown subcommand "${sub}" (ls, pull, rm, import)\n`);
       return 2;
   }
 }
@@ -344,7 +351,7 @@ _crius() {
     logs|exec|stop|rm|inspect)
       local pods; pods=$(crius pods --json 2>/dev/null | sed -n 's/.*"name": "\\(.*\\)",/\\1/p')
       COMPREPLY=( $(compgen -W "$pods" -- "$cur") ) ;;
-    image) COMPREPLY=( $(compgen -W "ls pull rm" -- "$cur") ) ;;
+    image) COMPREPLY=( $(compgen -W "ls pull rm import" -- "$cur") ) ;;
     completion) COMPREPLY=( $(compgen -W "bash" -- "$cur") ) ;;
   esac
 }

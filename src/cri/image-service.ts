@@ -9,6 +9,15 @@ import type { ImageStatusResponse } from '../generated/runtime/v1/ImageStatusRes
 import type { ListImagesResponse } from '../generated/runtime/v1/ListImagesResponse.js';
 import type { PullImageResponse } from '../generated/runtime/v1/PullImageResponse.js';
 import type { RemoveImageResponse } from '../generated/runtime/v1/RemoveImageResponse.js';
+import { importArchive } from '../image/import.js';
+
+/**
+ * ImageSpec annotation on PullImage: import this archive (OCI layout or `docker save` tar, a path on the
+ * daemon's host) instead of pulling; `crius image import` uses it. Why not an RPC of our own: the CRI has
+ * no import call, and an annotation keeps the CLI a plain CRI client on the same root-only socket (whoever
+ * can call PullImage there is root on the node and can read the file anyway). The kubelet never sets it.
+ */
+export const IMPORT_FROM_ANNOTATION = 'io.crius.image/import-from';
 
 /** The request shapes this module reads (field names as in runtime.v1 api.proto); generated __Output types fit. */
 export interface ImageSpecIn { image?: string | null; annotations?: Record<string, string> | null }
@@ -62,6 +71,14 @@ export function makeImageServiceHandlers(deps: ImageServiceDeps) {
   const { images } = deps;
   return {
     PullImage: async (req: PullImageRequestIn, ctx?: ImageCallContext): Promise<PullImageResponse> => {
+      const archive = req.image?.annotations?.[IMPORT_FROM_ANNOTATION];
+      if (archive !== undefined) {
+        if (!archive.startsWith('/')) throw invalidArgument(`PullImage: annotation ${IMPORT_FROM_ANNOTATION} must be an absolute path on the node, got "${archive}"`);
+        const name = req.image?.image ?? '';
+        const imported = await importArchive(images, archive, name ? { names: [name] } : {});
+        if (imported.length === 0) throw invalidArgument(`PullImage: ${archive} holds no image`);
+        return { image_ref: imported[0]!.id };
+      }
       const ref = requireImage(req.image, 'PullImage');
       const opts: Parameters<ImageStore['pull']>[1] = {};
       const auth = toAuth(req.auth);

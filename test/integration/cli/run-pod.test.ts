@@ -8,6 +8,7 @@ import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { join } from 'node:path';
 import { CRIUS, PROJECT_ROOT, waitFor, type TestDaemon } from '../../helpers/daemon.js';
 import { startCriNode, type CriNode } from '../../helpers/cri-fixture.js';
+import { busyboxImage, writeOciLayoutTar } from '../../helpers/build-image.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : !existsSync(CRIUS) ? `${CRIUS} missing` : false;
 
@@ -155,4 +156,24 @@ test('a bad manifest gets field-path errors and creates nothing', { skip }, asyn
   assert.match(r.stderr, /spec\.containers\[0\]\.image: required/);
   assert.match(r.stderr, /spec\.containers\[0\]\.ports\[0\]\.hostPort: must be an integer from 1 to 65535, got 99999/);
   assert.deepEqual((await podsJson()).filter((p) => p.name === 'bad'), []);
+});
+
+test('crius image import: an OCI layout tar becomes a named image that crius run uses without a registry; exec -i streams stdin', { skip }, async () => {
+  const tar = join(data, 'image.tar');
+  await writeOciLayoutTar(tar, await busyboxImage('gzip', { Cmd: ['sh'], Env: ['PATH=/bin'] }), 'imported');
+  const imp = await crius(['image', 'import', tar, 'crius.local/imported/busybox:1.0']);
+  assert.equal(imp.code, 0, imp.stderr);
+  assert.match(imp.stdout, /^sha256:[0-9a-f]{64}$/m);
+  const ls = await crius(['images']);
+  assert.match(ls.stdout, /crius\.local\/imported\/busybox:1\.0/);
+  const yaml = pod('imported', 'echo from-imported; sleep 1000').replace(node.image, 'crius.local/imported/busybox:1.0');
+  const r = await crius(['run', '--detach', '-'], yaml);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /pulling/, 'IfNotPresent (tag 1.0) and present: no pull');
+  await waitFor(async () => (await crius(['logs', 'imported/main'])).stdout.includes('from-imported'), 10_000, 'the imported image to run');
+  const ex = await crius(['exec', '-i', 'imported', '--', 'sh', '-c', 'cat; echo done; exit 5'], 'over-the-websocket\n');
+  assert.equal(ex.code, 5, ex.stderr);
+  assert.equal(ex.stdout, 'over-the-websocket\ndone\n');
+  assert.equal((await crius(['rm', 'imported'])).code, 0);
+  assert.equal((await crius(['image', 'rm', 'crius.local/imported/busybox:1.0'])).code, 0);
 });
