@@ -177,3 +177,23 @@ test('crius image import: an OCI layout tar becomes a named image that crius run
   assert.equal((await crius(['rm', 'imported'])).code, 0);
   assert.equal((await crius(['image', 'rm', 'crius.local/imported/busybox:1.0'])).code, 0);
 });
+
+test('Ctrl-C on a foreground crius run stops and removes the pod and its volumes', { skip }, async () => {
+  const yaml = pod('interrupted', 'echo up; sleep 1000', '  volumes: [{name: m, emptyDir: {medium: Memory}}]\n').replace('    command:', '    volumeMounts: [{name: m, mountPath: /m}]\n    command:');
+  const p = spawn(process.execPath, [CRIUS, '--socket', daemon.socket, 'run', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+  p.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+  const exit = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
+  p.stdin.end(yaml);
+  await waitFor(() => stdout.includes('up'), 20_000, 'the pod to print "up"');
+  const dir = JSON.parse((await crius(['inspect', 'interrupted', '--json'])).stdout).pod.annotations['io.crius.run/volumes-dir'] as string;
+  assert.ok(readFileSync('/proc/self/mountinfo', 'utf8').includes(dir), 'the Memory emptyDir is a tmpfs');
+  p.kill('SIGINT');
+  assert.equal(await exit, 130, stderr);
+  assert.match(stderr, /interrupted: stopping and removing pod interrupted/);
+  assert.deepEqual((await podsJson()).filter((x) => x.name === 'interrupted'), []);
+  assert.ok(!existsSync(dir));
+  assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(dir), 'the tmpfs is unmounted');
+});
