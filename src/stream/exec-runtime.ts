@@ -99,7 +99,8 @@ export function createRuntimeExecBackend(cfg: RuntimeExecConfig): ExecBackend {
         p.signal.addEventListener('abort', onAbort, { once: true });
         child.stdin?.on('error', () => { /* the process may exit without reading its input */ });
         if (p.stdin && child.stdin) p.stdin.pipe(child.stdin);
-        else child.stdin?.end();
+        // A tty exec without client stdin keeps the terminal's input open: ending it would type ^D.
+        else if (!p.tty) child.stdin?.end();
         if (p.stdout && child.stdout) child.stdout.pipe(p.stdout, { end: false });
         else child.stdout?.resume();
         // Without a client stderr, keep the runtime's complaint for the error message.
