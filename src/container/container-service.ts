@@ -90,6 +90,14 @@ export class ContainerService {
     return this.d.containers.list(podId).filter((c) => c.state !== 'creating');
   }
 
+  /**
+   * Containers as recorded, without first checking for unreported exits (list() does): for the stats
+   * RPCs, polled with many containers, where a just-exited container simply has no cgroup left to read.
+   */
+  listRecorded(podId?: string): Container[] {
+    return this.d.containers.list(podId).filter((c) => c.state !== 'creating');
+  }
+
   async status(id: string): Promise<Container> {
     const c = this.get(id);
     if (c.state === 'running') await this.refresh(c.id);

@@ -138,7 +138,8 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   const pod = makePodHandlers(pods);
   const ctr = makeContainerHandlers(containers);
   const statsSources = {
-    pods, containers,
+    pods,
+    containers: { get: (id: string) => containers.get(id), list: async (podId?: string) => containers.listRecorded(podId) },
     collector: new StatsCollector({ cgroups: createCgroupReader(host.layout), now: () => BigInt(Date.now()) * 1_000_000n }),
     cgroupsPath: (parent: string, id: string) => oci.cgroupsPath(parent, id),
     containersDir: join(config.rootDir, 'containers'),
