@@ -149,7 +149,10 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   const podResources = makePodResourcesHandlers({ pods, apply: (cg, l) => applyPodLimits(host.layout, cg, l) });
   const pullImage = async (req: never, ctx: Parameters<UnaryHandler>[1]): Promise<object> => {
     const t0 = performance.now();
-    const before = images.findId((req as { image?: { image?: string } }).image?.image ?? '');
+    let before: string | undefined;
+    try {
+      before = images.findId((req as { image?: { image?: string } }).image?.image ?? '');
+    } catch { /* a bad reference: PullImage itself says what is wrong */ }
     try {
       const res = await (image.PullImage as UnaryHandler)(req, ctx) as { image_ref: string };
       metrics.observePull({ ok: true, seconds: (performance.now() - t0) / 1000, bytes: before === undefined ? images.info(res.image_ref)?.size ?? 0 : 0 });
