@@ -152,9 +152,10 @@ export async function pool<T>(items: T[], parallel: number, fn: (item: T) => Pro
 /**
  * Medians of the per-step durations crius logs at debug level (`pod start steps`, `container create
  * steps`, `pod stop steps`, `pod remove steps`, `container remove steps`): where a pod start's time goes.
- * Needs `--log-level debug` (own daemon only).
+ * Needs `--log-level debug` (own daemon only). `group` names the case a record belongs to (from its pod_id
+ * or container_id), giving one profile per case; records it returns undefined for are left out.
  */
-export function stepProfile(logs: string): Record<string, Record<string, number>> {
+export function stepProfile(logs: string, group?: (rec: Record<string, unknown>) => string | undefined): Record<string, Record<string, number>> {
   const byMsg = new Map<string, Map<string, number[]>>();
   for (const line of logs.split('\n')) {
     if (!line.includes(' steps"')) continue;
@@ -164,8 +165,13 @@ export function stepProfile(logs: string): Record<string, Record<string, number>
     } catch {
       continue;
     }
-    const msg = String(rec['msg'] ?? '');
+    let msg = String(rec['msg'] ?? '');
     if (!msg.endsWith(' steps')) continue;
+    if (group) {
+      const g = group(rec);
+      if (g === undefined) continue;
+      msg = `${g}: ${msg}`;
+    }
     const fields = byMsg.get(msg) ?? new Map<string, number[]>();
     byMsg.set(msg, fields);
     for (const [k, v] of Object.entries(rec)) {

@@ -4,13 +4,16 @@
 // cases are interleaved run by run, so host load hits them alike. crius idmaps the image's lower layers
 // (no chown copy), so the userns cost should be small and not grow with the image's file count.
 // Run as root after `npx tsc` and `make -C native`:
-//   node dist/bench/userns-pod.js [--n 15] [--files 20000] [--handler crun] [--json-only]
+//   node dist/bench/userns-pod.js [--n 15] [--files 20000] [--handler crun] [--json-only] [--log-level debug]
+// With --log-level debug, crius's per-step durations are summarised per case (`profile`).
 import { chmodSync, mkdirSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxEntries, makeImage, makeLayer, pushImage, type TarEntry } from '../test/helpers/build-image.js';
 import { podUserns } from '../test/helpers/cri-fixture.js';
 import { ociFloor } from './oci-floor.js';
-import { benchContainer, benchPod, benchTarget, flag, msSince, printTable, stats, type BenchTarget, type Stat } from './cri-bench.js';
+import {
+  benchContainer, benchPod, benchTarget, flag, msSince, printProfile, printTable, stats, stepProfile, type BenchTarget, type Stat,
+} from './cri-bench.js';
 
 /** A second layer of `files` small files (200 per directory, some owned by uid 1000 as real images have). */
 function manyFilesEntries(files: number): TarEntry[] {
@@ -27,7 +30,9 @@ interface Case {
   userns: boolean;
 }
 
-async function startStop(t: BenchTarget, image: string, userns: boolean, hostId: number, vols: string[], handler: string): Promise<{ start: number; run: number; create: number; startCtr: number; teardown: number }> {
+interface Run { start: number; run: number; create: number; startCtr: number; teardown: number; podId: string; containerId: string }
+
+async function startStop(t: BenchTarget, image: string, userns: boolean, hostId: number, vols: string[], handler: string): Promise<Run> {
   const ns = userns ? { userns_options: podUserns(hostId) } : {};
   const pod = benchPod(t, userns ? 'un' : 'pl', ns);
   const maps = userns ? { uidMappings: (ns.userns_options as Record<string, unknown>)['uids'], gidMappings: (ns.userns_options as Record<string, unknown>)['gids'] } : {};
@@ -47,7 +52,7 @@ async function startStop(t: BenchTarget, image: string, userns: boolean, hostId:
   const t3 = process.hrtime.bigint();
   await t.client.call('runtime', 'StopPodSandbox', { pod_sandbox_id: id });
   await t.client.call('runtime', 'RemovePodSandbox', { pod_sandbox_id: id });
-  return { start, run, create, startCtr, teardown: msSince(t3) };
+  return { start, run, create, startCtr, teardown: msSince(t3), podId: id, containerId: cid };
 }
 
 async function main(): Promise<void> {
@@ -60,6 +65,7 @@ async function main(): Promise<void> {
   const volDir = mkdtempSync('/var/tmp/crius-bench-vol-');
   const rows: Stat[] = [];
   const summary: Record<string, unknown> = {};
+  let profile: Record<string, Record<string, number>> | undefined;
   try {
     // The pod's root is an unprivileged host uid: volume parents must be traversable.
     chmodSync(volDir, 0o711);
@@ -82,15 +88,21 @@ async function main(): Promise<void> {
     const res = new Map<string, { start: number[]; run: number[]; create: number[]; startCtr: number[]; teardown: number[] }>();
     for (const c of cases) res.set(key(c), { start: [], run: [], create: [], startCtr: [], teardown: [] });
     let hostSlot = 0;
+    const caseOf = new Map<string, string>();
     for (let i = -1; i < n; i++) {
       // Rotate the order each round so no case always runs right after the same other one.
       const order = cases.map((_, j) => cases[(j + Math.max(i, 0)) % cases.length]!);
       for (const c of order) {
         const r = await startStop(t, images[c.image], c.userns, 10_000_000 + (hostSlot++ % 64) * 65536, vols, handler);
         if (i < 0) continue; // warm-up round
+        caseOf.set(r.podId, key(c));
+        caseOf.set(r.containerId, key(c));
         const acc = res.get(key(c))!;
         acc.start.push(r.start); acc.run.push(r.run); acc.create.push(r.create); acc.startCtr.push(r.startCtr); acc.teardown.push(r.teardown);
       }
+    }
+    if (flag(argv, '--log-level') === 'debug') {
+      profile = stepProfile(node.daemon.logs(), (rec) => caseOf.get(String(rec['container_id'] ?? rec['pod_id'] ?? '')));
     }
     for (const c of cases) {
       const a = res.get(key(c))!;
@@ -119,7 +131,7 @@ async function main(): Promise<void> {
     rmSync(volDir, { recursive: true, force: true });
   }
   rows.unshift(await ociFloor(n, '/usr/bin/crun', true));
-  const report = { bench: 'userns-pod', n, files, handler: handler || 'default', volumes: 2, results: rows, summary };
+  const report = { bench: 'userns-pod', n, files, handler: handler || 'default', volumes: 2, results: rows, summary, ...(profile ? { profile } : {}) };
   console.log(JSON.stringify(report));
   if (!argv.includes('--json-only')) {
     printTable(rows);
@@ -129,6 +141,7 @@ async function main(): Promise<void> {
     }
     const g = summary['growthWithImage'] as { plainMs: number; usernsMs: number };
     console.log(`20k-file image vs busybox: +${g.plainMs} ms without a user namespace, +${g.usernsMs} ms with one`);
+    if (profile) printProfile(profile);
   }
 }
 

@@ -28,8 +28,10 @@ export function namespaceAdapter(): NamespacePort {
         const files = { user: join(req.dir, 'user'), net: join(req.dir, 'net'), uts: join(req.dir, 'uts'), ipc: join(req.dir, 'ipc') };
         await mkdir(req.dir, { recursive: true, mode: 0o711 });
         await createPodNamespaces(files, { uid: req.userns.uid, gid: req.userns.gid });
+        // No `ip link set lo up` here: CNI ADD brings lo up in every pinned netns (network/cni.ts), and a
+        // user-namespaced pod always has its own netns and goes through CNI (host network with a user
+        // namespace is refused), so a second nsenter+ip spawn per pod would only cost time.
         try {
-          await run('/usr/bin/nsenter', [`--net=${files.net}`, '/usr/sbin/ip', 'link', 'set', 'lo', 'up'], { timeoutMs: 10_000 });
           await applyPodSysctls(files, req.sysctls, req.hostname);
         } catch (err) {
           await removeNamespaceFiles(Object.values(files)).catch(() => undefined);

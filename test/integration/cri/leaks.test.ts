@@ -57,8 +57,10 @@ for (const k of KINDS) {
     const done = await start(ctr('done', ['sh', '-c', 'echo bye']));
     // Created but never started: it too must go with the pod.
     await node.call('CreateContainer', { pod_sandbox_id: podId, config: ctr('idle', ['true']), sandbox_config: pod });
-    const r = await node.call<{ exit_code: number }>('ExecSync', { container_id: sleeper, cmd: ['true'], timeout: 10 });
+    const r = await node.call<{ exit_code: number; stdout: Buffer }>('ExecSync', { container_id: sleeper, cmd: ['cat', '/sys/class/net/lo/flags'], timeout: 10 });
     assert.equal(r.exit_code, 0);
+    // lo is up in every pod netns (IFF_UP = 0x1): CNI ADD brings it up, for user-namespaced pods too.
+    assert.equal(Number(r.stdout.toString().trim()) & 1, 1, `lo flags ${r.stdout.toString().trim()}`);
     assert.equal((await waitExited(node, done))['exit_code'], 0);
     if (!k.removeOnly) await node.call('StopPodSandbox', { pod_sandbox_id: podId });
     await node.call('RemovePodSandbox', { pod_sandbox_id: podId });
