@@ -55,8 +55,9 @@ export function containerLogPath(name: string, attempt = 0): string {
   return `${name}/${attempt}.log`;
 }
 
-function usernsOptions(pod: Pod, range: HostRange | undefined): UsernsOptionsMsg | undefined {
-  if (pod.spec.hostUsers !== false) return undefined;
+function usernsOptions(pod: Pod, range: HostRange | undefined): UsernsOptionsMsg {
+  // kubelet: hostUsers unset or true is mode NODE without mappings (the host's user namespace).
+  if (pod.spec.hostUsers !== false) return { mode: 'NODE', uids: [], gids: [] };
   if (!range) return { mode: 'POD', uids: [], gids: [] };
   const m = { container_id: 0, host_id: range.hostId, length: range.length };
   return { mode: 'POD', uids: [m], gids: [m] };
@@ -66,12 +67,11 @@ function namespaceOptions(pod: Pod, range: HostRange | undefined): Record<string
   const s = pod.spec;
   // kubelet: PID mode CONTAINER unless the pod shares one (shareProcessNamespace) or uses the host's.
   const pid = s.hostPID ? 'NODE' : s.shareProcessNamespace ? 'POD' : 'CONTAINER';
-  const userns = usernsOptions(pod, range);
   return {
     network: s.hostNetwork ? 'NODE' : 'POD',
     pid,
     ipc: s.hostIPC ? 'NODE' : 'POD',
-    ...(userns ? { userns_options: userns } : {}),
+    userns_options: usernsOptions(pod, range),
   };
 }
 
@@ -239,7 +239,7 @@ export function containerConfig(i: ContainerInput): Record<string, unknown> {
   const env = containerEnv(i);
   const vars = new Map(env);
   const userns = usernsOptions(pod, i.range);
-  const maps = userns && userns.uids.length > 0 ? { uidMappings: userns.uids, gidMappings: userns.gids } : {};
+  const maps = userns.mode === 'POD' && userns.uids.length > 0 ? { uidMappings: userns.uids, gidMappings: userns.gids } : {};
   const mounts: Record<string, unknown>[] = (c.volumeMounts ?? []).map((m) => {
     const host = i.volumes.get(m.name);
     if (host === undefined) throw new Error(`container "${c.name}": volume "${m.name}" was not prepared`);

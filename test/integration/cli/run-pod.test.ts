@@ -197,3 +197,16 @@ test('Ctrl-C on a foreground crius run stops and removes the pod and its volumes
   assert.ok(!existsSync(dir));
   assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(dir), 'the tmpfs is unmounted');
 });
+
+test('hostUsers unset runs in the host user namespace; the daemon refuses io.crius.userns/auto together with explicit mappings', { skip }, async () => {
+  const yaml = pod('hostns', 'cat /proc/self/uid_map').replace('  hostUsers: false\n', '');
+  const r = await crius(['run', '--rm', '-'], yaml);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^\s+0\s+0\s+4294967295$/m);
+  const m = { container_id: 0, host_id: 3_000_000_000, length: 65536 };
+  await assert.rejects(daemon.client.call('runtime', 'RunPodSandbox', { config: {
+    metadata: { name: 'both', namespace: 'default', uid: 'both-1', attempt: 0 },
+    annotations: { 'io.crius.userns/auto': 'true' },
+    linux: { security_context: { namespace_options: { userns_options: { mode: 'POD', uids: [m], gids: [m] } } } },
+  } }), /io\.crius\.userns\/auto="true" asks crius to choose the host ID range, but userns_options already has mode POD with 1 uid \/ 1 gid mappings/);
+});

@@ -147,10 +147,10 @@ describe('translation into CRI requests', () => {
     assert.equal(c.labels['app'], 'web');
   });
 
-  it('hostUsers unset: no userns options and no annotation; shareProcessNamespace gives PID POD', () => {
+  it('hostUsers unset: userns mode NODE (as the kubelet sends it), no annotation; shareProcessNamespace gives PID POD', () => {
     const p = parseManifest('apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  shareProcessNamespace: true\n  containers: [{name: c, image: i}]\n').pod;
     const c = sandboxConfig({ pod: p, podUid: 'u', logDirectory: '/l' }) as any;
-    assert.deepEqual(c.linux.security_context.namespace_options, { network: 'POD', pid: 'POD', ipc: 'POD' });
+    assert.deepEqual(c.linux.security_context.namespace_options, { network: 'POD', pid: 'POD', ipc: 'POD', userns_options: { mode: 'NODE', uids: [], gids: [] } });
     assert.equal(c.annotations[USERNS_AUTO_ANNOTATION], undefined);
   });
 
