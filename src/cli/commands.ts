@@ -47,6 +47,14 @@ export async function peopleCommand(argv: string[]): Promise<number | undefined>
   const command = argv[i];
   if (command === undefined || !NAMES.includes(command)) return undefined;
   const args = argv.slice(i + 1);
+  const own = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
+  if (own.includes('--help') || own.includes('-h')) {
+    const lines = COMMANDS_USAGE.split('\n');
+    const at = lines.findIndex((l) => l.trimStart().startsWith(command === 'images' ? 'images' : command));
+    const block = [lines[at]!, ...lines.slice(at + 1).filter((_, k, rest) => rest.slice(0, k + 1).every((l) => l.startsWith('    ')))];
+    out(`usage: crius ${block.map((l) => l.trim()).join('\n       ')}\n`);
+    return 0;
+  }
   try {
     if (command === 'completion') return completion(args);
     const choice = await chooseSocket(socketFlag);
