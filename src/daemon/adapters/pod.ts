@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { mkdir, rm } from 'node:fs/promises';
 import { run } from '../../common/exec.js';
 import { wrap } from '../../common/errors.js';
-import { createPodNamespaces, removeNamespaceFiles } from '../../userns/userns-file.js';
+import { canSetHostnameInside, createPodNamespaces, removeNamespaceFiles } from '../../userns/userns-file.js';
 import { applyPodSysctls, pinPodNamespaces, removePinnedNamespaces, checkSysctls } from '../../pod/namespaces.js';
 import { cgroupParentFor, removeCgroup } from '../../oci/cgroup-mode.js';
 import type { OciHost } from '../../oci/host-setup.js';
@@ -27,12 +27,15 @@ export function namespaceAdapter(): NamespacePort {
         checkSysctls(req.sysctls, { net: true, ipc: true, uts: true });
         const files = { user: join(req.dir, 'user'), net: join(req.dir, 'net'), uts: join(req.dir, 'uts'), ipc: join(req.dir, 'ipc') };
         await mkdir(req.dir, { recursive: true, mode: 0o711 });
-        await createPodNamespaces(files, { uid: req.userns.uid, gid: req.userns.gid });
+        const map = { uid: req.userns.uid, gid: req.userns.gid };
+        // The hostname is set by the process that creates the namespaces when it can be: one spawn per pod.
+        const setInside = canSetHostnameInside(req.hostname, map);
+        await createPodNamespaces(files, map, run, setInside ? { hostname: req.hostname } : {});
         // No `ip link set lo up` here: CNI ADD brings lo up in every pinned netns (network/cni.ts), and a
         // user-namespaced pod always has its own netns and goes through CNI (host network with a user
         // namespace is refused), so a second nsenter+ip spawn per pod would only cost time.
         try {
-          await applyPodSysctls(files, req.sysctls, req.hostname);
+          await applyPodSysctls(files, req.sysctls, setInside ? undefined : req.hostname);
         } catch (err) {
           await removeNamespaceFiles(Object.values(files)).catch(() => undefined);
           throw wrap('set up the pod namespaces', err);

@@ -61,6 +61,11 @@ for (const k of KINDS) {
     assert.equal(r.exit_code, 0);
     // lo is up in every pod netns (IFF_UP = 0x1): CNI ADD brings it up, for user-namespaced pods too.
     assert.equal(Number(r.stdout.toString().trim()) & 1, 1, `lo flags ${r.stdout.toString().trim()}`);
+    if (k.ns['network'] !== 'NODE') {
+      // The pod's hostname (for user-namespaced pods set by the process that creates the namespaces).
+      const h = await node.call<{ stdout: Buffer }>('ExecSync', { container_id: sleeper, cmd: ['hostname'], timeout: 10 });
+      assert.equal(h.stdout.toString().trim(), pod['hostname']);
+    }
     assert.equal((await waitExited(node, done))['exit_code'], 0);
     if (!k.removeOnly) await node.call('StopPodSandbox', { pod_sandbox_id: podId });
     await node.call('RemovePodSandbox', { pod_sandbox_id: podId });

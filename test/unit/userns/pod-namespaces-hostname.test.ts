@@ -1,0 +1,36 @@
+// createPodNamespaces sets a plain hostname from inside the new namespaces (one spawn per pod) and falls
+// back to `true` (the caller then sets it through nsenter) for anything else.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { canSetHostnameInside, createPodNamespaces } from '../../../src/userns/userns-file.js';
+import type { Runner } from '../../../src/common/exec.js';
+
+const map = { uid: { containerId: 0, hostId: 100000, length: 65536 }, gid: { containerId: 0, hostId: 100000, length: 65536 } };
+
+test('canSetHostnameInside: plain RFC 1123 names with uid/gid 0 mapped only', () => {
+  assert.equal(canSetHostnameInside('web-0', map), true);
+  assert.equal(canSetHostnameInside('a.b.c', map), true);
+  assert.equal(canSetHostnameInside('-rf', map), false);
+  assert.equal(canSetHostnameInside('', map), false);
+  assert.equal(canSetHostnameInside('x'.repeat(65), map), false);
+  assert.equal(canSetHostnameInside('a b', map), false);
+  assert.equal(canSetHostnameInside('web', { ...map, uid: { containerId: 1, hostId: 100000, length: 10 } }), false);
+});
+
+test('createPodNamespaces runs /bin/hostname as the new namespace root, or true without a hostname', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'crius-pns-'));
+  try {
+    const calls: string[][] = [];
+    const fake: Runner = async (file, args) => { calls.push([file, ...args]); return { stdout: '', stderr: '', code: 0 } as never; };
+    const files = { user: join(dir, 'user'), net: join(dir, 'net'), uts: join(dir, 'uts'), ipc: join(dir, 'ipc') };
+    await createPodNamespaces(files, map, fake, { hostname: 'web-0' });
+    assert.deepEqual(calls[0]!.slice(-6), ['--setuid', '0', '--setgid', '0', '/bin/hostname', 'web-0']);
+    await createPodNamespaces(files, map, fake);
+    assert.equal(calls[1]!.at(-1), 'true');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
