@@ -42,6 +42,7 @@ import { countBy, createDaemonMetrics, type DaemonMetrics } from './metrics.js';
 import { instrumentOci } from './instrument.js';
 import type { StreamHandler } from '../cri/server.js';
 import { makePodResourcesHandlers } from '../cri/pod-resources.js';
+import { makeStatsStreamHandlers } from '../cri/stats-streams.js';
 import { applyPodLimits } from '../oci/pod-cgroup-resources.js';
 
 export interface WiringDeps {
@@ -76,7 +77,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   let containers!: ContainerService;
   const metrics = createDaemonMetrics({
     pods: () => countBy(pods.list(), (p) => p.state, ['ready', 'notready']),
-    containers: async () => countBy(await containers.list(), (c) => c.state, ['created', 'running', 'exited']),
+    containers: () => countBy(containers.listRecorded(), (c) => c.state, ['created', 'running', 'exited']),
   });
   instrumentOci(oci, metrics);
   const events = new ContainerEvents();
@@ -180,6 +181,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   };
   const streams: Record<string, StreamHandler> = {
     GetContainerEvents: makeEventsHandler({ events, pods, containers }) as StreamHandler,
+    ...(makeStatsStreamHandlers({ ...stats, ...podMetrics } as never) as unknown as Record<string, StreamHandler>),
   };
   return {
     handlers: { unary, stream: streams, observer: (o) => metrics.observeRpc(o) },

@@ -62,6 +62,17 @@ async function initPid(id: string): Promise<number> {
   return JSON.parse(r.info['info']!).pid as number;
 }
 
+/** All messages of a server-streaming RPC, once the server closes it. */
+function collect(method: string, req: object): Promise<Stats[]> {
+  const call = (node.daemon.client.runtime as unknown as Record<string, (r: object) => grpc.ClientReadableStream<Stats>>)[method]!.call(node.daemon.client.runtime, req);
+  const out: Stats[] = [];
+  return new Promise((resolve, reject) => {
+    call.on('data', (m: Stats) => out.push(m));
+    call.on('error', reject);
+    call.on('end', () => resolve(out));
+  });
+}
+
 test('a CPU-burning container shows increasing CPU usage, a rate, and itself in ListContainerStats filters', async () => {
   const p = pod({ labels: { app: 'burn' } });
   const { podId, containerId } = await runContainer(node, p, ctr('burn', ['sh', '-c', 'while :; do :; done'], { labels: { role: 'burner' } }));
@@ -250,6 +261,15 @@ test('ListMetricDescriptors and ListPodSandboxMetrics give cAdvisor metrics for 
     const rx = (pm.metrics as Stats[]).find((x) => x.name === 'container_network_receive_bytes_total' && x.label_values.at(-1) === 'eth0');
     assert.ok(rx, 'network metrics for eth0');
     assert.equal(rx.metric_type, 'COUNTER');
+
+    // The CRIListStreaming variants: the same items, in non-empty batches, then the stream closes.
+    const cs = await collect('StreamContainerStats', { filter: { pod_sandbox_id: podId } });
+    assert.deepEqual(cs.flatMap((b) => b.container_stats.map((x: Stats) => x.attributes.id)), [containerId]);
+    const pss = await collect('StreamPodSandboxStats', { filter: { id: podId } });
+    assert.deepEqual(pss.flatMap((b) => b.pod_sandbox_stats.map((x: Stats) => x.attributes.id)), [podId]);
+    const psm = await collect('StreamPodSandboxMetrics', {});
+    assert.ok(psm.flatMap((b) => b.pod_sandbox_metrics).some((x: Stats) => x.pod_sandbox_id === podId));
+    assert.deepEqual(await collect('StreamContainerStats', { filter: { id: 'nonexistent' } }), [], 'no empty batch');
   } finally {
     await removePod(node, podId);
   }
