@@ -5,6 +5,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, existsSync
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { startTestDaemon, waitFor, type TestDaemon } from './daemon.js';
+import { run } from '../../src/common/exec.js';
 import { startRegistry, type TestRegistry } from './registry.js';
 import { busyboxImage, pushImage } from './build-image.js';
 
@@ -92,6 +93,9 @@ ${o.extraConfig ?? ''}
       } catch { /* daemon already gone */ }
       await node.daemon.stop();
       await registry.stop();
+      // The bridge plugin leaves its bridge behind on DEL (by design: other pods may use it). A stale
+      // bridge on a subnet another test reuses would misroute that test's pod traffic, so remove it.
+      await run('/usr/sbin/ip', ['link', 'del', `ct-${o.tag}`], { okCodes: [0, 1] }).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };
