@@ -20,7 +20,7 @@ export interface Subscription {
   /** The next event; rejects once the subscriber overran its queue; resolves undefined once closed. */
   next(): Promise<ContainerEvent | undefined>;
   close(): void;
-  /** Events dropped because this subscriber was too slow (0 unless it was cut off). */
+  /** True once this subscriber fell too far behind and was cut off (its queued events are dropped). */
   readonly overrun: boolean;
 }
 

@@ -5,7 +5,7 @@ import type { PodSandboxStats } from '../generated/runtime/v1/PodSandboxStats.js
 import type { CpuUsage } from '../generated/runtime/v1/CpuUsage.js';
 import type { MemoryUsage } from '../generated/runtime/v1/MemoryUsage.js';
 import type { NetworkInterfaceUsage } from '../generated/runtime/v1/NetworkInterfaceUsage.js';
-import { invalidArgument } from '../common/errors.js';
+import { invalidArgument, notFound } from '../common/errors.js';
 import type { Container } from '../container/types.js';
 import type { Pod } from '../pod/types.js';
 import type { CgroupStats, ContainerSample, PodSample, StatsCollector } from '../stats/stats-collector.js';
@@ -104,7 +104,7 @@ export function makeStatsHandlers(src: StatsSources) {
       if (!req.container_id) throw invalidArgument('ContainerStats: container_id is empty');
       const c = src.containers.get(req.container_id);
       const [stats] = await sampleContainers(src, [c]);
-      if (!stats) throw invalidArgument(`ContainerStats: the pod of container "${c.id}" is gone`);
+      if (!stats) throw notFound(`ContainerStats: the pod "${c.podId}" of container "${c.id}" is gone; the container is being removed`);
       return { stats };
     },
     ListContainerStats: async (req: { filter?: ContainerStatsFilterIn | null }): Promise<{ stats: ContainerStats[] }> => {
