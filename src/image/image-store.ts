@@ -378,6 +378,10 @@ export class ImageStore {
       rmSync(this.layerDir(l.chainId), { recursive: true, force: true });
       deleteLayer(this.db, l.chainId);
     }
+    // Layer dirs without a row (a crash between rename and insert) go too.
+    for (const name of readdirSync(this.layersDir)) {
+      if (/^[a-f0-9]{64}$/.test(name) && !chains.has(`sha256:${name}`)) rmSync(join(this.layersDir, name), { recursive: true, force: true });
+    }
     for (const b of this.content.list()) if (!blobs.has(b.digest)) this.content.delete(b.digest);
   }
 
