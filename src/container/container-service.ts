@@ -439,6 +439,17 @@ export class ContainerService {
           const now = this.get(c.id);
           if (now.state !== 'exited' && !(await this.d.oci.alive({ pid: c.runtime.conmonPid, startTime: c.runtime.conmonStartTime }))) {
             if (this.d.containers.setExited(c.id, { exitCode: 255, finishedAt: String(nowNanos()), reason: 'Error', message: 'conmon exited without recording an exit code' })) this.emit(c, 'stopped');
+          } else if (now.state === 'created') {
+            // A crash between the runtime's start and the store update leaves a started container recorded
+            // as created: the kubelet would see CREATED and its StartContainer would fail. The runtime
+            // knows better. The start time is only known to be within the downtime: record the recovery.
+            const status = await this.d.oci.status(c.runtime.handler, c.id);
+            if (status === 'running' || status === 'paused' || status === 'stopped') {
+              this.d.logger.warn('container was started before a crash but recorded as created; recording it as running', { container_id: c.id, runtime_status: status });
+              this.d.containers.setRunning(c.id, String(nowNanos()), c.runtime);
+              this.emit(c, 'started');
+              await this.refresh(c.id);
+            }
           }
         }
       } catch (err) {

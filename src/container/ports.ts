@@ -27,6 +27,8 @@ export interface OciPort {
   kill(handler: string, id: string, signal: string): Promise<void>;
   /** Forcefully deletes the runtime's state; idempotent. */
   delete(handler: string, id: string): Promise<void>;
+  /** The runtime's own status of the container; undefined when the runtime does not know it. */
+  status(handler: string, id: string): Promise<'creating' | 'created' | 'running' | 'stopped' | 'paused' | undefined>;
   /** The recorded exit, once conmon wrote it. */
   exitOf(id: string): Promise<ExitInfo | undefined>;
   /** conmon (identified by pid and start time, so a reused pid does not count) still supervises it. */

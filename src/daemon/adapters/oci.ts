@@ -68,6 +68,14 @@ export function createOciAdapter(config: Config, host: OciHost, logger: Logger):
     start: (handler, id) => rt(handler).start(id),
     kill: (handler, id, signal) => ignoreGone(rt(handler).kill(id, signal)),
     delete: (handler, id) => ignoreGone(rt(handler).delete(id, { force: true })),
+    async status(handler, id) {
+      try {
+        return (await rt(handler).state(id)).status;
+      } catch (err) {
+        if (err instanceof CriusError && err.code === 'NOT_FOUND') return undefined;
+        throw err;
+      }
+    },
     async exitOf(id) {
       const e = await readExit(id, { exitDir, persistDir: persistDir(id), bundle: bundleOf(id) });
       return e && { exitCode: e.exitCode, finishedAt: e.finishedAtNs, oomKilled: e.oomKilled };

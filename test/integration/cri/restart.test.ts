@@ -125,11 +125,16 @@ test('SIGKILL: pods and containers survive, an exit during the downtime is recor
  * would): the container must not depend on the daemon for anything.
  */
 async function execInContainerWithoutDaemon(id: string, script: string): Promise<void> {
+  await crunWithoutDaemon(['exec', id, 'sh', '-c', script]);
+}
+
+/** crun on the daemon's runtime root, through crius-oci-wrap where this host needs it. */
+async function crunWithoutDaemon(args: string[]): Promise<void> {
   const { run } = await import('../../../src/common/exec.js');
   const { nativeBinary } = await import('../../../src/daemon/adapters/oci.js');
   const { detectCgroupLayout, runtimeHiddenMounts } = await import('../../../src/oci/cgroup-mode.js');
   const hide = runtimeHiddenMounts(await detectCgroupLayout());
-  const argv = ['/usr/bin/crun', `--root=${join(node.daemon.state, 'runtime', 'crun')}`, 'exec', id, 'sh', '-c', script];
+  const argv = ['/usr/bin/crun', `--root=${join(node.daemon.state, 'runtime', 'crun')}`, ...args];
   if (hide.length > 0) await run(nativeBinary('crius-oci-wrap'), [...hide.flatMap((h) => ['--hide', h]), ...argv], { timeoutMs: 10_000 });
   else await run(argv[0]!, argv.slice(1), { timeoutMs: 10_000 });
 }
@@ -144,6 +149,27 @@ test('SIGTERM: a clean shutdown leaves containers running, and the next daemon m
     await execOk(id);
     await node.call('StopContainer', { container_id: id, timeout: 1 });
     assert.equal((await status(id))['state'], 'CONTAINER_EXITED');
+  } finally {
+    await removePod(node, podId);
+  }
+  await assertNoLeaks();
+});
+
+test('a container the runtime started just before a crash (store still says created) is running after restart', async () => {
+  const pod = podConfig(node, CONTAINER_PID);
+  const podId = await runPod(pod);
+  try {
+    const { container_id: id } = await node.call<{ container_id: string }>('CreateContainer', { pod_sandbox_id: podId, config: ctrConfig('late', ['sleep', '1000']), sandbox_config: pod });
+    await node.daemon.kill();
+    // What StartContainer had done when the crash came: the runtime's start, not yet the store update.
+    await crunWithoutDaemon(['start', id]);
+    node.daemon = await node.daemon.restart();
+    const s = await status(id);
+    assert.equal(s['state'], 'CONTAINER_RUNNING');
+    assert.notEqual(s['started_at'], '0');
+    await execOk(id);
+    await node.call('StopContainer', { container_id: id, timeout: 0 });
+    assert.equal((await status(id))['exit_code'], 137);
   } finally {
     await removePod(node, podId);
   }
