@@ -261,3 +261,25 @@ test('SIGKILL mid-CreateContainer: the half-created container is undone at start
   await assertNoLeaks();
   assert.ok(undone > 0, 'at least one kill hit a half-created container');
 });
+
+test('SIGKILL mid-RemovePodSandbox: the pod is still listed or gone, and a repeated RemovePodSandbox leaves nothing', async (t) => {
+  for (const delay of [5, 60, 200, 450, 800]) {
+    // A shared-PID userns pod with a running container: the longest teardown (container, infra, CNI, pins).
+    const userns = podUserns(3_800_000);
+    const ns = { userns_options: userns };
+    const pod = podConfig(node, { linux: { security_context: { namespace_options: ns } } });
+    const podId = await runPod(pod);
+    await createStart(podId, pod, containerConfig(node, 'sleeper', ['sleep', '1000'], { linux: { security_context: { namespace_options: ns } } }));
+    const pending = node.call('RemovePodSandbox', { pod_sandbox_id: podId }).then(() => 'done', (err: Error) => `failed: ${err.message}`);
+    await new Promise((r) => setTimeout(r, delay));
+    await node.daemon.kill();
+    const outcome = await pending;
+    node.daemon = await node.daemon.restart();
+    const listed = (await node.call<{ items: { id: string }[] }>('ListPodSandbox', {})).items.some((p) => p.id === podId);
+    t.diagnostic(`kill ${delay} ms into RemovePodSandbox: call ${outcome.startsWith('done') ? 'had finished' : 'was cut'}, pod ${listed ? 'still listed' : 'gone'} after restart`);
+    // The kubelet retries RemovePodSandbox until it succeeds; every step of it is idempotent.
+    await node.call('RemovePodSandbox', { pod_sandbox_id: podId });
+    assert.equal((await node.call<{ items: { id: string }[] }>('ListPodSandbox', {})).items.some((p) => p.id === podId), false);
+    await assertNoLeaks();
+  }
+});
