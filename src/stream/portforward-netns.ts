@@ -26,6 +26,8 @@ export function createNetnsPortForwardBackend(cfg: NetnsPortForwardConfig): Port
         return s;
       }
       const child = spawn(cfg.relayHelper, ['tcp', netns, String(p.port)], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+      // Created now: 'close' can fire in the same tick as 'exit', before a later once() would listen.
+      const closed = once(child, 'close').catch(() => undefined);
       const diag = tail(child.stderr);
       const ready = child.stdio[3] as Readable;
       const ok = await new Promise<boolean>((resolve) => {
@@ -34,7 +36,7 @@ export function createNetnsPortForwardBackend(cfg: NetnsPortForwardConfig): Port
         child.once('error', () => resolve(false));
       });
       if (!ok) {
-        await once(child, 'close').catch(() => undefined);
+        await closed;
         throw new Error(diag() || `${cfg.relayHelper} failed to connect to port ${p.port}`);
       }
       ready.resume();
