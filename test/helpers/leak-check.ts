@@ -63,8 +63,21 @@ export function bridgePorts(bridge: string): string[] {
   }
 }
 
-/** Everything left behind, one line per leak; empty when clean. */
-export async function findLeaks(s: LeakScope): Promise<string[]> {
+/**
+ * Everything left behind, one line per leak; empty when clean. Looks again for up to `settleMs` while
+ * something remains: a conmon writes the exit file and only then exits, so it may outlive the RPC that
+ * waited for the exit by a few milliseconds. What is still there after that is a leak.
+ */
+export async function findLeaks(s: LeakScope, settleMs = 3000): Promise<string[]> {
+  const end = Date.now() + settleMs;
+  for (;;) {
+    const leaks = await findLeaksNow(s);
+    if (leaks.length === 0 || Date.now() >= end) return leaks;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function findLeaksNow(s: LeakScope): Promise<string[]> {
   const leaks: string[] = [];
   // The idmap probe's user namespace is the daemon's own (one per daemon, unpinned at shutdown).
   for (const m of mountsUnder(s.daemonDir)) if (!m.endsWith('/idmap-probe.userns')) leaks.push(`mount ${m}`);
