@@ -5,7 +5,7 @@
 // works after a daemon restart and is idempotent (a missing netns or result is fine). Operations on one
 // pod never overlap. NetworkReady is true once a config loads and its plugins exist.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statfsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CriusError, failedPrecondition, internal, invalidArgument } from '../common/errors.js';
@@ -178,6 +178,18 @@ function pluginError(type: string, cmd: string, err: unknown): CriusError {
   return internal(`CNI plugin ${type} ${cmd}: ${err instanceof Error ? err.message : String(err)}`, err);
 }
 
+/** statfs(2) f_type of nsfs (linux/magic.h NSFS_MAGIC): a pinned namespace file or /proc/PID/ns/net. */
+const NSFS_MAGIC = 0x6e736673;
+
+/** Whether `path` is a live network namespace (a pin that still pins, or a /proc ns link). */
+function isNetns(path: string): boolean {
+  try {
+    return statfsSync(path).type === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
 export function createCni(o: CniOptions, runner: Runner = run): Cni {
   const ifName = o.ifName ?? 'eth0';
   const locks = new Map<string, Promise<unknown>>();
@@ -285,8 +297,10 @@ export function createCni(o: CniOptions, runner: Runner = run): Cni {
     const list = await load();
     if (!list) return; // nothing was ever added through a config we can see
     const cache = await readCache(list, pod.id);
-    // A netns that is gone (pod removed, host rebooted) is omitted: DEL must still release the IP.
-    const ns = netns !== undefined && existsSync(netns) ? netns : undefined;
+    // A netns that is gone (pod removed, host rebooted) is omitted: DEL must still release the IP. So is a
+    // pin file that no longer pins one (a crash between its umount and its unlink leaves an empty file):
+    // plugins would fail to enter it, and RemovePodSandbox could never succeed.
+    const ns = netns !== undefined && isNetns(netns) ? netns : undefined;
     const errors: string[] = [];
     for (const plugin of [...list.plugins].reverse()) {
       if (cache && isIdlePortmap(plugin, cache.runtimeConfig)) continue;

@@ -283,3 +283,20 @@ test('SIGKILL mid-RemovePodSandbox: the pod is still listed or gone, and a repea
     await assertNoLeaks();
   }
 });
+
+test('a crash between unpinning the netns and unlinking its file does not block the RemovePodSandbox retry', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const pod = podConfig(node, CONTAINER_PID);
+  const podId = await runPod(pod);
+  const netns = join(node.daemon.state, 'pods', podId, 'ns', 'net');
+  assert.ok(existsSync(netns));
+  await node.daemon.kill();
+  // Where the crash left RemovePodSandbox: the pin is unmounted (the netns is gone), its file is not.
+  execFileSync('/usr/bin/umount', [netns]);
+  assert.ok(existsSync(netns));
+  node.daemon = await node.daemon.restart();
+  // CNI DEL must treat the empty file as a missing netns (and still release the IP), not fail forever.
+  await node.call('RemovePodSandbox', { pod_sandbox_id: podId });
+  assert.equal((await node.call<{ items: { id: string }[] }>('ListPodSandbox', {})).items.some((p) => p.id === podId), false);
+  await assertNoLeaks();
+});
