@@ -92,6 +92,9 @@ ${o.extraConfig ?? ''}
         }
       } catch { /* daemon already gone */ }
       await node.daemon.stop();
+      // The daemon's dir (database, images, state) goes too, unless a pod left a mount in it: then the leak
+      // stays for scripts/test.sh's leak check to report, rather than failing this cleanup with EBUSY.
+      if (!readFileSync('/proc/self/mountinfo', 'utf8').includes(`${node.daemon.dir}/`)) rmSync(node.daemon.dir, { recursive: true, force: true });
       await registry.stop();
       // The bridge plugin leaves its bridge behind on DEL (by design: other pods may use it). A stale
       // bridge on a subnet another test reuses would misroute that test's pod traffic, so remove it.
