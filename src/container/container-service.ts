@@ -11,6 +11,7 @@ import { hostRoot, parseUserNamespace, sameUserns } from '../userns/mapping-rule
 import { buildContainerSpec } from '../spec/build.js';
 import { checkIdmapSupport, handlerCapabilities } from '../spec/idmap-check.js';
 import { processHostIds } from '../spec/userns.js';
+import { loadLocalhostSeccomp } from './seccomp-file.js';
 import { imageVolumesToCreate } from '../spec/mounts.js';
 import type { Spec } from '../spec/oci-types.js';
 import type { ContainerConfigInput, SandboxConfigInput } from '../spec/types.js';
@@ -165,6 +166,7 @@ export class ContainerService {
     // idmapped mounts, or a volume whose filesystem cannot be idmapped, fails the call with nothing to undo.
     let spec: Spec;
     try {
+      const seccompLocalhost = await loadLocalhostSeccomp(config.linux?.security_context?.seccomp, `container "${name}"`);
       const built = buildContainerSpec({
         container: config as unknown as ContainerConfigInput,
         sandbox: (sandboxConfig ?? pod.config) as unknown as SandboxConfigInput,
@@ -186,6 +188,7 @@ export class ContainerService {
           cgroupV2: this.d.oci.cgroupV2(),
           arch: process.arch,
           ownCapabilities: this.d.ownCapabilities,
+          seccompLocalhost,
         },
       });
       spec = built.spec;

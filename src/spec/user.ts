@@ -95,8 +95,11 @@ export function resolveUser(ctx: SpecContext): ResolvedUser {
   } else {
     r = resolveImageUser(ctx, ctx.image.User ?? '', users, groups);
   }
-  // run_as_group overrides whichever gid the user brought (CRI-O's rule; containerd refuses a group
-  // without a user, which rejects valid pods whose image sets the user).
+  // run_as_group overrides the user's gid, but only with a user named in the CRI config: containerd
+  // ("user group is specified without user") and CRI-O refuse a group alone, and critest checks it.
+  if (runAsGroup !== undefined && runAsUser === undefined && username === '') {
+    throw invalidArgument(`container "${containerName(ctx)}": run_as_group (${runAsGroup}) is set without run_as_user or run_as_username; set the user too`);
+  }
   if (runAsGroup !== undefined) r = { ...r, gid: checkId(runAsGroup, 'run_as_group', ctx) };
   return r;
 }

@@ -19,6 +19,7 @@ import type { Logger } from '../../common/logger.js';
 import type { Config } from '../config.js';
 import { nativeBinary, type OciAdapter } from './oci.js';
 import { writeFile } from 'node:fs/promises';
+import { loadLocalhostSeccomp } from '../../container/seccomp-file.js';
 
 export function namespaceAdapter(): NamespacePort {
   return {
@@ -95,6 +96,7 @@ export function infraAdapter(o: {
       const rootfs = await preparePauseRootfs(bundle, nativeBinary('crius-pause'));
       const h = o.config.runtimes.find((r) => r.name === pod.handler)!;
       const info = await o.features.read(h.name, h.path);
+      const seccompLocalhost = await loadLocalhostSeccomp(pod.config.linux?.security_context?.seccomp, `pod "${pod.namespace}/${pod.name}"`);
       const built = buildSandboxSpec({
         sandbox: pod.config as unknown as SandboxConfigInput,
         image: {},
@@ -111,6 +113,7 @@ export function infraAdapter(o: {
           cgroupV2: o.oci.cgroupV2(),
           arch: process.arch,
           ownCapabilities: o.ownCapabilities,
+          seccompLocalhost,
         },
       });
       for (const w of built.warnings) o.logger.warn(w, { pod_id: pod.id });

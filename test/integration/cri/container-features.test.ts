@@ -3,7 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { existsSync, renameSync, readFileSync } from 'node:fs';
+import { existsSync, renameSync, readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { containerConfig, logContent, podConfig, removePod, startCriNode, waitExited, type CriNode } from '../../helpers/cri-fixture.js';
 import { waitFor } from '../../helpers/daemon.js';
 import { freePort } from '../../helpers/registry.js';
@@ -139,5 +140,29 @@ test('a hostPort on 127.0.0.1 reaches the pod through portmap', async () => {
     assert.equal(body.trim(), 'via-hostport');
   } finally {
     await removePod(node, podId);
+  }
+});
+
+test('a Localhost seccomp profile file is loaded and enforced; a missing one is NotFound', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'crius-seccomp-'));
+  const profile = join(dir, 'block-chmod.json');
+  writeFileSync(profile, JSON.stringify({
+    defaultAction: 'SCMP_ACT_ALLOW',
+    syscalls: [{ names: ['chmod', 'fchmod', 'fchmodat', 'fchmodat2'], action: 'SCMP_ACT_ERRNO' }],
+  }));
+  const { pod, podId } = await startPod({ linux: { security_context: { namespace_options: { pid: 'CONTAINER' } } } });
+  try {
+    const id = await start(pod, podId, 'sc', ['sh', '-c', 'chmod 700 /tmp 2>&1; echo rc=$?'], { linux: { security_context: { seccomp: { profile_type: 'Localhost', localhost_ref: profile } } } });
+    await waitExited(node, id);
+    assert.match(logOf(pod, 'sc'), /Operation not permitted/);
+    assert.match(logOf(pod, 'sc'), /rc=1/);
+    await assert.rejects(start(pod, podId, 'sc2', ['true'], { linux: { security_context: { seccomp: { profile_type: 'Localhost', localhost_ref: join(dir, 'missing.json') } } } }),
+      (e: { code: number; details: string }) => e.code === 5 && /missing\.json does not exist/.test(e.details));
+    // A group without a user is refused, as containerd and CRI-O do.
+    await assert.rejects(start(pod, podId, 'grp', ['true'], { linux: { security_context: { run_as_group: { value: '3000' } } } }),
+      (e: { code: number; details: string }) => e.code === 3 && /run_as_group \(3000\) is set without run_as_user/.test(e.details));
+  } finally {
+    await removePod(node, podId);
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -36,7 +36,8 @@ test('CRI run_as_user / run_as_group / run_as_username override the image', () =
   assert.deepEqual(user({ run_as_user: { value: '1000' } }, 'nginx'), { uid: 1000, gid: 1000, additionalGids: [1000, 10, 44], home: 'HOME=/home/app' });
   assert.deepEqual(user({ run_as_user: { value: 5000 }, run_as_group: { value: '6000' } }, 'nginx'), { uid: 5000, gid: 6000, additionalGids: [6000], home: 'HOME=/' });
   assert.deepEqual(user({ run_as_username: 'nginx' }), { uid: 101, gid: 101, additionalGids: [101, 50], home: 'HOME=/var/cache/nginx' });
-  assert.deepEqual(user({ run_as_group: { value: 7 } }, 'app'), { uid: 1000, gid: 7, additionalGids: [7, 10, 44], home: 'HOME=/home/app' }, 'group alone overrides the image user\'s gid');
+  // A group without a CRI user is refused (containerd, CRI-O; critest "RunAsGroup is set without RunAsUser").
+  assert.throws(() => user({ run_as_group: { value: 7 } }, 'app'), /run_as_group \(7\) is set without run_as_user or run_as_username/);
   assert.deepEqual(user({ run_as_user: { value: 0 } }, 'app'), { uid: 0, gid: 0, additionalGids: [0, 10], home: 'HOME=/root' }, 'uid 0 is a real value, not unset');
 });
 
