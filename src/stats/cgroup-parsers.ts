@@ -112,6 +112,10 @@ export interface InterfaceSample {
   rxErrors: bigint;
   txBytes: bigint;
   txErrors: bigint;
+  rxPackets?: bigint;
+  rxDropped?: bigint;
+  txPackets?: bigint;
+  txDropped?: bigint;
 }
 
 /**
@@ -126,7 +130,10 @@ export function parseNetDev(text: string): InterfaceSample[] {
     const name = line.slice(0, colon).trim();
     const f = line.slice(colon + 1).trim().split(/\s+/);
     if (name === '' || f.length < 16 || !f.every((x) => /^\d+$/.test(x))) continue;
-    out.push({ name, rxBytes: BigInt(f[0]!), rxErrors: BigInt(f[2]!), txBytes: BigInt(f[8]!), txErrors: BigInt(f[10]!) });
+    out.push({
+      name, rxBytes: BigInt(f[0]!), rxPackets: BigInt(f[1]!), rxErrors: BigInt(f[2]!), rxDropped: BigInt(f[3]!),
+      txBytes: BigInt(f[8]!), txPackets: BigInt(f[9]!), txErrors: BigInt(f[10]!), txDropped: BigInt(f[11]!),
+    });
   }
   return out;
 }

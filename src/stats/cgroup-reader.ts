@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CgroupLayout } from '../oci/cgroup-mode.js';
+import { createDetailReader, type CgroupDetail } from './cadvisor-reader.js';
 import { cpuFromV1, cpuFromV2, memoryFromV1, memoryFromV2, parseSingleValue, type CpuSample, type MemorySample } from './cgroup-parsers.js';
 
 export interface CgroupUsage {
@@ -16,6 +17,8 @@ export interface CgroupUsage {
 export interface CgroupReader {
   /** Usage of the cgroup at the absolute cgroup path; undefined when it exists in no hierarchy. */
   read(cgPath: string): Promise<CgroupUsage | undefined>;
+  /** The cAdvisor-only detail (throttling, memory detail, block I/O, threads, pids) for the metrics RPC. */
+  detail?(cgPath: string): CgroupDetail | undefined;
 }
 
 /**
@@ -46,6 +49,7 @@ export function createCgroupReader(layout: CgroupLayout): CgroupReader {
   if (layout.mode === 'v2') {
     const root = layout.unifiedMount ?? '/sys/fs/cgroup';
     return {
+      detail: createDetailReader(layout),
       async read(cgPath) {
         const dir = path.join(root, cgPath);
         const [cpuStat, current, max, stat, pids] = [
@@ -68,6 +72,7 @@ export function createCgroupReader(layout: CgroupLayout): CgroupReader {
     return m === undefined ? undefined : path.join(m, cgPath);
   };
   return {
+    detail: createDetailReader(layout),
     async read(cgPath) {
       const cpuDir = dirOf('cpuacct', cgPath);
       const memDir = dirOf('memory', cgPath);

@@ -5,6 +5,7 @@ import type { CgroupReader } from './cgroup-reader.js';
 import { defaultInterface, nanoCores, type CpuSample, type InterfaceSample, type MemorySample } from './cgroup-parsers.js';
 import { dirUsage as realDirUsage, type DirUsage } from './dir-usage.js';
 import { readPodNetDev, type NetnsTarget } from './netns-dev.js';
+import { countProcessFds, fsCapacity as realFsCapacity, type CgroupDetail, type FsCapacity } from './cadvisor-reader.js';
 
 export interface ContainerTarget {
   id: string;
@@ -39,6 +40,13 @@ export interface ContainerSample extends CgroupStats {
   writable?: DirUsage;
 }
 
+/** What only the metrics RPC reads: cgroup detail, open fds/sockets, the writable layer's filesystem. */
+export interface ContainerDetail {
+  cgroup?: CgroupDetail;
+  fds?: { fds: number; sockets: number };
+  fs?: FsCapacity;
+}
+
 export interface NetworkSample {
   interfaces: InterfaceSample[];
   default?: InterfaceSample;
@@ -53,6 +61,8 @@ export interface StatsCollectorDeps {
   now(): bigint;
   dirUsage?: (dir: string) => Promise<DirUsage | undefined>;
   netDev?: (t: NetnsTarget) => Promise<{ ifaces: InterfaceSample[] } | undefined>;
+  fds?: (pids: number[]) => Promise<{ fds: number; sockets: number }>;
+  fsCapacity?: (dir: string) => Promise<FsCapacity | undefined>;
 }
 
 const FORGET_AFTER_NS = 10n * 60n * 1_000_000_000n;
@@ -84,6 +94,20 @@ export class StatsCollector {
       (this.d.dirUsage ?? realDirUsage)(t.upperDir),
     ]);
     return writable ? { ...cg, writable } : cg;
+  }
+
+  /** The cAdvisor-only detail of a container (ListPodSandboxMetrics); absent parts are left out. */
+  async containerDetail(t: ContainerTarget): Promise<ContainerDetail> {
+    const cg = this.d.cgroups.detail?.(t.cgroupPath);
+    const [fds, fs] = await Promise.all([
+      cg ? (this.d.fds ?? countProcessFds)(cg.pids) : Promise.resolve(undefined),
+      (this.d.fsCapacity ?? realFsCapacity)(t.upperDir),
+    ]);
+    const out: ContainerDetail = {};
+    if (cg) out.cgroup = cg;
+    if (fds) out.fds = fds;
+    if (fs) out.fs = fs;
+    return out;
   }
 
   async pod(t: PodTarget): Promise<PodSample> {

@@ -72,11 +72,11 @@ test('/proc/net/dev: counters per interface; eth0 is the default, lo never', () 
   const text = `Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
     lo:     140       2    0    0    0     0          0         0      140       2    0    0    0     0       0          0
-  eth0:    1296      16    1    0    0     0          0         0      726       9    2    0    0     0       0          0
+  eth0:    1296      16    1    3    0     0          0         0      726       9    2    4    0     0       0          0
 `;
   const ifs = parseNetDev(text);
   assert.deepEqual(ifs.map((i) => i.name), ['lo', 'eth0']);
-  assert.deepEqual(ifs[1], { name: 'eth0', rxBytes: 1296n, rxErrors: 1n, txBytes: 726n, txErrors: 2n });
+  assert.deepEqual(ifs[1], { name: 'eth0', rxBytes: 1296n, rxPackets: 16n, rxErrors: 1n, rxDropped: 3n, txBytes: 726n, txPackets: 9n, txErrors: 2n, txDropped: 4n });
   assert.equal(defaultInterface(ifs)?.name, 'eth0');
   assert.equal(defaultInterface([ifs[0]!]), undefined);
   assert.equal(defaultInterface([ifs[0]!, { ...ifs[1]!, name: 'net1' }])?.name, 'net1');
