@@ -3,6 +3,51 @@ import { invalidArgument } from '../common/errors.js';
 import { containerName, ensureLinux, ensureProcess, toInt, type SpecOpt } from './context.js';
 import type { LinuxResources } from './oci-types.js';
 
+/** The CPU and memory fields of the CRI's LinuxContainerResources (int64s as proto-loader decodes them). */
+export interface CriCpuMemory {
+  cpu_period?: string | number | null;
+  cpu_quota?: string | number | null;
+  cpu_shares?: string | number | null;
+  memory_limit_in_bytes?: string | number | null;
+  memory_swap_limit_in_bytes?: string | number | null;
+  cpuset_cpus?: string | null;
+  cpuset_mems?: string | null;
+}
+
+/**
+ * CPU (shares, CFS quota/period, cpuset) and memory (limit, swap) as OCI resources, shared by container
+ * creation and UpdateContainerResources. 0 means unset (proto3 default); negatives are refused except
+ * cpu_quota, where -1 means "no quota" (cgroup v1 cpu.cfs_quota_us). `what` prefixes error messages.
+ */
+export function cpuMemoryFromCri(r: CriCpuMemory, what = ''): Pick<LinuxResources, 'cpu' | 'memory'> {
+  const prefix = what ? `${what}: ` : '';
+  const value = (v: string | number | null | undefined, field: string): number | undefined => {
+    const n = toInt(v, field);
+    if (n === undefined || n === 0) return undefined;
+    if (n < 0 && field !== 'cpu_quota') throw invalidArgument(`${prefix}${field} ${n} is negative`);
+    return n;
+  };
+  const out: Pick<LinuxResources, 'cpu' | 'memory'> = {};
+  const cpu: NonNullable<LinuxResources['cpu']> = {};
+  const shares = value(r.cpu_shares, 'cpu_shares');
+  const quota = value(r.cpu_quota, 'cpu_quota');
+  const period = value(r.cpu_period, 'cpu_period');
+  if (shares !== undefined) cpu.shares = shares;
+  if (quota !== undefined) cpu.quota = quota;
+  if (period !== undefined) cpu.period = period;
+  if (r.cpuset_cpus) cpu.cpus = r.cpuset_cpus;
+  if (r.cpuset_mems) cpu.mems = r.cpuset_mems;
+  if (Object.keys(cpu).length > 0) out.cpu = cpu;
+  const limit = value(r.memory_limit_in_bytes, 'memory_limit_in_bytes');
+  const swap = value(r.memory_swap_limit_in_bytes, 'memory_swap_limit_in_bytes');
+  if (limit !== undefined || swap !== undefined) {
+    out.memory = {};
+    if (limit !== undefined) out.memory.limit = limit;
+    if (swap !== undefined) out.memory.swap = swap;
+  }
+  return out;
+}
+
 /**
  * CPU (shares, CFS quota/period, cpuset), memory (limit, swap), pids (runtime config), hugepages
  * (only when the hugetlb controller exists: "hugepages ignored if absent"), unified (cgroup v2 only).
@@ -15,30 +60,10 @@ export const withResources: SpecOpt = (spec, ctx) => {
   const linux = ensureLinux(spec);
   const res: LinuxResources = linux.resources ?? {};
   const what = `container "${containerName(ctx)}"`;
-  const pos = (v: number | undefined, field: string): number | undefined => {
-    if (v === undefined || v === 0) return undefined;
-    if (v < 0 && field !== 'cpu_quota') throw invalidArgument(`${what}: ${field} ${v} is negative`);
-    return v;
-  };
   if (r) {
-    const shares = pos(toInt(r.cpu_shares, 'cpu_shares'), 'cpu_shares');
-    const quota = pos(toInt(r.cpu_quota, 'cpu_quota'), 'cpu_quota');
-    const period = pos(toInt(r.cpu_period, 'cpu_period'), 'cpu_period');
-    const cpu = { ...(res.cpu ?? {}) };
-    if (shares !== undefined) cpu.shares = shares;
-    if (quota !== undefined) cpu.quota = quota;
-    if (period !== undefined) cpu.period = period;
-    if (r.cpuset_cpus) cpu.cpus = r.cpuset_cpus;
-    if (r.cpuset_mems) cpu.mems = r.cpuset_mems;
-    if (Object.keys(cpu).length > 0) res.cpu = cpu;
-
-    const limit = pos(toInt(r.memory_limit_in_bytes, 'memory_limit_in_bytes'), 'memory_limit_in_bytes');
-    const swap = pos(toInt(r.memory_swap_limit_in_bytes, 'memory_swap_limit_in_bytes'), 'memory_swap_limit_in_bytes');
-    if (limit !== undefined || swap !== undefined) {
-      res.memory = { ...(res.memory ?? {}) };
-      if (limit !== undefined) res.memory.limit = limit;
-      if (swap !== undefined) res.memory.swap = swap;
-    }
+    const cm = cpuMemoryFromCri(r, what);
+    if (cm.cpu) res.cpu = { ...(res.cpu ?? {}), ...cm.cpu };
+    if (cm.memory) res.memory = { ...(res.memory ?? {}), ...cm.memory };
 
     const huge = r.hugepage_limits ?? [];
     if (huge.length > 0) {
