@@ -7,21 +7,8 @@ import { join } from 'node:path';
 import { connectCri, type CriClient } from '../src/cli/client.js';
 import { startCriNode, type CriNode } from '../test/helpers/cri-fixture.js';
 
-export interface Stat {
-  name: string;
-  n: number;
-  medianMs: number;
-  p95Ms: number;
-  minMs: number;
-}
-
-export function stats(name: string, xs: number[]): Stat {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number): number => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? NaN;
-  const r = (v: number): number => Math.round(v * 100) / 100;
-  const median = s.length % 2 ? s[(s.length - 1) / 2]! : ((s[s.length / 2 - 1] ?? NaN) + (s[s.length / 2] ?? NaN)) / 2;
-  return { name, n: s.length, medianMs: r(median), p95Ms: r(q(0.95)), minMs: r(s[0] ?? NaN) };
-}
+export { stats, type Stat } from './stats.js';
+import { stats, type Stat } from './stats.js';
 
 export function printTable(rows: Stat[]): void {
   console.log(`\n${'measurement'.padEnd(62)} ${'n'.padStart(4)} ${'median ms'.padStart(10)} ${'p95 ms'.padStart(10)} ${'min ms'.padStart(10)}`);

@@ -17,25 +17,13 @@ import { pinPodNamespaces, removePinnedNamespaces } from '../src/pod/namespaces.
 import { preparePauseRootfs } from '../src/pod/infra-rootfs.js';
 import { makeBusyboxRootfs } from '../test/helpers/busybox-rootfs.js';
 import { minimalSpec } from '../test/helpers/minimal-spec.js';
+import { stats, type Stat } from './stats.js';
 
 const NATIVE = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../native/build');
 const WRAP = path.join(NATIVE, 'crius-oci-wrap');
 const PAUSE = path.join(NATIVE, 'crius-pause');
 
-export interface Stat {
-  name: string;
-  n: number;
-  medianMs: number;
-  p95Ms: number;
-  minMs: number;
-}
-
-function stats(name: string, xs: number[]): Stat {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number): number => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)] ?? NaN;
-  const r = (v: number): number => Math.round(v * 100) / 100;
-  return { name, n: s.length, medianMs: r(q(0.5)), p95Ms: r(q(0.95)), minMs: r(s[0] ?? NaN) };
-}
+export type { Stat } from './stats.js';
 
 async function time(n: number, fn: (i: number) => Promise<void>): Promise<number[]> {
   const out: number[] = [];

@@ -9,15 +9,7 @@ import path from 'node:path';
 import { run } from '../src/common/exec.js';
 import { createCni } from '../src/network/cni.js';
 import { pinPodNamespaces, removePinnedNamespaces } from '../src/pod/namespaces.js';
-
-interface Stat { name: string; n: number; medianMs: number; p95Ms: number; minMs: number }
-
-function stats(name: string, xs: number[]): Stat {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number): number => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)] ?? NaN;
-  const r = (v: number): number => Math.round(v * 100) / 100;
-  return { name, n: s.length, medianMs: r(q(0.5)), p95Ms: r(q(0.95)), minMs: r(s[0] ?? NaN) };
-}
+import { stats, type Stat } from './stats.js';
 
 const ms = (a: bigint, b: bigint): number => Number(b - a) / 1e6;
 
