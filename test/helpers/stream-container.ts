@@ -6,6 +6,9 @@ import { mkdtemp, readFile, rm, symlink, writeFile, mkdir, copyFile } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { run } from '../../src/common/exec.js';
+import { createRuntimeExecBackend } from '../../src/stream/exec-runtime.js';
+import { createConmonAttachBackend } from '../../src/stream/attach-conmon.js';
+import { createNetnsPortForwardBackend } from '../../src/stream/portforward-netns.js';
 
 export const NATIVE = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../native/build');
 export const OCI_WRAP = path.join(NATIVE, 'crius-oci-wrap');
@@ -189,4 +192,17 @@ export async function makeTestNetns(): Promise<{ path: string; cleanup: () => Pr
     throw err;
   }
   return { path: ns, cleanup };
+}
+
+/** The real streaming backends aimed at one test container and one test netns (root exec in the container). */
+export function realStreamBackends(c: StreamContainer, netns: () => string): import('../../src/stream/backend.js').StreamBackends {
+  return {
+    exec: createRuntimeExecBackend({
+      runtimeCommand: c.runtimeCommand,
+      processFor: async () => ({ cwd: '/', env: ['PATH=/bin', 'TERM=xterm'], user: { uid: 0, gid: 0 } }),
+      ptyHelper: PTY_HELPER,
+    }),
+    attach: createConmonAttachBackend({ relayHelper: RELAY_HELPER, locate: async () => ({ attachSocket: c.attachSocket, ctlFifo: c.ctlFifo }) }),
+    portForward: createNetnsPortForwardBackend({ relayHelper: RELAY_HELPER, netnsPath: async () => netns() }),
+  };
 }

@@ -12,14 +12,11 @@ import net from 'node:net';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { StreamServer } from '../../../src/stream/server.js';
-import { createRuntimeExecBackend } from '../../../src/stream/exec-runtime.js';
-import { createConmonAttachBackend } from '../../../src/stream/attach-conmon.js';
-import { createNetnsPortForwardBackend } from '../../../src/stream/portforward-netns.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { errorMessage } from '../../../src/common/errors.js';
 import { loadCriProto } from '../../../src/cri/proto.js';
 import {
-  PTY_HELPER, RELAY_HELPER, makeTestNetns, startPodServer, startStreamContainer, streamContainerUnavailable, type StreamContainer,
+  PTY_HELPER, makeTestNetns, realStreamBackends, startPodServer, startStreamContainer, streamContainerUnavailable, type StreamContainer,
 } from '../../helpers/stream-container.js';
 
 const CRICTL = process.env['CRICTL'] ?? '/tmp/crictl';
@@ -44,15 +41,7 @@ before(async () => {
   const c = ctr;
   stream = await StreamServer.start({
     logger: silentLogger,
-    backends: {
-      exec: createRuntimeExecBackend({
-        runtimeCommand: c.runtimeCommand,
-        processFor: async () => ({ cwd: '/', env: ['PATH=/bin', 'TERM=xterm'], user: { uid: 0, gid: 0 } }),
-        ptyHelper: PTY_HELPER,
-      }),
-      attach: createConmonAttachBackend({ relayHelper: RELAY_HELPER, locate: async () => ({ attachSocket: c.attachSocket, ctlFifo: c.ctlFifo }) }),
-      portForward: createNetnsPortForwardBackend({ relayHelper: RELAY_HELPER, netnsPath: async () => netns }),
-    },
+    backends: realStreamBackends(c, () => netns),
   });
   const s = stream;
   type Cb = (err: grpc.ServiceError | null, res?: { url: string }) => void;

@@ -4,12 +4,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { StreamServer } from '../../../src/stream/server.js';
-import { createRuntimeExecBackend } from '../../../src/stream/exec-runtime.js';
 import { createConmonAttachBackend } from '../../../src/stream/attach-conmon.js';
-import { createNetnsPortForwardBackend } from '../../../src/stream/portforward-netns.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import {
-  PTY_HELPER, RELAY_HELPER, makeTestNetns, pidsWithCmdline, startPodServer, startStreamContainer, streamContainerUnavailable, type StreamContainer,
+  RELAY_HELPER, makeTestNetns, realStreamBackends, pidsWithCmdline, startPodServer, startStreamContainer, streamContainerUnavailable, type StreamContainer,
 } from '../../helpers/stream-container.js';
 import { exitCodeOf, readAll, spdyExec, spdyUpgrade } from '../../helpers/spdy-client.js';
 
@@ -30,15 +28,7 @@ before(async () => {
   const c = ctr;
   server = await StreamServer.start({
     logger: silentLogger,
-    backends: {
-      exec: createRuntimeExecBackend({
-        runtimeCommand: c.runtimeCommand,
-        processFor: async () => ({ cwd: '/', env: ['PATH=/bin', 'TERM=xterm'], user: { uid: 0, gid: 0 } }),
-        ptyHelper: PTY_HELPER,
-      }),
-      attach: createConmonAttachBackend({ relayHelper: RELAY_HELPER, locate: async () => ({ attachSocket: c.attachSocket, ctlFifo: c.ctlFifo }) }),
-      portForward: createNetnsPortForwardBackend({ relayHelper: RELAY_HELPER, netnsPath: async () => netns }),
-    },
+    backends: realStreamBackends(c, () => netns),
   });
 });
 
