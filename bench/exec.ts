@@ -9,6 +9,7 @@
 //       runs `crun --root R exec` directly (R defaults to /run/crius/crun).
 //
 // Prints one JSON object, then a short table. Medians over N runs.
+import { CRUN } from '../test/helpers/host-binaries.js';
 import { spawn } from 'node:child_process';
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -75,7 +76,7 @@ async function criTarget(socket: string, containerId: string, root: string): Pro
     url: (cmd) => new Promise((resolve, reject) => {
       exec.call(client, { container_id: containerId, cmd, stdout: true }, (err, res) => (err ? reject(err) : resolve(res.url)));
     }),
-    runtimeCommand: (args) => ({ file: OCI_WRAP, args: ['--hide', '/sys/fs/cgroup/unified', '/usr/bin/crun', `--root=${root}`, ...args] }),
+    runtimeCommand: (args) => ({ file: OCI_WRAP, args: ['--hide', '/sys/fs/cgroup/unified', CRUN, `--root=${root}`, ...args] }),
     cleanup: async () => { (client['close'] as () => void).call(client); },
   };
 }

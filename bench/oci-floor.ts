@@ -4,6 +4,7 @@
 // namespaces (and removing them), and starting the crius-pause infra container (PID mode POD only).
 // Run as root after `npm run build`:  node dist/bench/oci-floor.js [--n 20] [--json-only]
 // ociFloor() is exported so the pod-start bench can measure the floor in the same run.
+import { CRUN, RUNC } from '../test/helpers/host-binaries.js';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -37,7 +38,7 @@ async function time(n: number, fn: (i: number) => Promise<void>): Promise<number
 }
 
 /** Median/p95 of raw `<runtime> run` of busybox `true` (through crius-oci-wrap where the host needs it). */
-export async function ociFloor(n: number, runtimePath = '/usr/bin/crun', withCgroup = true): Promise<Stat> {
+export async function ociFloor(n: number, runtimePath = CRUN, withCgroup = true): Promise<Stat> {
   const layout = await detectCgroupLayout();
   const hide = runtimeHiddenMounts(layout);
   const base = await detectCgroupBase(layout);
@@ -129,7 +130,7 @@ async function namespacesAndPause(n: number): Promise<Stat[]> {
       const base = await detectCgroupBase(layout);
       const parent = cgroupParentFor(base, `floorp${process.pid}`);
       const rt = createOciRuntime({
-        name: 'crun', path: '/usr/bin/crun', root: path.join(dir, 'root'), socketDir: path.join(dir, 's'),
+        name: 'crun', path: CRUN, root: path.join(dir, 'root'), socketDir: path.join(dir, 's'),
         wrapperPath: WRAP, hideMounts: runtimeHiddenMounts(layout),
       });
       try {
@@ -158,11 +159,11 @@ async function main(): Promise<void> {
   const nIdx = argv.indexOf('--n');
   const n = nIdx >= 0 ? Number(argv[nIdx + 1]) : 20;
   const results: Stat[] = [];
-  results.push(await ociFloor(n, '/usr/bin/crun', true));
-  results.push(await ociFloor(n, '/usr/bin/crun', false));
-  if (existsSync('/usr/sbin/runc')) results.push(await ociFloor(n, '/usr/sbin/runc', true));
-  results.push(...await conmonRun(n, '/usr/bin/crun'));
-  if (existsSync('/usr/sbin/runc')) results.push(...await conmonRun(n, '/usr/sbin/runc'));
+  results.push(await ociFloor(n, CRUN, true));
+  results.push(await ociFloor(n, CRUN, false));
+  if (existsSync(RUNC)) results.push(await ociFloor(n, RUNC, true));
+  results.push(...await conmonRun(n, CRUN));
+  if (existsSync(RUNC)) results.push(...await conmonRun(n, RUNC));
   results.push(...await namespacesAndPause(n));
   const layout = await detectCgroupLayout();
   const report = { bench: 'oci-floor', n, cgroupMode: layout.mode, wrapped: runtimeHiddenMounts(layout).length > 0, results };

@@ -9,6 +9,7 @@
 // With --log-level debug, crius's per-step durations (debug log) of the sequential phase are summarised
 // as medians (`profile`).
 //   node dist/bench/pod-start.js --endpoint unix:///run/containerd/containerd.sock --image docker.io/library/busybox:1.36
+import { CRUN } from '../test/helpers/host-binaries.js';
 import { ociFloor } from './oci-floor.js';
 import {
   benchContainer, benchPod, benchTarget, flag, msSince, pool, printProfile, printTable, rssKiB, stats, stepProfile, supervisorPids,
@@ -106,7 +107,7 @@ async function main(): Promise<void> {
   } finally {
     await t.close();
   }
-  const floor = argv.includes('--no-floor') ? [] : [await ociFloor(n, '/usr/bin/crun', true)];
+  const floor = argv.includes('--no-floor') ? [] : [await ociFloor(n, CRUN, true)];
   const rows = [...floor, ...seq.stats, ...par.stats];
   const report = {
     bench: 'pod-start', target: t.label, n, parallelism: parallel, handler: handler || 'default',

@@ -6,6 +6,7 @@
 // Run as root after `npx tsc` and `make -C native`:
 //   node dist/bench/userns-pod.js [--n 15] [--files 20000] [--handler crun] [--json-only] [--log-level debug]
 // With --log-level debug, crius's per-step durations are summarised per case (`profile`).
+import { CRUN } from '../test/helpers/host-binaries.js';
 import { chmodSync, mkdirSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxEntries, makeImage, makeLayer, pushImage, type TarEntry } from '../test/helpers/build-image.js';
@@ -130,7 +131,7 @@ async function main(): Promise<void> {
     await t.close();
     rmSync(volDir, { recursive: true, force: true });
   }
-  rows.unshift(await ociFloor(n, '/usr/bin/crun', true));
+  rows.unshift(await ociFloor(n, CRUN, true));
   const report = { bench: 'userns-pod', n, files, handler: handler || 'default', volumes: 2, results: rows, summary, ...(profile ? { profile } : {}) };
   console.log(JSON.stringify(report));
   if (!argv.includes('--json-only')) {

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { LOG_LEVELS, type LogLevel } from '../common/logger.js';
+import { locateHostBinary } from '../common/host-binaries.js';
 
 export interface RuntimeHandlerConfig {
   name: string;
@@ -40,8 +41,8 @@ export function defaultConfig(): Config {
     logLevel: 'info',
     defaultRuntime: 'crun',
     runtimes: [
-      { name: 'crun', path: '/usr/bin/crun' },
-      { name: 'runc', path: '/usr/sbin/runc' },
+      { name: 'crun', path: locateHostBinary('crun') },
+      { name: 'runc', path: locateHostBinary('runc') },
     ],
     registries: {},
     cni: { confDir: '/etc/cni/net.d', pluginDirs: ['/usr/lib/cni', '/opt/cni/bin'] },

@@ -19,13 +19,14 @@ import { checkCapSysResource, checkCgroups, checkSubidRange, parseSubidFile, typ
 import { checkIdmapProbe, checkOverlayIdmap } from './idmap-checks.js';
 import { runIdmapProbes } from './idmap-probes.js';
 import { checkKernel, checkRoot, checkUserNamespaces } from './kernel-checks.js';
+import { locateHostBinary } from '../common/host-binaries.js';
 import { readUsernsSysctls } from './host-summary.js';
 import {
   checkCniConfig, checkCniPlugins, checkConmon, checkNativeHelpers, checkUnshare, nativeHelperSpecs,
   REQUIRED_CNI_PLUGINS, type CniConfigFact, type CniPluginFact, type CommandOutcome,
 } from './tool-checks.js';
 
-export const CONMON_PATH = '/usr/bin/conmon';
+export const CONMON_PATH = locateHostBinary('conmon');
 export const UNSHARE_PATH = '/usr/bin/unshare';
 
 /** native/build, relative to this file in dist/src/doctor/ (or src/doctor/). */

@@ -11,6 +11,7 @@ import { ExecError, run, type Runner } from '../common/exec.js';
 import { conmonCreateArgv, conmonExecSyncArgv, spawnConmon, type RuntimeInvocation } from './conmon.js';
 import { splitCriLog } from './cri-log.js';
 import { processStartTime } from './process-liveness.js';
+import { locateHostBinary } from '../common/host-binaries.js';
 
 export interface OciHandlerConfig {
   /** Handler name (RuntimeClass handler), e.g. "crun". */
@@ -151,7 +152,7 @@ async function waitForFile(file: string, timeoutMs: number): Promise<boolean> {
 }
 
 export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): OciRuntime {
-  const conmon = cfg.conmonPath ?? '/usr/bin/conmon';
+  const conmon = cfg.conmonPath ?? locateHostBinary('conmon');
   const hide = cfg.hideMounts ?? [];
   if (hide.length > 0 && !cfg.wrapperPath) {
     throw failedPrecondition(`OCI handler "${cfg.name}": mounts ${hide.join(', ')} must be hidden from the runtime but no wrapper (crius-oci-wrap) is configured; build it with make -C native`);

@@ -1,6 +1,7 @@
 // A whole node for integration tests: a local registry holding a busybox image, a CNI config of the
 // test's own (its own bridge and subnet), and the real daemon configured with crun, runc and that network.
 // Tests talk to it over CRI exactly as the kubelet would.
+import { CRUN, RUNC } from './host-binaries.js';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -55,9 +56,9 @@ export async function startCriNode(o: CriNodeOptions): Promise<CriNode> {
   const config = `
 default_runtime = "crun"
 [runtimes.crun]
-path = "/usr/bin/crun"
+path = "${CRUN}"
 [runtimes.runc]
-path = "/usr/sbin/runc"
+path = "${RUNC}"
 [cni]
 conf_dir = "${cniDir}"
 plugin_dirs = ["/usr/lib/cni"]

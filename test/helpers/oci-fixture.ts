@@ -1,6 +1,7 @@
 // Real containers for oci/ and pod/ integration tests: a temp state dir, an OciRuntime for crun or runc
 // (through crius-oci-wrap on hybrid hosts), containers from a busybox rootfs and a minimal spec, cgroups
 // beneath our own, and a cleanup that proves nothing leaked.
+import { CONMON, CRUN, RUNC } from './host-binaries.js';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -18,13 +19,13 @@ export const NATIVE_BUILD = path.resolve(path.dirname(new URL(import.meta.url).p
 export const OCI_WRAP_BIN = path.join(NATIVE_BUILD, 'crius-oci-wrap');
 export const PAUSE_BIN = path.join(NATIVE_BUILD, 'crius-pause');
 export const HANDLERS = [
-  { name: 'crun', path: '/usr/bin/crun' },
-  { name: 'runc', path: '/usr/sbin/runc' },
+  { name: 'crun', path: CRUN },
+  { name: 'runc', path: RUNC },
 ];
 
 export function ociUnavailable(runtimePath: string): string | null {
   if (process.getuid?.() !== 0) return 'needs root';
-  for (const f of [runtimePath, '/usr/bin/conmon', '/bin/busybox', OCI_WRAP_BIN]) {
+  for (const f of [runtimePath, CONMON, '/bin/busybox', OCI_WRAP_BIN]) {
     if (!existsSync(f)) return `${f} is missing (native helpers: make -C native)`;
   }
   return null;
@@ -61,7 +62,7 @@ async function conmonPidsMentioning(text: string): Promise<number[]> {
     if (!/^\d+$/.test(e)) continue;
     try {
       const cmd = await readFile(`/proc/${e}/cmdline`, 'utf8');
-      if (cmd.startsWith('/usr/bin/conmon\0') && cmd.includes(text)) out.push(Number(e));
+      if (cmd.startsWith(`${CONMON}\0`) && cmd.includes(text)) out.push(Number(e));
     } catch { /* gone */ }
   }
   return out;

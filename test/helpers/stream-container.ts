@@ -1,6 +1,7 @@
 // A throwaway busybox container run by crun under conmon, for the streaming backends' integration tests.
 // Runs crun through native/crius-oci-wrap with the cgroup2 "unified" mount hidden (crun refuses hybrid
 // cgroups) and --cgroup-manager=disabled, so the container stays inside our own cgroup.
+import { CONMON, CRUN } from './host-binaries.js';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, symlink, writeFile, mkdir, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,8 +15,6 @@ export const NATIVE = path.resolve(path.dirname(new URL(import.meta.url).pathnam
 export const OCI_WRAP = path.join(NATIVE, 'crius-oci-wrap');
 export const PTY_HELPER = path.join(NATIVE, 'crius-pty');
 export const RELAY_HELPER = path.join(NATIVE, 'crius-relay');
-const CRUN = '/usr/bin/crun';
-const CONMON = '/usr/bin/conmon';
 
 /** Why the fixture cannot run here, or null. */
 export function streamContainerUnavailable(): string | null {

@@ -3,6 +3,7 @@
 // that happened while the daemon was down are read from conmon's exit files; and pods or containers a
 // crash caught half-created are undone at start-up (they were recorded as 'creating' before any side
 // effect). Every test ends with a leak check scoped to this node.
+import { CRUN } from '../../helpers/host-binaries.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
@@ -134,7 +135,7 @@ async function crunWithoutDaemon(args: string[]): Promise<void> {
   const { nativeBinary } = await import('../../../src/daemon/adapters/oci.js');
   const { detectCgroupLayout, runtimeHiddenMounts } = await import('../../../src/oci/cgroup-mode.js');
   const hide = runtimeHiddenMounts(await detectCgroupLayout());
-  const argv = ['/usr/bin/crun', `--root=${join(node.daemon.state, 'runtime', 'crun')}`, ...args];
+  const argv = [CRUN, `--root=${join(node.daemon.state, 'runtime', 'crun')}`, ...args];
   if (hide.length > 0) await run(nativeBinary('crius-oci-wrap'), [...hide.flatMap((h) => ['--hide', h]), ...argv], { timeoutMs: 10_000 });
   else await run(argv[0]!, argv.slice(1), { timeoutMs: 10_000 });
 }

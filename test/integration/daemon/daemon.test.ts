@@ -1,4 +1,5 @@
 // The real daemon on a temporary socket, called over gRPC like the kubelet does.
+import { CRUN, RUNC } from '../../helpers/host-binaries.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
@@ -28,8 +29,8 @@ before(async () => {
   chmodSync(failing, 0o755);
   const config = [
     'default_runtime = "crun"',
-    '[runtimes.crun]', 'path = "/usr/bin/crun"',
-    '[runtimes.runc]', 'path = "/usr/sbin/runc"',
+    '[runtimes.crun]', `path = "${CRUN}"`,
+    '[runtimes.runc]', `path = "${RUNC}"`,
     ...(runc11 ? ['[runtimes.runc11]', `path = "${runc11}"`] : []),
     '[runtimes.failing]', `path = "${failing}"`,
     '[runtimes.missing]', 'path = "/nonexistent/runtime"',

@@ -3,6 +3,7 @@
 // uid_map is the pod's mapping, a 1000-owned file reads as 1000 inside, what the pod's root creates
 // lands on disk as 0, another pod with another host range sees the same volume the same way, and the
 // RuntimeDefault seccomp profile refuses namespace creation.
+import { CRUN, RUNC } from '../../helpers/host-binaries.js';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
@@ -17,8 +18,8 @@ import type { Spec } from '../../../src/spec/oci-types.js';
 import type { IDMapping, NamespacePaths } from '../../../src/spec/types.js';
 
 const HANDLERS = [
-  { name: 'crun', path: '/usr/bin/crun' },
-  { name: 'runc', path: '/usr/sbin/runc' },
+  { name: 'crun', path: CRUN },
+  { name: 'runc', path: RUNC },
 ];
 const BUSYBOX = '/bin/busybox';
 

@@ -3,12 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { locateHostBinary } from '../../../src/common/host-binaries.js';
 import { applyOverrides, ConfigError, defaultConfig, lineOfKey, loadConfig, parseConfig } from '../../../src/daemon/config.js';
 
 test('an empty file gives the defaults, with crun and runc handlers at their Debian paths', () => {
   const c = parseConfig('', 'x.toml');
   assert.equal(c.defaultRuntime, 'crun');
-  assert.deepEqual(c.runtimes, [{ name: 'crun', path: '/usr/bin/crun' }, { name: 'runc', path: '/usr/sbin/runc' }]);
+  assert.deepEqual(c.runtimes, [{ name: 'crun', path: locateHostBinary('crun') }, { name: 'runc', path: locateHostBinary('runc') }]);
   assert.equal(c.rootDir, '/var/lib/crius');
   assert.equal(c.stateDir, '/run/crius');
   assert.equal(c.socket, '/run/crius/crius.sock');
