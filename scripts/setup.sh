@@ -81,7 +81,7 @@ else
 fi
 
 # The versions crius needs, read from the binaries crius will run (src/common/host-binaries.ts order).
-find_bin() { for d in /usr/local/bin /usr/local/sbin /usr/bin /usr/sbin; do [ -x "$d/$1" ] && { echo "$d/$1"; return; }; done; }
+find_bin() { for d in /usr/local/bin /usr/local/sbin /usr/bin /usr/sbin; do [ -x "$d/$1" ] && { echo "$d/$1"; return 0; }; done; return 0; }
 version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
 crun=$(find_bin crun) conmon=$(find_bin conmon) runc=$(find_bin runc)
 [ -n "$crun" ] || die "crun is not installed"

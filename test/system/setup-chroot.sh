@@ -51,6 +51,10 @@ bind "$apt_archives" "$root/var/cache/apt/archives"   # downloaded .debs only (a
 bind "$here" "$root/crius"
 mount -o remount,bind,ro "$root/crius"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+# How this machine reaches its Debian mirror (e.g. a snapshot mirror whose Release files are past their
+# Valid-Until) is the machine's, not setup's: the chroot gets the host's Acquire settings.
+for f in $(grep -ls -E 'Check-Valid-Until|Check-Date' /etc/apt/apt.conf.d/* || true); do cp "$f" "$root/etc/apt/apt.conf.d/"; done
+mount -t devpts -o newinstance,ptmxmode=0666 devpts "$root/dev/pts" 2>/dev/null && mounts+=("$root/dev/pts") || true
 # Node.js >= 20 is the operator's to bring on Debian 12 (its own is 18); lend the host's binary.
 bind "$(readlink -f "$(command -v node)")" "$root/usr/local/bin/node"
 
