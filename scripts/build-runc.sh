@@ -65,7 +65,7 @@ golang-golang-x-sys 0.47.0+dfsg-1 golang.org/x/sys
 golang-google-protobuf 1.36.5-1 google.golang.org/protobuf
 '
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> [%ss] %s\n' "$SECONDS" "$*"; }
 note() { printf '    %s\n' "$*"; }
 die() { printf 'build-runc: %s\n' "$*" >&2; exit 1; }
 trap 'printf "build-runc: failed at line %s: %s\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
@@ -212,21 +212,34 @@ note "$go_version"
 srcdir=$cache/src
 mkdir -p "$srcdir"
 
-# fetch PKG VERSION: downloads the source package's files into $srcdir (once; a stamp records it).
-# The orig (or native) tarball is required; the .dsc and .debian.tar may be missing on the mirror.
-fetch() {
-  local pkg=$1 ver=$2 stamp="$srcdir/.fetched-$1_${2//:/%}"
-  [ -f "$stamp" ] && return 0
+# fetch_all < "PKG VERSION ..." lines: downloads those source packages' files into $srcdir with one
+# apt-get call (once per package; a stamp records it). The orig (or native) tarball is required; the
+# .dsc and .debian.tar may be missing on the mirror (apt-get then exits non-zero for them).
+fetch_all() {
+  local pkg ver rest want=() names=() stamp
+  while read -r pkg ver rest; do
+    [ -n "$pkg" ] || continue
+    stamp="$srcdir/.fetched-${pkg}_${ver//:/%}"
+    [ -f "$stamp" ] || { want+=("$pkg=$ver"); names+=("$pkg"); }
+  done
+  [ ${#want[@]} -gt 0 ] || { note "all cached"; return 0; }
   private_update
-  local known
-  known=$(papt apt-cache showsrc "$pkg" 2>/dev/null | awk '/^Version:/ {print $2}') || true
-  grep -qx -- "$ver" <<<"$known" ||
-    die "$pkg $ver is not in Debian's source indexes (any more?); versions there: $(echo $known) - update GO_SOURCES/RUNC_DEB_VERSION in $0"
-  note "fetching $pkg $ver"
+  local index w known
+  index=$(papt apt-cache showsrc "${names[@]}" 2>/dev/null | awk '/^Package:/ {p = $2} /^Version:/ {print p "=" $2}') || true
+  for w in "${want[@]}"; do
+    grep -qxF -- "$w" <<<"$index" && continue
+    known=$(awk -F= -v p="${w%%=*}" '$1 == p {printf "%s ", $2}' <<<"$index")
+    die "${w%%=*} ${w#*=} is not in Debian's source indexes (any more?); versions there: ${known:-none} - update GO_SOURCES/RUNC_DEB_VERSION in $0"
+  done
+  note "downloading ${#want[@]} source package(s): ${want[*]}"
   local log
-  log=$(cd "$srcdir" && papt apt-get source -qq --download-only "$pkg=$ver" 2>&1) || true
-  orig_tarball "$pkg" "$ver" >/dev/null || die "could not download the source tarball of $pkg $ver: $(grep -E '^(E|Err):' <<<"$log" | head -3)"
-  touch "$stamp"
+  log=$(cd "$srcdir" && papt apt-get source -qq --download-only "${want[@]}" 2>&1) || true
+  for w in "${want[@]}"; do
+    pkg=${w%%=*} ver=${w#*=}
+    orig_tarball "$pkg" "$ver" >/dev/null ||
+      die "could not download the source tarball of $pkg $ver: $(grep -F "${pkg}_" <<<"$log" | grep -E '^(E|Err):' | head -3)"
+    touch "$srcdir/.fetched-${pkg}_${ver//:/%}"
+  done
 }
 uver() { local v=${1#*:}; echo "${v%-*}"; }
 orig_tarball() {
@@ -273,13 +286,10 @@ unpack() {
 }
 
 step "sources of runc $RUNC_DEB_VERSION and its Go dependencies (Debian source packages, cached in $srcdir)"
-fetch runc "$RUNC_DEB_VERSION"
+fetch_all <<<"runc $RUNC_DEB_VERSION
+$GO_SOURCES"
 debian_tarball runc "$RUNC_DEB_VERSION" >/dev/null ||
   die "runc_$RUNC_DEB_VERSION.debian.tar.* could not be downloaded: its patches and debian/rules (build tags, version) are needed"
-while read -r pkg ver imp; do
-  [ -n "$pkg" ] || continue
-  fetch "$pkg" "$ver"
-done <<<"$GO_SOURCES"
 
 # --- build ----------------------------------------------------------------------------------------
 work=$cache/runc-build
