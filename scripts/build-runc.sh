@@ -164,13 +164,16 @@ APT::Sandbox::User "root";
 Acquire::Languages "none";
 EOF
 papt() { APT_CONFIG=$aptdir/apt.conf "$@"; }
-private_lists_ready=0
+private_lists_ready=0 private_lists_refreshed=0
+# private_update [force]: refreshes the private lists when older than a day (or when forced).
 private_update() {
-  [ "$private_lists_ready" = 1 ] && return 0
-  if [ -z "$(find "$aptdir/lists" -maxdepth 1 -name '*Sources*' -mmin -1440 2>/dev/null)" ] ||
+  [ "$private_lists_ready" = 1 ] && [ "${1:-}" != force ] && return 0
+  if [ "${1:-}" = force ] ||
+    [ -z "$(find "$aptdir/lists" -maxdepth 1 -name '*Sources*' -mmin -1440 2>/dev/null)" ] ||
     [ -z "$(find "$aptdir/lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null)" ]; then
     step "refreshing the private apt lists in $aptdir (Debian 13 + unstable sources, Debian 13 binaries; /etc/apt untouched)"
     papt apt-get update -qq || die "apt-get update of the private lists failed (is deb.debian.org reachable through apt?)"
+    private_lists_refreshed=1
   fi
   private_lists_ready=1
 }
@@ -228,6 +231,11 @@ fetch_all() {
   index=$(papt apt-cache showsrc "${names[@]}" 2>/dev/null | awk '/^Package:/ {p = $2} /^Version:/ {print p "=" $2}') || true
   for w in "${want[@]}"; do
     grep -qxF -- "$w" <<<"$index" && continue
+    if [ "$private_lists_refreshed" = 0 ]; then # lists from an earlier run may predate the version
+      private_update force
+      index=$(papt apt-cache showsrc "${names[@]}" 2>/dev/null | awk '/^Package:/ {p = $2} /^Version:/ {print p "=" $2}') || true
+      grep -qxF -- "$w" <<<"$index" && continue
+    fi
     known=$(awk -F= -v p="${w%%=*}" '$1 == p {printf "%s ", $2}' <<<"$index")
     die "${w%%=*} ${w#*=} is not in Debian's source indexes (any more?); versions there: ${known:-none} - update GO_SOURCES/RUNC_DEB_VERSION in $0"
   done
@@ -330,6 +338,8 @@ install -D -m 0755 "$work/runc" "$dest.new"
 mv -f "$dest.new" "$dest"
 have_wanted_runc || die "$dest does not report version $RUNC_DEB_VERSION after installing"
 "$dest" --version | sed 's/^/    /'
+
+rm -rf "$work" # the sources stay cached as tarballs in $srcdir; the unpacked tree is rebuilt each time
 
 after=$(pkg_versions)
 changed=$(comm -23 <(echo "$before") <(echo "$after"))
