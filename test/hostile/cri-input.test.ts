@@ -238,9 +238,10 @@ for (const handler of ['crun', 'runc']) {
   test(`devices work inside a ${handler} container: host /dev/null as /dev/mynull, /dev/fuse; a privileged container sees the host's /dev`, async (t) => {
     if (handler === 'runc' && !modernRunc()) { t.skip(`no runc >= 1.2 at ${RUNC}`); return; }
     if (!existsSync('/dev/fuse')) { t.skip('this host has no /dev/fuse'); return; }
-    const { pod, podId } = await runPod({ linux: { security_context: { namespace_options: { pid: 'CONTAINER' } } } }, handler);
+    const { pod, podId } = await runPod({}, handler);
     try {
-      const script = 'echo written > /dev/mynull && stat -c "%F %t:%T" /dev/mynull && exec 3<>/dev/fuse && echo fuse-opened';
+      // (`<>` would create a plain file where no node exists: test -c first.)
+      const script = 'echo written > /dev/mynull && stat -c "%F %t:%T" /dev/mynull && test -c /dev/fuse && exec 3<>/dev/fuse && echo fuse-opened';
       const { container_id: id } = await createContainer(pod, podId, 'dev', ['sh', '-c', script], {
         devices: [{ host_path: '/dev/null', container_path: '/dev/mynull', permissions: 'rw' }, { host_path: '/dev/fuse', container_path: '/dev/fuse', permissions: 'rwm' }],
       });
@@ -250,20 +251,21 @@ for (const handler of ['crun', 'runc']) {
       assert.equal(st['exit_code'], 0, log);
       assert.match(log, /character special file 1:3/);
       assert.match(log, /fuse-opened/);
-      // Without the device, the same open fails: the device cgroup and the node are what made it work.
-      const { container_id: id2 } = await createContainer(pod, podId, 'nodev', ['sh', '-c', 'exec 3<>/dev/fuse && echo fuse-opened']);
+      // Without the device there is no node, and one made by hand cannot be opened (the device cgroup).
+      const { container_id: id2 } = await createContainer(pod, podId, 'nodev', ['sh', '-c', 'test -c /dev/fuse && echo has-fuse; mknod /tmp/f c 10 229 && exec 3<>/tmp/f && echo fuse-opened']);
       await node.call('StartContainer', { container_id: id2 });
       assert.notEqual((await waitExited(node, id2))['exit_code'], 0);
+      assert.doesNotMatch(logContent(join(pod['log_directory'], 'nodev.log')), /has-fuse|fuse-opened/);
     } finally {
       await removePod(node, podId);
     }
 
     // Privileged: every host device (here a few that are in no runtime's default set).
     const present = ['/dev/fuse', '/dev/loop-control', '/dev/kmsg'].filter((p) => existsSync(p));
-    const priv = await runPod({ linux: { security_context: { privileged: true, namespace_options: { pid: 'CONTAINER' } } } }, handler);
+    const priv = await runPod({ linux: { security_context: { privileged: true, namespace_options: {} } } }, handler);
     try {
       const script = `${present.map((p) => `test -c ${p}`).join(' && ')} && echo all-present; ls /dev | wc -l`;
-      const { container_id: id } = await createContainer(priv.pod, priv.podId, 'priv', ['sh', '-c', script], { linux: { security_context: { privileged: true } } });
+      const { container_id: id } = await createContainer(priv.pod, priv.podId, 'priv', ['sh', '-c', script], { linux: { security_context: { privileged: true, namespace_options: {} } } });
       await node.call('StartContainer', { container_id: id });
       const st = await waitExited(node, id);
       const log = logContent(join(priv.pod['log_directory'], 'priv.log'));
