@@ -152,7 +152,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   };
   const stats = makeStatsHandlers(statsSources);
   const podMetrics = makeMetricsHandlers(statsSources);
-  const podResources = makePodResourcesHandlers({ pods, apply: (cg, l) => applyPodLimits(host.layout, cg, l) });
+  const podResources = makePodResourcesHandlers({ pods, apply: (cg, l) => applyPodLimits(host.layout, cg, l), host: limits.host });
   const pullImage = async (req: never, ctx: Parameters<UnaryHandler>[1]): Promise<object> => {
     const t0 = performance.now();
     let before: string | undefined;
