@@ -227,6 +227,16 @@ test('CreateContainer: escaping log paths, unsafe mounts and kernel-refused reso
   }
 });
 
+test('a container asking for PID mode POD in a pod without a shared PID namespace is INVALID_ARGUMENT, not INTERNAL', async () => {
+  const { pod, podId } = await runPod({ linux: { security_context: { namespace_options: { pid: 'CONTAINER' } } } });
+  try {
+    await refused(createContainer(pod, podId, 'pidpod', ['true']), INVALID_ARGUMENT, /PID mode is POD \(the default\), but its pod shares no PID namespace/);
+    assert.deepEqual(readdirSync(join(node.daemon.state, 'containers')), []);
+  } finally {
+    await removePod(node, podId);
+  }
+});
+
 /** A runc of 1.2 or newer (idmapped mounts, the version crius supports), or why there is none. */
 function modernRunc(): string | undefined {
   if (!existsSync(RUNC)) return undefined;
