@@ -18,8 +18,7 @@ import type { ContainerConfigInput, SandboxConfigInput } from '../spec/types.js'
 import type { Pod } from '../pod/types.js';
 import { nowNanos } from '../pod/sandbox-service.js';
 import type { DevicePort, HandlerPort, ImagePort, OciPort, RootfsPort, VolumeProbePort } from './ports.js';
-import { prepareLogFile } from './log-file.js';
-import { checkLogPath } from '../cri/validate/log-path.js';
+import { prepareLogFile, splitLogPath } from './log-file.js';
 import type { DeviceNodeInfo } from '../spec/types.js';
 import type { Container, ContainerConfig, ContainerRuntime, ContainerStep } from './types.js';
 import { StepTimer } from '../common/step-timer.js';
@@ -158,7 +157,7 @@ export class ContainerService {
     const logDir = pod.config.log_directory || (sandboxConfig as { log_directory?: string } | null)?.log_directory || '';
     // log_path is relative to log_directory (CRI); without a directory there is nothing it is relative
     // to, so the log stays in the bundle (containerd ignores log_path then too).
-    const logParts = logDir ? checkLogPath(config.log_path, 'config.log_path') : [];
+    const logParts = logDir && config.log_path ? splitLogPath(config.log_path, 'config.log_path') : [];
     if (config.log_path && !logDir) this.d.logger.warn('log_path given without a pod log_directory; logging to the bundle', { container: name, pod_id: pod.id });
     const logPath = logParts.length > 0 ? await prepareLogFile(logDir, logParts, 'config.log_path', false).catch((err: unknown) => { throw wrap(what, err); }) : join(bundle, 'container.log');
     const userns = pod.runtime.userns.kind === 'pod' ? pod.runtime.userns : null;

@@ -3,9 +3,23 @@
 // the file itself, if it exists, a regular file: a symlinked parent ("web" -> /etc) or file would make
 // conmon write wherever the link points. (cri/validate/log-path.ts already refused ".." and absolute paths.)
 import { lstat, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { invalidArgument } from '../common/errors.js';
 import { fileKind } from './seccomp-file.js';
+
+/**
+ * log_path's components, refusing what would leave log_directory: an absolute path, "..", or no file
+ * name at all. `field` names log_path in errors.
+ */
+export function splitLogPath(p: string, field: string): string[] {
+  const show = JSON.stringify(p.length > 64 ? `${p.slice(0, 64)}...` : p);
+  if (p.includes('\0')) throw invalidArgument(`${field} ${show} contains a NUL byte`);
+  if (p.startsWith('/')) throw invalidArgument(`${field} ${show} is absolute; it must be relative to the pod's log_directory`);
+  const parts = p.split('/').filter((x) => x !== '' && x !== '.');
+  if (parts.includes('..')) throw invalidArgument(`${field} ${show} contains ".."; it must stay inside the pod's log_directory`);
+  if (parts.length === 0 || posix.basename(p) === '' || p.endsWith('/')) throw invalidArgument(`${field} ${show} names no file`);
+  return parts;
+}
 
 async function lstatOrNone(p: string): Promise<import('node:fs').Stats | undefined> {
   try {

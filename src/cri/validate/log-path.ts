@@ -1,7 +1,7 @@
 // log_directory (pod) and log_path (container, relative to it): conmon creates the file as root, so a
 // log_path of "../../../etc/x" or an absolute one would create or append to any file on the node.
-import { posix } from 'node:path';
 import { invalidArgument } from '../../common/errors.js';
+import { splitLogPath } from '../../container/log-file.js';
 import { noControlChars, shown } from './text.js';
 
 /** log_directory: empty (no CRI logs) or an absolute path without ".." components. */
@@ -14,14 +14,11 @@ export function checkLogDirectory(dir: string | null | undefined, field: string)
 
 /**
  * log_path: relative to log_directory and staying inside it (no "..", no absolute path, no empty or
- * "." file name). Returns the path's components ("web", "0.log").
+ * "." file name). Returns the path's components ("web", "0.log"). The rule lives with the log file
+ * (container/log-file.ts), which applies it again where the path is used.
  */
 export function checkLogPath(p: string | null | undefined, field: string): string[] {
   if (!p) return [];
   noControlChars(p, field);
-  if (p.startsWith('/')) throw invalidArgument(`${field} ${shown(p)} is absolute; it must be relative to the pod's log_directory`);
-  const parts = p.split('/').filter((x) => x !== '' && x !== '.');
-  if (parts.includes('..')) throw invalidArgument(`${field} ${shown(p)} contains ".."; it must stay inside the pod's log_directory`);
-  if (parts.length === 0 || posix.basename(p) === '' || p.endsWith('/')) throw invalidArgument(`${field} ${shown(p)} names no file`);
-  return parts;
+  return splitLogPath(p, field);
 }
