@@ -71,7 +71,9 @@ export function makeContainerHandlers(containers: ContainerService, limits: Requ
       if (!req.pod_sandbox_id) throw invalidArgument('CreateContainer: pod_sandbox_id is empty');
       if (!req.config) throw invalidArgument('CreateContainer: config is missing');
       checkContainerConfig(req.config, limits);
+      // The pod's config again, as the kubelet sends it: what crius may read from it is checked too.
       checkLogDirectory(req.sandbox_config?.log_directory, 'sandbox_config.log_directory');
+      checkResources(req.sandbox_config?.linux?.resources, 'sandbox_config.linux.resources', limits.host);
       const c = await containers.create(req.pod_sandbox_id, req.config, req.sandbox_config as never);
       return { container_id: c.id };
     },

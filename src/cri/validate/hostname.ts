@@ -14,7 +14,8 @@ export const MAX_DNS_SEARCH_CHARS = 2048;
 /** A resolv.conf option ("ndots:5", "timeout:2", "edns0", "single-request-reopen"). */
 const OPTION = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$/;
 const HOST_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/;
-// Search domains may carry underscores (_tcp.example.com style names exist in the wild; resolvers accept them).
+// Search domains may carry underscores, and "." alone is the root: what Kubernetes accepts with
+// RelaxedDNSSearchValidation (KEP-4427), so the kubelet may send them.
 const DOMAIN_LABEL = /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?$/;
 
 /** An RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens, <= 63 each, <= 64 in all. */
@@ -51,6 +52,7 @@ export function checkDnsConfig(dns: DnsConfigInput | null | undefined, field: st
     const f = `${field}.searches[${i}]`;
     noControlChars(s, f);
     chars += s.length;
+    if (s === '.') return; // the root domain (KEP-4427)
     const name = s.endsWith('.') ? s.slice(0, -1) : s;
     if (name.length === 0 || name.length > 253) throw invalidArgument(`${f} ${shown(s)} is not a DNS name of 1 to 253 characters`);
     for (const label of name.split('.')) {

@@ -13,7 +13,7 @@ test('hostnames: RFC 1123 labels, at most 63 per label and 64 in all', () => {
 });
 
 test('DNS: servers are IP addresses, searches DNS names, options single words', () => {
-  checkDnsConfig({ servers: ['10.96.0.10', 'fd00::a'], searches: ['default.svc.cluster.local', 'svc.cluster.local.', '_tcp.example.com'], options: ['ndots:5', 'edns0', 'single-request-reopen'] }, 'config.dns_config');
+  checkDnsConfig({ servers: ['10.96.0.10', 'fd00::a'], searches: ['default.svc.cluster.local', 'svc.cluster.local.', '_tcp.example.com', '.'], options: ['ndots:5', 'edns0', 'single-request-reopen'] }, 'config.dns_config');
   checkDnsConfig(null, 'config.dns_config');
   invalid(() => checkDnsConfig({ servers: ['10.0.0.1\nnameserver 6.6.6.6'] }, 'config.dns_config'), /config\.dns_config\.servers\[0\] .*newline/);
   invalid(() => checkDnsConfig({ servers: ['dns.example.com'] }, 'config.dns_config'), /servers\[0\] "dns\.example\.com" is not an IP address/);
