@@ -37,7 +37,7 @@ export interface ContainerServiceDeps {
   handlers: HandlerPort;
   volumes: VolumeProbePort;
   devices: DevicePort;
-  /** [limits] seccomp_profile_bytes: the largest Localhost seccomp profile read. */
+  /** [limits] max_seccomp_profile_bytes: the largest Localhost seccomp profile read. */
   seccompProfileBytes?: number;
   /** Capabilities crius itself holds: privileged and ALL grant these, never more (capset would fail). */
   ownCapabilities: string[];

@@ -17,7 +17,7 @@ export interface SeccompProfileRef {
   localhost_ref?: string | null;
 }
 
-/** Default of [limits] seccomp_profile_bytes: the largest profile file crius reads (1 MiB). */
+/** Default of [limits] max_seccomp_profile_bytes: the largest profile file crius reads (1 MiB). */
 export const DEFAULT_SECCOMP_PROFILE_BYTES = 1024 * 1024;
 
 /** What kind of file a stat describes, for messages ("a FIFO", "a character device", ...). */
@@ -45,7 +45,7 @@ export async function loadLocalhostSeccomp(
   const ref = profile.localhost_ref ?? '';
   if (!ref.startsWith('/') || ref.includes('\0')) throw invalidArgument(`${field} "${printable(ref)}" must be an absolute path on the node`);
   const shown = printable(ref);
-  const fix = `a seccomp profile must be a regular JSON file of at most ${maxBytes} bytes ([limits] seccomp_profile_bytes)`;
+  const fix = `a seccomp profile must be a regular JSON file of at most ${maxBytes} bytes ([limits] max_seccomp_profile_bytes)`;
   let before: Stats;
   try {
     before = await stat(ref);

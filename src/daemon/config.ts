@@ -225,7 +225,7 @@ export function parseConfig(source: string, file: string): Config {
   const metrics = r.table(doc, [], 'metrics');
   r.known(metrics, ['metrics'], ['address', 'port']);
   const limits = r.table(doc, [], 'limits');
-  r.known(limits, ['limits'], ['seccomp_profile_bytes', 'labels_annotations_bytes']);
+  r.known(limits, ['limits'], ['max_seccomp_profile_bytes', 'max_labels_annotations_bytes']);
 
   const subidStart = r.int(userns, ['userns'], 'subid_start', d.userns.subidStart, 1, 2 ** 32 - 2);
   const subidLength = r.int(userns, ['userns'], 'subid_length', d.userns.subidLength, 1, 2 ** 32 - 1);
@@ -255,8 +255,8 @@ export function parseConfig(source: string, file: string): Config {
       port: r.int(metrics, ['metrics'], 'port', d.metrics.port, 0, 65535),
     },
     limits: {
-      seccompProfileBytes: r.int(limits, ['limits'], 'seccomp_profile_bytes', d.limits.seccompProfileBytes, 1024, 64 * 1024 * 1024),
-      labelsAnnotationsBytes: r.int(limits, ['limits'], 'labels_annotations_bytes', d.limits.labelsAnnotationsBytes, 1024, 64 * 1024 * 1024),
+      seccompProfileBytes: r.int(limits, ['limits'], 'max_seccomp_profile_bytes', d.limits.seccompProfileBytes, 1024, 64 * 1024 * 1024),
+      labelsAnnotationsBytes: r.int(limits, ['limits'], 'max_labels_annotations_bytes', d.limits.labelsAnnotationsBytes, 1024, 64 * 1024 * 1024),
     },
     source: file,
   };

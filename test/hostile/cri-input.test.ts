@@ -148,7 +148,7 @@ test('RunPodSandbox: injected or oversized fields are INVALID_ARGUMENT naming th
     ['DNS search injection', { dns_config: { searches: ['svc.local\noptions debug'] } }, /config\.dns_config\.searches\[0\]/],
     ['DNS option injection', { dns_config: { options: ['ndots:5\nnameserver 6.6.6.6'] } }, /config\.dns_config\.options\[0\]/],
     ['log_directory relative', { log_directory: 'logs/x' }, /config\.log_directory "logs\/x" is not an absolute path/],
-    ['labels + annotations over 256 KiB', { labels: { a: 'x'.repeat(200_000) }, annotations: { b: 'y'.repeat(100_000) } }, /config\.labels and config\.annotations hold 300002 bytes together; at most 262144 .*labels_annotations_bytes/],
+    ['labels + annotations over 256 KiB', { labels: { a: 'x'.repeat(200_000) }, annotations: { b: 'y'.repeat(100_000) } }, /config\.labels and config\.annotations hold 300002 bytes together; at most 262144 .*max_labels_annotations_bytes/],
     ['pod cpu_quota -2', { linux: { security_context: { namespace_options: {} }, resources: { cpu_quota: '-2' } } }, /config\.linux\.resources\.cpu_quota -2/],
     ['userns mapping host 0', { linux: { security_context: { namespace_options: { userns_options: podUserns(0) } } } }, /uids\[0\]\.host_id is 0: the mapping would include host ID 0, making the pod's root the host's root/],
   ];

@@ -11,10 +11,10 @@ export function metadataBytes(labels?: Record<string, string> | null, annotation
   return n;
 }
 
-/** Refuses labels + annotations above max bytes ([limits] labels_annotations_bytes), naming both fields. */
+/** Refuses labels + annotations above max bytes ([limits] max_labels_annotations_bytes), naming both fields. */
 export function checkLabelsSize(labels: Record<string, string> | null | undefined, annotations: Record<string, string> | null | undefined, max: number, field: string): void {
   const n = metadataBytes(labels, annotations);
   if (n > max) {
-    throw invalidArgument(`${field}.labels and ${field}.annotations hold ${n} bytes together; at most ${max} are allowed ([limits] labels_annotations_bytes)`);
+    throw invalidArgument(`${field}.labels and ${field}.annotations hold ${n} bytes together; at most ${max} are allowed ([limits] max_labels_annotations_bytes)`);
   }
 }

@@ -9,7 +9,7 @@ import { checkDevices, checkMounts, type DeviceInput, type MountInput } from './
 import { checkResources, type HostCpuset, type ResourcesInput } from './resources.js';
 
 export interface RequestLimits {
-  /** [limits] labels_annotations_bytes. */
+  /** [limits] max_labels_annotations_bytes. */
   labelsAnnotationsBytes: number;
   host: HostCpuset;
 }

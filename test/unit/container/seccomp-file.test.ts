@@ -53,7 +53,7 @@ test('/dev/zero, a directory and an oversized file are refused before any read',
   await refused(dir, 'INVALID_ARGUMENT', /is a directory/);
   const big = join(dir, 'big.json');
   writeFileSync(big, `{"defaultAction":"SCMP_ACT_ALLOW","pad":"${'x'.repeat(5000)}"}`);
-  await refused(big, 'INVALID_ARGUMENT', /big\.json has 5043 bytes; .*at most 4096 bytes \(\[limits\] seccomp_profile_bytes\)/, 4096);
+  await refused(big, 'INVALID_ARGUMENT', /big\.json has 5043 bytes; .*at most 4096 bytes \(\[limits\] max_seccomp_profile_bytes\)/, 4096);
 });
 
 test('a file that is not JSON is refused without quoting it; missing is NOT_FOUND; relative is refused', async () => {

@@ -10,5 +10,5 @@ test('labels and annotations are counted together, keys and values, in UTF-8 byt
 
 test('beyond the cap: INVALID_ARGUMENT naming both fields and the config key', () => {
   checkLabelsSize({ a: 'x'.repeat(1000) }, {}, 1001, 'config');
-  invalid(() => checkLabelsSize({ a: 'x'.repeat(1000) }, { b: 'y' }, 1001, 'config'), /config\.labels and config\.annotations hold 1003 bytes together; at most 1001 .*\[limits\] labels_annotations_bytes/);
+  invalid(() => checkLabelsSize({ a: 'x'.repeat(1000) }, { b: 'y' }, 1001, 'config'), /config\.labels and config\.annotations hold 1003 bytes together; at most 1001 .*\[limits\] max_labels_annotations_bytes/);
 });
