@@ -3,10 +3,11 @@
 // without procfs) or makes the runtime create its own mount points inside the client's host directory
 // (crun made pts/, shm/ and mqueue/ in the host dir bound over /dev). Refused before anything exists.
 //
-// What the kubelet legitimately sends there (pkg/kubelet/kubelet_pods.go makeMounts): /etc/hosts and
-// /dev/termination-log (terminationMessagePath, any path the pod names), user volumes at any mountPath
-// (an emptyDir at /dev/shm for a larger shm, hugepages at /dev/hugepages, lxcfs files over /proc/meminfo
-// and friends, host /sys/fs/cgroup for nested runtimes, host /sys at /sys for cAdvisor). Those stay allowed.
+// What the kubelet legitimately sends: /etc/hosts and every volume at its mountPath (pkg/kubelet/
+// kubelet_pods.go makeMounts), the termination message file at terminationMessagePath, by default
+// /dev/termination-log (pkg/kubelet/kuberuntime/kuberuntime_container.go makeMounts). Volumes in use:
+// an emptyDir at /dev/shm for a larger shm, hugepages at /dev/hugepages, lxcfs files over /proc/meminfo
+// and friends, host /sys/fs/cgroup for nested runtimes, host /sys at /sys (cAdvisor). Those stay allowed.
 import { posix } from 'node:path';
 import { invalidArgument } from '../../common/errors.js';
 import { noControlChars, shown } from './text.js';
