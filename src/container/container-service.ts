@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { mkdir, readFile, readlink, rm, writeFile, chown, chmod } from 'node:fs/promises';
 import { CriusError, failedPrecondition, invalidArgument, notFound, wrap } from '../common/errors.js';
-import { newContainerId } from '../common/ids.js';
+import { newContainerId, type ContainerId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { ContainerStore } from '../store/containers.js';
 import { hostRoot, parseUserNamespace, sameUserns } from '../userns/mapping-rules.js';
@@ -18,6 +18,8 @@ import type { ContainerConfigInput, SandboxConfigInput } from '../spec/types.js'
 import type { Pod } from '../pod/types.js';
 import { nowNanos } from '../pod/sandbox-service.js';
 import type { DevicePort, HandlerPort, ImagePort, OciPort, RootfsPort, VolumeProbePort } from './ports.js';
+import { containerLockKey, podLockKey, type KeyedLock } from '../common/keyed-lock.js';
+import { CreateHandoff } from '../common/create-handoff.js';
 import { prepareLogFile, splitLogPath } from './log-file.js';
 import type { DeviceNodeInfo } from '../spec/types.js';
 import type { Container, ContainerConfig, ContainerRuntime, ContainerStep } from './types.js';
@@ -46,7 +48,12 @@ export interface ContainerServiceDeps {
   readImageFile(layerDirs: string[], path: string): Promise<string | undefined>;
   /** Lifecycle events for GetContainerEvents; emitting never blocks (see events.ts). */
   events?: EventSink;
+  /** The daemon's per-object locks, shared with pod/ (lock order: pod, then container). */
+  locks: KeyedLock;
+  /** How long a container whose CreateContainer caller left waits for the kubelet's retry (default 2 min). */
+  orphanGraceMs?: number;
 }
+
 
 export type ExitReason = 'Completed' | 'Error' | 'OOMKilled';
 
@@ -59,8 +66,18 @@ export function exitReason(exitCode: number, oomKilled: boolean): ExitReason {
 export class ContainerService {
   /** Waiters for a container's exit, woken by the oci exit watcher. */
   private readonly exitWaiters = new Map<string, Set<() => void>>();
+  /** Names being created, and creates that outlived their caller waiting for its retry. */
+  private readonly handoff: CreateHandoff;
 
   constructor(private readonly d: ContainerServiceDeps) {
+    this.handoff = new CreateHandoff({
+      graceMs: d.orphanGraceMs ?? 120_000,
+      exists: (id) => this.d.containers.get(id) !== undefined,
+      abandon: async (id) => {
+        d.logger.warn('removing a container whose CreateContainer caller left and never retried', { container_id: id });
+        await this.remove(id).catch((err: unknown) => d.logger.error('removing an abandoned container failed', { container_id: id, error: (err as Error).message }));
+      },
+    });
     d.oci.onExit((id) => {
       void this.refresh(id).finally(() => {
         for (const w of this.exitWaiters.get(id) ?? []) w();
@@ -123,11 +140,39 @@ export class ContainerService {
     }
   }
 
-  async create(podId: string, config: ContainerConfig, sandboxConfig: SandboxConfigInput | null): Promise<Container> {
-    const pod = this.d.pod(podId);
+  /**
+   * Runs fn on the container holding its pod's lock shared and its own exclusive (lock order: pod, then
+   * container). `missing` answers when the container does not exist, before or after the wait.
+   */
+  private async locked<T>(id: string, missing: () => T, fn: (c: Container) => Promise<T>): Promise<T> {
+    const first = this.tryGet(id);
+    if (!first) return missing();
+    return this.d.locks.shared(podLockKey(first.podId), () => this.d.locks.exclusive(containerLockKey(first.id), async () => {
+      const c = this.d.containers.get(first.id);
+      return c ? fn(c) : missing();
+    }));
+  }
+
+  /**
+   * CreateContainer. The name (pod, name, attempt) is reserved first; a create whose caller left (the
+   * kubelet's deadline) finishes and is handed to the retry with the same name (common/create-handoff.ts).
+   * The pod's lock is held shared throughout, so RemovePodSandbox waits for the create instead of undoing
+   * a container under it.
+   */
+  async create(podId: string, config: ContainerConfig, sandboxConfig: SandboxConfigInput | null, signal?: AbortSignal): Promise<Container> {
+    const pod0 = this.d.pod(podId);
     const name = config.metadata?.name;
     if (!name) throw invalidArgument('config.metadata.name is empty');
-    const what = `create container "${name}" in pod "${pod.namespace}/${pod.name}"`;
+    const attempt = config.metadata?.attempt ?? 0;
+    const what = `create container "${name}" in pod "${pod0.namespace}/${pod0.name}"`;
+    const id = await this.handoff.run(`${pod0.id}/${name}/${attempt}`, `${what} (attempt ${attempt})`, signal, () =>
+      this.d.locks.shared(podLockKey(pod0.id), async () => (await this.createLocked(pod0.id, name, attempt, what, config, sandboxConfig)).id));
+    return this.get(id);
+  }
+
+  private async createLocked(podId: string, name: string, attempt: number, what: string, config: ContainerConfig, sandboxConfig: SandboxConfigInput | null): Promise<Container> {
+    // Again under the lock: the pod may have been stopped or removed while this call waited.
+    const pod = this.d.pod(podId);
     if (pod.state !== 'ready') throw failedPrecondition(`${what}: the pod is not ready (state ${pod.state}); run a new pod`);
     const imageRef = config.image?.image;
     if (!imageRef) throw invalidArgument(`${what}: config.image.image is empty`);
@@ -137,7 +182,6 @@ export class ContainerService {
     } catch (err) {
       throw wrap(what, err);
     }
-    const attempt = config.metadata?.attempt ?? 0;
     const existing = this.d.containers.byName(pod.id, name, attempt);
     if (existing) throw new CriusError('ALREADY_EXISTS', `${what}: a container with this name and attempt ${attempt} already exists (${existing.id})`);
 
@@ -149,6 +193,13 @@ export class ContainerService {
       throw wrap(what, err);
     }
     const id = newContainerId();
+    return this.d.locks.exclusive(containerLockKey(id), () => this.createSteps(pod, id, name, attempt, what, config, sandboxConfig, image, imageRef, timer));
+  }
+
+  private async createSteps(
+    pod: Pod, id: ContainerId, name: string, attempt: number, what: string, config: ContainerConfig, sandboxConfig: SandboxConfigInput | null,
+    image: ReturnType<ImagePort['resolve']>, imageRef: string, timer: StepTimer,
+  ): Promise<Container> {
     const handlerInfo = await this.d.handlers.info(pod.handler);
     const bundle = join(this.d.stateDir, 'containers', id);
     const dataDir = join(this.d.rootDir, 'containers', id);
@@ -279,7 +330,10 @@ export class ContainerService {
       this.emit(row, 'created');
       return this.get(id);
     } catch (err) {
-      await this.undo(this.get(id)).catch((e: unknown) => this.d.logger.error('undo of container failed', { container_id: id, error: (e as Error).message }));
+      // This call holds the container's lock, so nothing else undoes it meanwhile: the row is still there
+      // (the local copy covers a row that vanished anyway, so the mounts and dirs are never left behind).
+      const cur = this.d.containers.get(id) ?? { ...row, runtime };
+      await this.undo(cur).catch((e: unknown) => this.d.logger.error('undo of container failed', { container_id: id, error: (e as Error).message }));
       throw wrap(what, err);
     }
   }
@@ -315,7 +369,10 @@ export class ContainerService {
   }
 
   async start(id: string): Promise<void> {
-    const c = this.get(id);
+    await this.locked(id, () => { throw notFound(`container "${id}" not found`); }, (c) => this.startLocked(c));
+  }
+
+  private async startLocked(c: Container): Promise<void> {
     const what = `start container "${c.name}" (${c.id})`;
     if (c.state !== 'created') throw failedPrecondition(`${what}: it is ${c.state}, only a created container can start`);
     try {
@@ -323,8 +380,8 @@ export class ContainerService {
     } catch (err) {
       throw wrap(what, err);
     }
-    this.d.containers.setRunning(c.id, String(nowNanos()), c.runtime);
-    this.emit(c, 'started');
+    // Guarded: an exit the watcher recorded meanwhile (a container that exits at once) stays recorded.
+    if (this.d.containers.setRunning(c.id, String(nowNanos()), c.runtime)) this.emit(c, 'started');
     // A container that exits at once may have written its exit file before we marked it running.
     await this.refresh(c.id);
   }
@@ -350,8 +407,10 @@ export class ContainerService {
 
   /** StopContainer: the stop signal, then SIGKILL after timeoutSeconds. Idempotent; unknown IDs are fine. */
   async stop(id: string, timeoutSeconds: number): Promise<void> {
-    const c = this.tryGet(id);
-    if (!c) return;
+    await this.locked(id, () => undefined, (c) => this.stopLocked(c, timeoutSeconds));
+  }
+
+  private async stopLocked(c: Container, timeoutSeconds: number): Promise<void> {
     await this.refresh(c.id);
     const cur = this.get(c.id);
     if (cur.state === 'created') {
@@ -373,10 +432,12 @@ export class ContainerService {
 
   /** RemoveContainer: stops it if needed and removes everything it had. Unknown IDs are fine. */
   async remove(id: string): Promise<void> {
-    const c = this.tryGet(id);
-    if (!c) return;
+    await this.locked(id, () => undefined, (c) => this.removeLocked(c));
+  }
+
+  private async removeLocked(c: Container): Promise<void> {
     const timer = new StepTimer();
-    if (c.state === 'running' || c.state === 'created') await this.stop(c.id, 0);
+    if (c.state === 'running' || c.state === 'created') await this.stopLocked(c, 0);
     timer.lap('stop');
     await this.undo(this.get(c.id), timer);
     this.d.logger.debug('container remove steps', { container_id: c.id, ...timer.fields() });
@@ -403,17 +464,32 @@ export class ContainerService {
     if (c.state !== 'creating') this.emit(c, 'deleted');
   }
 
+  /** For StopPodSandbox, which holds the pod's lock exclusive already: takes each container's lock only. */
   async stopAll(podId: string, timeoutSeconds: number): Promise<void> {
-    await Promise.all(this.d.containers.list(podId).map((c) => this.stop(c.id, timeoutSeconds)));
+    await Promise.all(this.d.containers.list(podId).map((c) => this.d.locks.exclusive(containerLockKey(c.id), async () => {
+      const cur = this.d.containers.get(c.id);
+      if (cur) await this.stopLocked(cur, timeoutSeconds);
+    })));
   }
 
+  /** For RemovePodSandbox (pod lock held exclusive): no create of this pod is in flight, none starts. */
   async removeAll(podId: string): Promise<void> {
-    for (const c of this.d.containers.list(podId)) await this.remove(c.id);
+    for (const c of this.d.containers.list(podId)) {
+      await this.d.locks.exclusive(containerLockKey(c.id), async () => {
+        const cur = this.d.containers.get(c.id);
+        if (cur) await this.removeLocked(cur);
+      });
+    }
   }
 
   /** The container's own OCI process (user, env, cwd, capabilities...) with other args, for exec. */
   async processFor(id: string, cmd: string[], tty: boolean): Promise<Record<string, unknown>> {
-    const c = this.get(id);
+    // Under the container's lock: the check that it runs and the read of its bundle see one state, not a
+    // remove half done. The exec itself runs unlocked (a StopContainer must not wait for an exec).
+    return this.locked(id, () => { throw notFound(`container "${id}" not found`); }, (c) => this.processOf(c, cmd, tty));
+  }
+
+  private async processOf(c: Container, cmd: string[], tty: boolean): Promise<Record<string, unknown>> {
     if (c.state !== 'running') throw failedPrecondition(`container "${c.name}" (${c.id}) is ${c.state}, not running`);
     const spec = JSON.parse(await readFile(join(c.runtime.bundle, 'config.json'), 'utf8')) as Spec;
     return { ...(spec.process as unknown as Record<string, unknown>), args: cmd, terminal: tty };
@@ -431,7 +507,10 @@ export class ContainerService {
    * the runtime's `update`, then records them (CRI form) so ContainerStatus reports them.
    */
   async updateResources(id: string, resources: CriLinuxResources): Promise<void> {
-    const c = this.get(id);
+    await this.locked(id, () => { throw notFound(`container "${id}" not found`); }, (c) => this.updateLocked(c, resources));
+  }
+
+  private async updateLocked(c: Container, resources: CriLinuxResources): Promise<void> {
     const what = `update resources of container "${c.name}" (${c.id})`;
     if (c.state !== 'running' && c.state !== 'created') throw failedPrecondition(`${what}: it is ${c.state}; only a created or running container has a cgroup to update`);
     let oci;
@@ -457,10 +536,11 @@ export class ContainerService {
   }
 
   /**
-   * Start-up reconciliation: containers half-created by a crash are undone; running ones whose conmon
-   * died get their exit from the exit file (or 255 "unknown" when conmon never wrote one, as CRI-O does).
+   * Start-up reconciliation (before the socket serves): containers half-created by a crash are undone;
+   * created or running ones get what oci/recovery.ts decides: still running, the exit conmon recorded,
+   * or lost (exit 255: conmon died without recording one, or the node rebooted).
    */
-  async recover(): Promise<void> {
+  async recover(o: { rebooted: boolean } = { rebooted: false }): Promise<void> {
     for (const c of this.d.containers.list()) {
       try {
         if (c.state === 'creating') {
@@ -468,22 +548,24 @@ export class ContainerService {
           await this.undo(c);
           continue;
         }
-        if (c.state === 'running' || c.state === 'created') {
+        if (c.state !== 'running' && c.state !== 'created') continue;
+        const r = await this.d.oci.recover(c.id, { pid: c.runtime.conmonPid, startTime: c.runtime.conmonStartTime }, o.rebooted);
+        if (r.state === 'exited') {
           await this.refresh(c.id);
-          const now = this.get(c.id);
-          if (now.state !== 'exited' && !(await this.d.oci.alive({ pid: c.runtime.conmonPid, startTime: c.runtime.conmonStartTime }))) {
-            if (this.d.containers.setExited(c.id, { exitCode: 255, finishedAt: String(nowNanos()), reason: 'Error', message: 'conmon exited without recording an exit code' })) this.emit(c, 'stopped');
-          } else if (now.state === 'created') {
-            // A crash between the runtime's start and the store update leaves a started container recorded
-            // as created: the kubelet would see CREATED and its StartContainer would fail. The runtime
-            // knows better. The start time is only known to be within the downtime: record the recovery.
-            const status = await this.d.oci.status(c.runtime.handler, c.id);
-            if (status === 'running' || status === 'paused' || status === 'stopped') {
-              this.d.logger.warn('container was started before a crash but recorded as created; recording it as running', { container_id: c.id, runtime_status: status });
-              this.d.containers.setRunning(c.id, String(nowNanos()), c.runtime);
-              this.emit(c, 'started');
-              await this.refresh(c.id);
-            }
+        } else if (r.state === 'lost') {
+          if (this.d.containers.setExited(c.id, { exitCode: r.exit.exitCode, finishedAt: r.exit.finishedAt, reason: r.reason, message: r.message })) {
+            this.d.logger.warn('container lost while the daemon was down', { container_id: c.id, exit_code: r.exit.exitCode, reason: r.reason });
+            this.emit(c, 'stopped');
+          }
+        } else if (c.state === 'created') {
+          // A crash between the runtime's start and the store update leaves a started container recorded
+          // as created: the kubelet would see CREATED and its StartContainer would fail. The runtime
+          // knows better. The start time is only known to be within the downtime: record the recovery.
+          const status = await this.d.oci.status(c.runtime.handler, c.id);
+          if (status === 'running' || status === 'paused' || status === 'stopped') {
+            this.d.logger.warn('container was started before a crash but recorded as created; recording it as running', { container_id: c.id, runtime_status: status });
+            if (this.d.containers.setRunning(c.id, String(nowNanos()), c.runtime)) this.emit(c, 'started');
+            await this.refresh(c.id);
           }
         }
       } catch (err) {
@@ -492,4 +574,3 @@ export class ContainerService {
     }
   }
 }
-

@@ -10,6 +10,12 @@ export interface ExitInfo {
   oomKilled: boolean;
 }
 
+/** What recovery found: still running, exited (conmon recorded it), or lost (no exit was recorded). */
+export type RecoveredExit =
+  | { state: 'running' }
+  | { state: 'exited'; exit: ExitInfo }
+  | { state: 'lost'; exit: ExitInfo; reason: string; message: string };
+
 export interface CreateOptions {
   id: string;
   bundle: string;
@@ -33,6 +39,11 @@ export interface OciPort {
   exitOf(id: string): Promise<ExitInfo | undefined>;
   /** conmon (identified by pid and start time, so a reused pid does not count) still supervises it. */
   alive(conmon: { pid?: number; startTime?: string }): Promise<boolean>;
+  /**
+   * After a daemon restart: what became of a container it had started (oci/recovery.ts, the one place
+   * that decides). `rebooted`: the host rebooted since, so the recorded pids mean nothing.
+   */
+  recover(id: string, conmon: { pid?: number; startTime?: string }, rebooted: boolean): Promise<RecoveredExit>;
   execSync(handler: string, id: string, process: object, timeoutSeconds: number): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }>;
   reopenLog(id: string, logPath: string): Promise<void>;
   update(handler: string, id: string, resources: object): Promise<void>;

@@ -67,14 +67,14 @@ export function toCriContainer(c: Container): CriContainer {
 
 export function makeContainerHandlers(containers: ContainerService, limits: RequestLimits) {
   return {
-    CreateContainer: async (req: CreateContainerRequest__Output): Promise<CreateContainerResponse> => {
+    CreateContainer: async (req: CreateContainerRequest__Output, ctx?: { signal: AbortSignal }): Promise<CreateContainerResponse> => {
       if (!req.pod_sandbox_id) throw invalidArgument('CreateContainer: pod_sandbox_id is empty');
       if (!req.config) throw invalidArgument('CreateContainer: config is missing');
       checkContainerConfig(req.config, limits);
       // The pod's config again, as the kubelet sends it: what crius may read from it is checked too.
       checkLogDirectory(req.sandbox_config?.log_directory, 'sandbox_config.log_directory');
       checkResources(req.sandbox_config?.linux?.resources, 'sandbox_config.linux.resources', limits.host);
-      const c = await containers.create(req.pod_sandbox_id, req.config, req.sandbox_config as never);
+      const c = await containers.create(req.pod_sandbox_id, req.config, req.sandbox_config as never, ctx?.signal);
       return { container_id: c.id };
     },
     StartContainer: async (req: StartContainerRequest__Output): Promise<object> => {

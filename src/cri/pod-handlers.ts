@@ -43,10 +43,10 @@ export function toCriPod(p: Pod): PodSandbox {
 
 export function makePodHandlers(pods: SandboxService, limits: RequestLimits) {
   return {
-    RunPodSandbox: async (req: RunPodSandboxRequest__Output): Promise<RunPodSandboxResponse> => {
+    RunPodSandbox: async (req: RunPodSandboxRequest__Output, ctx?: { signal: AbortSignal }): Promise<RunPodSandboxResponse> => {
       if (!req.config) throw invalidArgument('RunPodSandbox: config is missing');
       checkPodSandboxConfig(req.config, limits);
-      const pod = await pods.run(req.config, req.runtime_handler ?? '');
+      const pod = await pods.run(req.config, req.runtime_handler ?? '', ctx?.signal);
       return { pod_sandbox_id: pod.id };
     },
     StopPodSandbox: async (req: StopPodSandboxRequest__Output): Promise<object> => {

@@ -46,6 +46,19 @@ import type { StreamHandler } from '../cri/server.js';
 import { makePodResourcesHandlers } from '../cri/pod-resources.js';
 import { makeStatsStreamHandlers } from '../cri/stats-streams.js';
 import { applyPodLimits } from '../oci/pod-cgroup-resources.js';
+import { KeyedLock } from '../common/keyed-lock.js';
+import { getMeta, setMeta } from '../store/meta.js';
+
+/** store/meta.ts key of the boot ID recorded at the last start. */
+export const BOOT_ID_KEY = 'boot_id';
+
+function readBootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface WiringDeps {
   config: Config;
@@ -91,6 +104,8 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
 
   const ownCapabilities = capabilitiesFromMask(/CapBnd:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0');
   const handlerNames = new Set(config.runtimes.map((r) => r.name));
+  // One lock table for pods and containers: lock order pod, then container (docs/ARCHITECTURE.md).
+  const locks = new KeyedLock();
   // Late-bound: pods need containers (to stop them) and containers need pods (to find them).
   pods = new SandboxService({
     pods: new PodStore<PodConfig, PodRuntime>(deps.db),
@@ -105,6 +120,8 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     logger: logger.child({ module: 'pod' }),
     // Standalone pods (`crius run`, annotation io.crius.userns/auto) take host IDs from [userns].
     ranges: createRangeAllocator(deps.db, { start: config.userns.subidStart, length: config.userns.subidLength, idsPerPod: config.userns.idsPerPod }),
+    locks,
+    events,
   });
   containers = new ContainerService({
     containers: new ContainerStore<ContainerConfig, ContainerRuntime>(deps.db),
@@ -122,9 +139,19 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     logger: logger.child({ module: 'container' }),
     readImageFile,
     events,
+    locks,
   });
-  await pods.recover();
-  await containers.recover();
+  // The exit watcher reports infra (pause) processes by their pod's ID: one dying makes the pod NOTREADY.
+  oci.onExit((id) => pods.infraExited(id));
+  // A changed boot ID means every process and mount of the previous boot is gone (store/meta.ts keeps
+  // the last one); it is recorded only after recovery, so a crash during recovery still sees the reboot.
+  const bootId = readBootId();
+  const previousBoot = getMeta(deps.db, BOOT_ID_KEY);
+  const rebooted = previousBoot !== undefined && bootId !== undefined && previousBoot !== bootId;
+  if (rebooted) logger.warn('the node rebooted since the last start: pods become NOTREADY, containers EXITED', { previous_boot_id: previousBoot, boot_id: bootId });
+  await pods.recover({ rebooted });
+  await containers.recover({ rebooted });
+  if (bootId !== undefined) setMeta(deps.db, BOOT_ID_KEY, bootId);
 
   const info = makeRuntimeInfoHandlers({
     config, version: deps.version, features: deps.features, kernel: deps.kernel,

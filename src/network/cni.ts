@@ -10,6 +10,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path';
 import { CriusError, failedPrecondition, internal, invalidArgument } from '../common/errors.js';
 import { ExecError, run, type Runner } from '../common/exec.js';
+import { KeyedLock } from '../common/keyed-lock.js';
 
 export interface CniOptions {
   confDir: string;
@@ -192,15 +193,9 @@ function isNetns(path: string): boolean {
 
 export function createCni(o: CniOptions, runner: Runner = run): Cni {
   const ifName = o.ifName ?? 'eth0';
-  const locks = new Map<string, Promise<unknown>>();
-  const serialize = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
-    const prev = locks.get(key) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(fn);
-    const tail = next.catch(() => undefined);
-    locks.set(key, tail);
-    void tail.then(() => { if (locks.get(key) === tail) locks.delete(key); });
-    return next;
-  };
+  // ADD and DEL of one pod never overlap (a DEL racing its ADD would leave the ADD's interface behind).
+  const locks = new KeyedLock();
+  const serialize = <T>(key: string, fn: () => Promise<T>): Promise<T> => locks.exclusive(key, fn);
 
   const load = async (): Promise<CniNetworkList | undefined> => {
     let names: string[];

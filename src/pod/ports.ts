@@ -73,4 +73,6 @@ export interface InfraPort {
   stop(pod: import('./types.js').Pod): Promise<void>;
   /** Deletes its runtime state and bundle (idempotent). */
   remove(pod: import('./types.js').Pod): Promise<void>;
+  /** After a daemon restart: whether it still runs (oci/recovery.ts decides, as for containers). */
+  alive(pod: import('./types.js').Pod): Promise<boolean>;
 }

@@ -13,6 +13,10 @@ import { hostnameFromPodName, writeSandboxFiles, updateHosts } from './sandbox-f
 import type { CgroupPort, InfraPort, NamespacePort, NetworkPort, PodContainers, PortMapping, ShmPort } from './ports.js';
 import type { Pod, PodConfig, PodRuntime, SandboxStep } from './types.js';
 import { StepTimer } from '../common/step-timer.js';
+import { podLockKey, type KeyedLock } from '../common/keyed-lock.js';
+import { CreateHandoff } from '../common/create-handoff.js';
+import type { EventSink } from '../container/events.js';
+
 import type { IdRange } from '../userns/mapping-rules.js';
 
 /**
@@ -46,6 +50,12 @@ export interface SandboxServiceDeps {
   now?: () => bigint;
   /** Host ID ranges for pods annotated io.crius.userns/auto; absent = the annotation is refused. */
   ranges?: PodRanges;
+  /** The daemon's per-object locks, shared with container/ (lock order: pod, then container). */
+  locks: KeyedLock;
+  /** Pod events (the infra process died) for GetContainerEvents, as containerd sends them: ID = pod ID. */
+  events?: EventSink;
+  /** How long a pod whose RunPodSandbox caller left waits for the kubelet's retry (default 2 min). */
+  orphanGraceMs?: number;
 }
 
 const DEFAULT_SHM_BYTES = 64 * 1024 * 1024;
@@ -73,7 +83,29 @@ function portMappings(config: PodConfig): PortMapping[] {
 }
 
 export class SandboxService {
-  constructor(private readonly d: SandboxServiceDeps) {}
+  /** Pod names being run, and runs that outlived their caller waiting for its retry. */
+  private readonly handoff: CreateHandoff;
+
+  constructor(private readonly d: SandboxServiceDeps) {
+    this.handoff = new CreateHandoff({
+      graceMs: d.orphanGraceMs ?? 120_000,
+      exists: (id) => this.d.pods.get(id) !== undefined,
+      abandon: async (id) => {
+        d.logger.warn('removing a pod whose RunPodSandbox caller left and never retried', { pod_id: id });
+        await this.stop(id).then(() => this.remove(id)).catch((err: unknown) => d.logger.error('removing an abandoned pod failed', { pod_id: id, error: (err as Error).message }));
+      },
+    });
+  }
+
+  /** Runs fn holding the pod's lock exclusive; `missing` answers when the pod does not exist. */
+  private async locked<T>(id: string, missing: () => T, fn: (p: Pod) => Promise<T>): Promise<T> {
+    const first = this.tryGet(id);
+    if (!first) return missing();
+    return this.d.locks.exclusive(podLockKey(first.id), async () => {
+      const p = this.d.pods.get(first.id);
+      return p ? fn(p) : missing();
+    });
+  }
 
   private now(): string {
     return String((this.d.now ?? nowNanos)());
@@ -100,11 +132,22 @@ export class SandboxService {
     return this.d.pods.list().filter((p) => p.state !== 'creating');
   }
 
-  async run(config: PodConfig, handlerName: string): Promise<Pod> {
+  /**
+   * RunPodSandbox. The name (namespace, name, uid, attempt) is reserved first; a run whose caller left
+   * (the kubelet's deadline) finishes and is handed to the retry with the same name.
+   */
+  async run(config: PodConfig, handlerName: string, signal?: AbortSignal): Promise<Pod> {
     const meta = config.metadata;
     if (!meta?.name || !meta.namespace || !meta.uid) {
       throw invalidArgument('config.metadata needs name, namespace and uid');
     }
+    const what = `run pod "${meta.namespace}/${meta.name}" (uid ${meta.uid}, attempt ${meta.attempt})`;
+    const id = await this.handoff.run(`${meta.namespace}/${meta.name}/${meta.uid}/${meta.attempt}`, what, signal, async () => (await this.runReserved(config, handlerName)).id);
+    return this.get(id);
+  }
+
+  private async runReserved(config: PodConfig, handlerName: string): Promise<Pod> {
+    const meta = config.metadata!;
     const podName = `${meta.namespace}/${meta.name}`;
     const handler = this.d.resolveHandler(handlerName);
     if (handler === undefined) throw notFound(`run pod "${podName}": runtime handler "${handlerName}" is not configured`);
@@ -138,9 +181,21 @@ export class SandboxService {
       id, name: meta.name, namespace: meta.namespace, uid: meta.uid, attempt: meta.attempt, state: 'creating',
       createdAt: this.now(), handler, config, runtime,
     };
+    return this.d.locks.exclusive(podLockKey(id), () => this.runSteps(pod, config, userns, hostNs, ports, podName));
+  }
+
+  private async runSteps(pod: Pod, config: PodConfig, userns: ReturnType<typeof parseUserNamespace>, hostNs: ReturnType<typeof hostNamespaceModes>, ports: PortMapping[], podName: string): Promise<Pod> {
+    const { id, runtime } = pod;
+    const meta = config.metadata!;
+    const runDir = runtime.runDir;
     const timer = new StepTimer();
     let current: string = 'record';
-    this.d.pods.insert(pod);
+    try {
+      this.d.pods.insert(pod);
+    } catch (err) {
+      this.d.ranges?.release(id);
+      throw err;
+    }
     const step = (s: SandboxStep): void => {
       timer.lap(current);
       current = s;
@@ -229,24 +284,30 @@ export class SandboxService {
 
   /** Stops the pod's containers and releases its network; idempotent, and NotFound-free as the CRI asks. */
   async stop(id: string): Promise<void> {
-    const pod = this.tryGet(id);
-    if (!pod) return;
+    await this.locked(id, () => undefined, (pod) => this.stopLocked(pod));
+  }
+
+  private async stopLocked(pod: Pod): Promise<void> {
     const timer = new StepTimer();
+    // First: the infra process's exit that the kill below causes is then not reported as an infra death.
+    this.d.pods.setState(pod.id, 'notready');
     await this.d.containers.stopAll(pod.id, 0);
     timer.lap('containers');
     if (pod.runtime.done.includes('infra')) await this.d.infra.stop(pod);
     timer.lap('infra');
     await this.releaseNetwork(pod);
     timer.lap('network');
-    if (pod.state !== 'notready') this.d.pods.setState(pod.id, 'notready');
     this.d.logger.debug('pod stop steps', { pod_id: pod.id, ...timer.fields() });
   }
 
   /** Removes the pod and all it holds; idempotent. */
   async remove(id: string): Promise<void> {
-    const pod = this.tryGet(id);
-    if (!pod) return;
+    await this.locked(id, () => undefined, (pod) => this.removeLocked(pod));
+  }
+
+  private async removeLocked(pod: Pod): Promise<void> {
     const timer = new StepTimer();
+    this.d.pods.setState(pod.id, 'notready');
     await this.d.containers.stopAll(pod.id, 0);
     timer.lap('stop_containers');
     await this.d.containers.removeAll(pod.id);
@@ -301,14 +362,40 @@ export class SandboxService {
   }
 
   /**
-   * Start-up reconciliation: a pod left in 'creating' by a crash is undone; ready pods keep their
-   * pinned namespaces (they are bind mounts and outlive the daemon).
+   * The infra (pause) process of a PID-POD pod exited (oci's exit watcher reports its ID, the pod's):
+   * the pod's shared PID namespace is gone, so the pod is NOTREADY and an event says so. StopPodSandbox
+   * and RemovePodSandbox mark the pod NOTREADY before they kill it, so their own kill reports nothing.
    */
-  async recover(): Promise<void> {
+  infraExited(podId: string, why = 'its infra (pause) process exited'): void {
+    const pod = this.d.pods.get(podId);
+    if (!pod || !pod.runtime.done.includes('infra')) return;
+    if (!this.d.pods.setState(pod.id, 'notready')) return;
+    this.d.logger.warn('pod is NOTREADY: ' + why, { pod_id: pod.id, pod: `${pod.namespace}/${pod.name}` });
+    this.d.events?.emit({ containerId: pod.id, podId: pod.id, type: 'stopped', at: BigInt(this.now()) });
+  }
+
+  /**
+   * Start-up reconciliation (before the socket serves): a pod left in 'creating' by a crash is undone.
+   * Ready pods keep their pinned namespaces (bind mounts outlive the daemon), unless the node rebooted
+   * (boot ID changed): then their namespaces and processes are gone and they become NOTREADY, for the
+   * kubelet's Stop/Remove to clean up. A ready pod whose infra process died meanwhile becomes NOTREADY.
+   */
+  async recover(o: { rebooted: boolean } = { rebooted: false }): Promise<void> {
     for (const pod of this.d.pods.list()) {
-      if (pod.state !== 'creating') continue;
-      this.d.logger.warn('undoing a pod left half-created by a crash', { pod_id: pod.id, done: pod.runtime.done });
-      await this.undo(pod).catch((err: unknown) => this.d.logger.error('recovery of pod failed', { pod_id: pod.id, error: (err as Error).message }));
+      if (pod.state === 'creating') {
+        this.d.logger.warn('undoing a pod left half-created by a crash', { pod_id: pod.id, done: pod.runtime.done });
+        await this.undo(pod).catch((err: unknown) => this.d.logger.error('recovery of pod failed', { pod_id: pod.id, error: (err as Error).message }));
+        continue;
+      }
+      if (pod.state !== 'ready') continue;
+      if (o.rebooted) {
+        if (this.d.pods.setState(pod.id, 'notready')) this.d.logger.warn('pod is NOTREADY: the node rebooted', { pod_id: pod.id });
+        continue;
+      }
+      if (pod.runtime.done.includes('infra') && pod.runtime.infra) {
+        const alive = await this.d.infra.alive(pod).catch(() => true);
+        if (!alive) this.infraExited(pod.id, 'its infra (pause) process exited while the daemon was down');
+      }
     }
     // Ranges whose pod is gone (a crash between allocation and the pod's insert, or an undo that failed
     // after the delete) are free again; live pods keep theirs across the restart.

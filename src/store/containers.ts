@@ -1,8 +1,30 @@
 // Typed access to the containers table (migration 003).
 import type { Db } from './db.js';
+import { CriusError } from '../common/errors.js';
 import type { ContainerId, PodId } from '../common/ids.js';
 
 export type ContainerState = 'creating' | 'created' | 'running' | 'exited';
+
+/**
+ * The allowed container transitions (docs/ARCHITECTURE.md, "Lifecycle states"): every state change below
+ * is `UPDATE ... WHERE state IN (the states it may come from)`, so a late writer (a start finishing after
+ * the exit was recorded) changes nothing instead of overwriting what happened. 'creating' rows are
+ * deleted by undo, not moved; 'exited' is final.
+ */
+export const CONTAINER_TRANSITIONS: Readonly<Record<ContainerState, readonly ContainerState[]>> = {
+  creating: ['created'],
+  created: ['running', 'exited'],
+  running: ['exited'],
+  exited: [],
+};
+
+/** The states `to` may be reached from, as an SQL list. */
+function fromStates<S extends string>(table: Readonly<Record<S, readonly S[]>>, to: S): string {
+  const from = (Object.keys(table) as S[]).filter((s) => table[s].includes(to));
+  return from.map((s) => `'${s}'`).join(', ');
+}
+
+export { fromStates };
 
 export interface ContainerRow<Config, Runtime> {
   id: ContainerId;
@@ -48,11 +70,12 @@ export interface ExitRecord {
 export class ContainerStore<Config, Runtime> {
   constructor(private readonly db: Db) {}
 
+  /** Inserts a new row; a second container of the same pod, name and attempt is ALREADY_EXISTS. */
   insert(c: ContainerRow<Config, Runtime>): void {
-    this.db.prepare(`INSERT INTO containers (id, pod_id, name, attempt, state, image_ref, image_id, created_at, started_at,
+    uniqueAsAlreadyExists(`container "${c.name}" (attempt ${c.attempt}) in pod ${c.podId}`, () => this.db.prepare(`INSERT INTO containers (id, pod_id, name, attempt, state, image_ref, image_id, created_at, started_at,
       finished_at, exit_code, reason, message, config_json, runtime_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       c.id, c.podId, c.name, c.attempt, c.state, c.imageRef, c.imageId, c.createdAt, c.startedAt, c.finishedAt, c.exitCode,
-      c.reason, c.message, JSON.stringify(c.config), JSON.stringify(c.runtime));
+      c.reason, c.message, JSON.stringify(c.config), JSON.stringify(c.runtime)));
   }
 
   get(id: string): ContainerRow<Config, Runtime> | undefined {
@@ -79,17 +102,21 @@ export class ContainerStore<Config, Runtime> {
     return (rows as Raw[]).map((r) => fromRaw<Config, Runtime>(r));
   }
 
-  setCreated(id: string, runtime: Runtime): void {
-    this.db.prepare("UPDATE containers SET state = 'created', runtime_json = ? WHERE id = ?").run(JSON.stringify(runtime), id);
+  /** creating -> created; false when the row is not in a state that may become created. */
+  setCreated(id: string, runtime: Runtime): boolean {
+    return this.db.prepare(`UPDATE containers SET state = 'created', runtime_json = ? WHERE id = ? AND state IN (${fromStates(CONTAINER_TRANSITIONS, 'created')})`)
+      .run(JSON.stringify(runtime), id).changes > 0;
   }
 
-  setRunning(id: string, startedAt: string, runtime: Runtime): void {
-    this.db.prepare("UPDATE containers SET state = 'running', started_at = ?, runtime_json = ? WHERE id = ?").run(startedAt, JSON.stringify(runtime), id);
+  /** created -> running; false (nothing written) when an exit was recorded first. */
+  setRunning(id: string, startedAt: string, runtime: Runtime): boolean {
+    return this.db.prepare(`UPDATE containers SET state = 'running', started_at = ?, runtime_json = ? WHERE id = ? AND state IN (${fromStates(CONTAINER_TRANSITIONS, 'running')})`)
+      .run(startedAt, JSON.stringify(runtime), id).changes > 0;
   }
 
-  /** Records an exit once: a later report of the same exit changes nothing. */
+  /** Records an exit once (created or running -> exited): a later report of the same exit changes nothing. */
   setExited(id: string, e: ExitRecord): boolean {
-    const r = this.db.prepare("UPDATE containers SET state = 'exited', exit_code = ?, finished_at = ?, reason = ?, message = ? WHERE id = ? AND state != 'exited'")
+    const r = this.db.prepare(`UPDATE containers SET state = 'exited', exit_code = ?, finished_at = ?, reason = ?, message = ? WHERE id = ? AND state IN (${fromStates(CONTAINER_TRANSITIONS, 'exited')})`)
       .run(e.exitCode, e.finishedAt, e.reason, e.message, id);
     return r.changes > 0;
   }
@@ -100,5 +127,17 @@ export class ContainerStore<Config, Runtime> {
 
   delete(id: string): void {
     this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+  }
+}
+
+/** Runs an insert; SQLite's UNIQUE violation becomes ALREADY_EXISTS naming `what` (never INTERNAL). */
+export function uniqueAsAlreadyExists(what: string, insert: () => unknown): void {
+  try {
+    insert();
+  } catch (err) {
+    if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' || (err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+      throw new CriusError('ALREADY_EXISTS', `${what} already exists`);
+    }
+    throw err;
   }
 }

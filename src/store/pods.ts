@@ -1,9 +1,21 @@
 // Typed access to the pods table (migration 003). Runtime details (namespace paths, IP, CNI result,
 // cgroup parent, ...) are a JSON document owned by pod/, stored whole.
 import type { Db } from './db.js';
+import { fromStates, uniqueAsAlreadyExists } from './containers.js';
 import type { PodId } from '../common/ids.js';
 
 export type PodState = 'creating' | 'ready' | 'notready';
+
+/**
+ * The allowed pod transitions (docs/ARCHITECTURE.md, "Lifecycle states"). A pod becomes notready by
+ * StopPodSandbox, by the death of its infra process, or by a reboot; it never becomes ready again (the
+ * kubelet runs a new pod). 'creating' rows are deleted by undo.
+ */
+export const POD_TRANSITIONS: Readonly<Record<PodState, readonly PodState[]>> = {
+  creating: ['ready'],
+  ready: ['notready'],
+  notready: [],
+};
 
 export interface PodRow<Config, Runtime> {
   id: PodId;
@@ -34,9 +46,10 @@ function fromRaw<C, R>(r: Raw): PodRow<C, R> {
 export class PodStore<Config, Runtime> {
   constructor(private readonly db: Db) {}
 
+  /** Inserts a new row; a second pod of the same name, namespace, uid and attempt is ALREADY_EXISTS. */
   insert(p: PodRow<Config, Runtime>): void {
-    this.db.prepare(`INSERT INTO pods (id, name, namespace, uid, attempt, state, created_at, handler, config_json, runtime_json)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(p.id, p.name, p.namespace, p.uid, p.attempt, p.state, p.createdAt, p.handler, JSON.stringify(p.config), JSON.stringify(p.runtime));
+    uniqueAsAlreadyExists(`pod "${p.namespace}/${p.name}" (uid ${p.uid}, attempt ${p.attempt})`, () => this.db.prepare(`INSERT INTO pods (id, name, namespace, uid, attempt, state, created_at, handler, config_json, runtime_json)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(p.id, p.name, p.namespace, p.uid, p.attempt, p.state, p.createdAt, p.handler, JSON.stringify(p.config), JSON.stringify(p.runtime)));
   }
 
   get(id: string): PodRow<Config, Runtime> | undefined {
@@ -61,8 +74,9 @@ export class PodStore<Config, Runtime> {
     return (this.db.prepare('SELECT * FROM pods ORDER BY created_at').all() as Raw[]).map((r) => fromRaw<Config, Runtime>(r));
   }
 
-  setState(id: string, state: PodState): void {
-    this.db.prepare('UPDATE pods SET state = ? WHERE id = ?').run(state, id);
+  /** A guarded transition (POD_TRANSITIONS); false when the pod is not in a state that may reach `state`. */
+  setState(id: string, state: PodState): boolean {
+    return this.db.prepare(`UPDATE pods SET state = ? WHERE id = ? AND state IN (${fromStates(POD_TRANSITIONS, state) || "''"})`).run(state, id).changes > 0;
   }
 
   setRuntime(id: string, runtime: Runtime): void {

@@ -10,6 +10,7 @@ import type { Config } from '../config.js';
 import { createOciRuntime, type OciRuntime } from '../../oci/runtime.js';
 import { readExit, ExitWatcher } from '../../oci/exit-files.js';
 import { processAlive } from '../../oci/process-liveness.js';
+import { recoverContainer } from '../../oci/recovery.js';
 import { containerCgroupsPath } from '../../oci/cgroup-mode.js';
 import type { OciHost } from '../../oci/host-setup.js';
 import type { OciPort } from '../../container/ports.js';
@@ -81,6 +82,12 @@ export function createOciAdapter(config: Config, host: OciHost, logger: Logger):
       return e && { exitCode: e.exitCode, finishedAt: e.finishedAtNs, oomKilled: e.oomKilled };
     },
     alive: async (c) => (c.pid !== undefined && c.startTime !== undefined ? processAlive(c.pid, c.startTime) : false),
+    async recover(id, conmon, rebooted) {
+      const r = await recoverContainer(id, { exitDir, persistDir: persistDir(id), bundle: bundleOf(id) }, conmon, rebooted);
+      if (r.state === 'running') return r;
+      const exit = { exitCode: r.exit.exitCode, finishedAt: r.exit.finishedAtNs, oomKilled: r.exit.oomKilled };
+      return r.state === 'exited' ? { state: 'exited', exit } : { state: 'lost', exit, reason: r.reason, message: r.message };
+    },
     execSync: (handler, id, proc, timeout) => rt(handler).execSync(id, proc, timeout),
     reopenLog: (id, logPath) => runtimes.values().next().value!.reopenLog(bundleOf(id), logPath),
     update: (handler, id, resources) => rt(handler).update(id, resources),

@@ -126,6 +126,11 @@ export function infraAdapter(o: {
     async stop(pod) {
       await o.oci.kill(pod.handler, pod.id, 'SIGKILL');
     },
+    async alive(pod) {
+      const infra = pod.runtime.infra;
+      if (!infra) return false;
+      return (await o.oci.recover(pod.id, { pid: infra.conmonPid, startTime: infra.conmonStartTime }, false)).state === 'running';
+    },
     async remove(pod) {
       await o.oci.delete(pod.handler, pod.id);
       await o.oci.cleanup(pod.id);

@@ -10,6 +10,7 @@ import { PodStore } from '../../../src/store/pods.js';
 import { SandboxService } from '../../../src/pod/sandbox-service.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import type { PodNamespacePaths, PodConfig, PodRuntime, Pod } from '../../../src/pod/types.js';
+import { KeyedLock } from '../../../src/common/keyed-lock.js';
 
 interface Calls {
   cniAdd: number;
@@ -34,8 +35,9 @@ function service(stateDir: string, calls: Calls, store = new PodStore<PodConfig,
     shm: { mount: async () => undefined, unmount: async () => undefined },
     cgroups: { podParent: (id) => `/crius/${id}`, removePod: async () => undefined },
     containers: { stopAll: async () => undefined, removeAll: async () => undefined },
-    infra: { start: async () => ({ containerId: 'x', pid: 1 }), stop: async () => undefined, remove: async () => undefined },
+    infra: { start: async () => ({ containerId: 'x', pid: 1 }), stop: async () => undefined, remove: async () => undefined, alive: async () => true },
     logger: silentLogger,
+    locks: new KeyedLock(),
   });
   return { svc, store };
 }
