@@ -42,9 +42,11 @@ const problems: string[] = [];
 
 interface Outcome<T> { code: string; res?: T; details?: string }
 
-// The clients outlive a daemon restart: the socket path stays, and gRPC reconnects on the next call.
-function connectAll(): void {
+// New channels after a restart: the old ones back off after the refused connections of the downtime.
+function connectAll(): CriClient[] {
+  const old = clients;
   clients = Array.from({ length: CLIENTS }, () => connectCri(node.daemon.socket));
+  return old;
 }
 
 /** One RPC from a random client; records its code and whether the code is allowed. */
@@ -121,14 +123,17 @@ async function iteration(i: number, crash: boolean): Promise<void> {
   }
   if (coin(0.4)) ops.push((async () => { await pause(Math.random() * 300); if ((await rpc('StopPodSandbox', { pod_sandbox_id: podId }, crashing)).code === 'OK') podStopped = true; })());
   if (coin(0.3)) ops.push((async () => { await pause(Math.random() * 400); if ((await rpc('RemovePodSandbox', { pod_sandbox_id: podId }, crashing)).code === 'OK') podRemoved = true; })());
+  let stale: CriClient[] = [];
   if (crash) {
     ops.push((async () => {
       await pause(Math.random() * 500);
       crashed = true;
       await node.restartDaemon('kill');
+      stale = connectAll();
     })());
   }
   await Promise.all(ops);
+  for (const c of stale) c.close();
 
   if (!crash) await checkState(i, podId, ctrs, podStopped, podRemoved);
   else await checkConsistent(i, podId);
