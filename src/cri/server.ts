@@ -81,7 +81,16 @@ function serviceImplementation(
       track.n++;
       const controller = new AbortController();
       call.on('cancelled', () => controller.abort(new CriusError('CANCELLED', `${method} cancelled by the client`)));
+      // grpc-js answers DEADLINE_EXCEEDED itself when the client's deadline passes, without a 'cancelled'
+      // event: abort the signal then too, so a create knows its caller is gone (common/create-handoff.ts).
+      const deadline = call.getDeadline();
+      const leftMs = (deadline instanceof Date ? deadline.getTime() : Number(deadline)) - Date.now();
+      const deadlineTimer = Number.isFinite(leftMs)
+        ? setTimeout(() => controller.abort(new CriusError('DEADLINE_EXCEEDED', `${method}: the client's deadline passed`)), Math.max(0, leftMs))
+        : undefined;
+      deadlineTimer?.unref();
       const finish = (err: unknown, response?: object): void => {
+        if (deadlineTimer) clearTimeout(deadlineTimer);
         track.n--;
         const ms = round(performance.now() - started);
         handlers.observer?.({ method: full, code: err === undefined ? 'OK' : grpcCodeName(grpcCode(errorCode(err))), durationMs: performance.now() - started });

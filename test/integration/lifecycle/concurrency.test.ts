@@ -195,3 +195,35 @@ test('random interleavings of pod and container lifecycle calls, with crashes: a
   assert.deepEqual(leaks, [], `left behind:\n${leaks.join('\n')}`);
   assert.ok(done >= 1);
 });
+
+test('a create that outlives its caller\'s deadline is handed to the retry with the same name (same ID, one object)', async () => {
+  // PID mode POD: the run also starts the infra process, so it outlasts the short deadline below.
+  const ns = { security_context: { namespace_options: { pid: 'POD' } } };
+  const pod = podConfig(node, { name: 'handoff', linux: ns });
+  const codeOf = (err: unknown): string => CODE_NAMES[(err as { code?: number }).code ?? 2] ?? '?';
+  /** The first call with a deadline shorter than the create (the kubelet gives up), then the retry. */
+  async function twice<T>(method: string, req: object): Promise<{ first: string; retry: Outcome<T> }> {
+    const first = await clients[0]!.call<T>('runtime', method, req, 25).then(() => 'OK', codeOf);
+    const retry: Outcome<T> = await clients[1]!.call<T>('runtime', method, req, 60_000).then((res) => ({ code: 'OK', res }), (err: unknown) => ({ code: codeOf(err), details: (err as { details?: string }).details }));
+    // A first call that got its answer leaves the name taken; one cut off by its deadline hands its object over.
+    assert.equal(retry.code, first === 'OK' ? 'ALREADY_EXISTS' : 'OK', `${method} retry after the first call answered ${first}: ${retry.details ?? ''}`);
+    return { first, retry };
+  }
+  const runs = await twice<{ pod_sandbox_id: string }>('RunPodSandbox', { config: pod });
+  const pods = await clients[0]!.call<{ items: { id: string; metadata: { name: string } }[] }>('runtime', 'ListPodSandbox', {});
+  const mine = pods.items.filter((p) => p.metadata.name === 'handoff').map((p) => p.id);
+  assert.equal(mine.length, 1, 'one pod');
+  const podId = mine[0]!;
+  allPods.push(podId);
+  if (runs.retry.res) assert.equal(runs.retry.res.pod_sandbox_id, podId);
+  const ctr = containerConfig(node, 'late', ['sleep', '300'], { linux: ns });
+  const creates = await twice<{ container_id: string }>('CreateContainer', { pod_sandbox_id: podId, config: ctr, sandbox_config: pod });
+  const { containers } = await clients[0]!.call<{ containers: { id: string }[] }>('runtime', 'ListContainers', { filter: { pod_sandbox_id: podId } });
+  assert.equal(containers.length, 1, 'one container');
+  if (creates.retry.res) assert.equal(creates.retry.res.container_id, containers[0]!.id);
+  console.log(`hand-off: first RunPodSandbox ${runs.first} then ${runs.retry.code}; first CreateContainer ${creates.first} then ${creates.retry.code}`);
+  await clients[0]!.call('runtime', 'StopPodSandbox', { pod_sandbox_id: podId });
+  await clients[0]!.call('runtime', 'RemovePodSandbox', { pod_sandbox_id: podId });
+  const leaks = await nodeLeaks(node, TAG, allPods);
+  assert.deepEqual(leaks, [], `left behind:\n${leaks.join('\n')}`);
+});
