@@ -69,7 +69,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   const { config, logger } = deps;
   for (const d of ['pods', 'containers', 'exits', 'persist', 'a', 'idmap-tmp', 'exec']) mkdirSync(join(config.stateDir, d), { recursive: true, mode: 0o711 });
 
-  const images = new ImageStore({ root: join(config.rootDir, 'images'), db: deps.db, registries: config.registries, logger: logger.child({ module: 'image' }) });
+  const images = new ImageStore({ root: join(config.rootDir, 'images'), db: deps.db, registries: config.registries, limits: config.images, logger: logger.child({ module: 'image' }) });
   images.recover();
 
   const host = await detectOciHost(logger, nativeBinary('crius-oci-wrap'));
