@@ -385,26 +385,25 @@ export class RegistryClient {
     });
   }
 
+  /** One manifest request on one endpoint, its body cut off at images.max_manifest_bytes. */
   private async manifestFrom(ep: Endpoint, reference: string, w: RequestWatch): Promise<FetchedManifest> {
-    {
-      const res = await this.get(ep, `manifests/${reference}`, { accept: MANIFEST_ACCEPT }, w);
-      if (res.status === 404) {
-        await res.body?.cancel();
-        throw new CriusError('NOT_FOUND', `${ep.base} has no manifest ${this.ref.path}:${reference}`);
-      }
-      if (!res.ok) {
-        await res.body?.cancel();
-        throw new CriusError('UNAVAILABLE', `${ep.base}: HTTP ${res.status} for manifest ${this.ref.path}:${reference}`);
-      }
-      const cap = this.maxManifestBytes;
-      const bytes = await readCapped(res, cap, w, () => failedPrecondition(
-        `manifest ${this.ref.path}:${reference} from ${ep.base} is larger than ${cap} bytes (the limit images.max_manifest_bytes = ${cap}); refusing it`));
-      const digest = sha256Digest(bytes);
-      if (isDigest(reference) && digest !== reference) {
-        throw failedPrecondition(`manifest from ${ep.base} for ${this.ref.path}@${reference} has digest ${digest}; refusing it`);
-      }
-      return { bytes, contentType: res.headers.get('content-type') ?? '', digest };
+    const res = await this.get(ep, `manifests/${reference}`, { accept: MANIFEST_ACCEPT }, w);
+    if (res.status === 404) {
+      await res.body?.cancel();
+      throw new CriusError('NOT_FOUND', `${ep.base} has no manifest ${this.ref.path}:${reference}`);
     }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new CriusError('UNAVAILABLE', `${ep.base}: HTTP ${res.status} for manifest ${this.ref.path}:${reference}`);
+    }
+    const cap = this.maxManifestBytes;
+    const bytes = await readCapped(res, cap, w, () => failedPrecondition(
+      `manifest ${this.ref.path}:${reference} from ${ep.base} is larger than ${cap} bytes (the limit images.max_manifest_bytes = ${cap}); refusing it`));
+    const digest = sha256Digest(bytes);
+    if (isDigest(reference) && digest !== reference) {
+      throw failedPrecondition(`manifest from ${ep.base} for ${this.ref.path}@${reference} has digest ${digest}; refusing it`);
+    }
+    return { bytes, contentType: res.headers.get('content-type') ?? '', digest };
   }
 
   /** Downloads a blob into the content store, verifying size and digest while it streams. */
@@ -431,43 +430,40 @@ export class RegistryClient {
     });
   }
 
+  /** One blob request on one endpoint, streamed into the store and cut off past the declared size. */
   private async blobFrom(ep: Endpoint, desc: Descriptor, store: ContentStore, what: string, w: RequestWatch): Promise<BlobInfo> {
-    {
-      {
-        const res = await this.get(ep, `blobs/${desc.digest}`, {}, w);
-        if (res.status === 404) {
-          await res.body?.cancel();
-          throw new CriusError('NOT_FOUND', `${ep.base} has no blob ${desc.digest} in ${this.ref.path}`);
-        }
-        if (!res.ok || !res.body) {
-          await res.body?.cancel();
-          throw new CriusError('UNAVAILABLE', `${ep.base}: HTTP ${res.status} for blob ${desc.digest}`);
-        }
-        // The manifest's declared size is the cap: ingest stops at the first byte past it.
-        const declared = Number(res.headers.get('content-length') ?? '');
-        if (Number.isFinite(declared) && declared > desc.size) {
-          await res.body.cancel().catch(() => undefined);
-          throw failedPrecondition(`${what}: ${ep.base} announces ${declared} bytes but the manifest declares ${desc.size}; the registry served the wrong content, nothing was kept`);
-        }
-        const onProgress = this.opts.onProgress;
-        let received = 0;
-        const body = res.body as unknown as AsyncIterable<Uint8Array>;
-        const counted = (async function* () {
-          for await (const c of body) {
-            received += c.length;
-            w.progress(c.length);
-            onProgress?.({ digest: desc.digest, received, total: desc.size });
-            yield c;
-          }
-        })();
-        try {
-          return await store.ingest({ digest: desc.digest, size: desc.size }, counted, what);
-        } catch (err) {
-          if (err instanceof CriusError) throw err;
-          if (!isNetworkError(err) || w.signal.aborted) throw err;
-          throw new BodyInterrupted('UNAVAILABLE', `${what}: download interrupted: ${errorMessage(err)}`, { cause: err });
-        }
+    const res = await this.get(ep, `blobs/${desc.digest}`, {}, w);
+    if (res.status === 404) {
+      await res.body?.cancel();
+      throw new CriusError('NOT_FOUND', `${ep.base} has no blob ${desc.digest} in ${this.ref.path}`);
+    }
+    if (!res.ok || !res.body) {
+      await res.body?.cancel();
+      throw new CriusError('UNAVAILABLE', `${ep.base}: HTTP ${res.status} for blob ${desc.digest}`);
+    }
+    // The manifest's declared size is the cap: ingest stops at the first byte past it.
+    const declared = Number(res.headers.get('content-length') ?? '');
+    if (Number.isFinite(declared) && declared > desc.size) {
+      await res.body.cancel().catch(() => undefined);
+      throw failedPrecondition(`${what}: ${ep.base} announces ${declared} bytes but the manifest declares ${desc.size}; the registry served the wrong content, nothing was kept`);
+    }
+    const onProgress = this.opts.onProgress;
+    let received = 0;
+    const body = res.body as unknown as AsyncIterable<Uint8Array>;
+    const counted = (async function* () {
+      for await (const c of body) {
+        received += c.length;
+        w.progress(c.length);
+        onProgress?.({ digest: desc.digest, received, total: desc.size });
+        yield c;
       }
+    })();
+    try {
+      return await store.ingest({ digest: desc.digest, size: desc.size }, counted, what);
+    } catch (err) {
+      if (err instanceof CriusError) throw err;
+      if (!isNetworkError(err) || w.signal.aborted) throw err;
+      throw new BodyInterrupted('UNAVAILABLE', `${what}: download interrupted: ${errorMessage(err)}`, { cause: err });
     }
   }
 }
