@@ -7,7 +7,7 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.js';
-import { TRAVERSAL_FIX, UNRELATED_ID, describeDir, firstBlockingDir, statPathChain } from '../userns/path-traversal.js';
+import { TRAVERSAL_FIX, UNRELATED_ID, describeBlock, describeDir, firstBlockingDir, statPathChain } from '../userns/path-traversal.js';
 
 /** Directory modes under the root and state dirs, relative to them. */
 export const ROOT_DIR_MODES: ReadonlyArray<[string, number]> = [
@@ -67,6 +67,15 @@ function listDirs(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** Which directory above the state dir's pod and container dirs host uid/gid cannot search, or null. */
+export function podTraversalProblem(stateDir: string, uid: number, gid: number): string | null {
+  for (const sub of ['pods', 'containers']) {
+    const block = firstBlockingDir(statPathChain(join(stateDir, sub)), uid, gid);
+    if (block) return describeBlock(block);
+  }
+  return null;
 }
 
 /**

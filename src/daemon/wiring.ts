@@ -44,6 +44,7 @@ import type { StreamHandler } from '../cri/server.js';
 import { makePodResourcesHandlers } from '../cri/pod-resources.js';
 import { makeStatsStreamHandlers } from '../cri/stats-streams.js';
 import { applyPodLimits } from '../oci/pod-cgroup-resources.js';
+import { podTraversalProblem } from './private-state.js';
 
 export interface WiringDeps {
   config: Config;
@@ -102,6 +103,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     infra: infraAdapter({ stateDir: config.stateDir, oci, features: deps.features, config, ownCapabilities, logger: logger.child({ module: 'infra' }) }),
     logger: logger.child({ module: 'pod' }),
     // Standalone pods (`crius run`, annotation io.crius.userns/auto) take host IDs from [userns].
+    rootfsUnreachable: (uid, gid) => podTraversalProblem(config.stateDir, uid, gid),
     ranges: createRangeAllocator(deps.db, { start: config.userns.subidStart, length: config.userns.subidLength, idsPerPod: config.userns.idsPerPod }),
   });
   containers = new ContainerService({
