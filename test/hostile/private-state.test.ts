@@ -8,12 +8,13 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { containerConfig, podConfig, removePod, runContainer, startCriNode, waitExited, type CriNode } from '../helpers/cri-fixture.js';
+import { containerConfig, podConfig, podUserns, removePod, runContainer, startCriNode, waitExited, type CriNode } from '../helpers/cri-fixture.js';
 import { waitFor } from '../helpers/daemon.js';
 
 const SECRET = `s3cr3t-${randomBytes(8).toString('hex')}`;
 let node: CriNode;
 let podId = '';
+let usernsPodId = '';
 
 before(async () => {
   node = await startCriNode({ tag: 'hp', subnet: 118 });
@@ -29,10 +30,21 @@ before(async () => {
   });
   await node.call('StartContainer', { container_id: once });
   await waitExited(node, once);
+  // A user-namespaced pod (shared PID namespace: an infra container too) in the same private state: its
+  // host IDs still reach its root filesystem and read its bind-mounted hostname and resolv.conf.
+  const ns = { pid: 'POD', userns_options: podUserns(8_000_000) };
+  const upod = podConfig(node, { name: 'usernspod', linux: { security_context: { namespace_options: ns } } });
+  chmodSync(dirname(upod['log_directory']), 0o755);
+  let ctr = '';
+  ({ podId: usernsPodId, containerId: ctr } = await runContainer(node, upod, containerConfig(node, 'u', ['sh', '-c', 'cat /etc/hostname /etc/resolv.conf >/dev/null && echo "uid=$(id -u) $DB_PASSWORD"'], {
+    envs: env, linux: { security_context: { namespace_options: ns } },
+  })));
+  const st = await waitExited(node, ctr);
+  assert.equal(st['exit_code'], 0, JSON.stringify(st));
 });
 
 after(async () => {
-  if (podId) await removePod(node, podId).catch(() => undefined);
+  for (const id of [podId, usernsPodId]) if (id) await removePod(node, id).catch(() => undefined);
   await node?.cleanup();
 });
 

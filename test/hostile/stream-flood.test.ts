@@ -10,6 +10,7 @@ import { WebSocket } from 'ws';
 import { containerConfig, podConfig, removePod, runContainer, startCriNode, type CriNode } from '../helpers/cri-fixture.js';
 import { waitFor } from '../helpers/daemon.js';
 import { spdyExec, spdyUpgrade } from '../helpers/spdy-client.js';
+import { RELAY_HELPER } from '../helpers/stream-container.js';
 
 const GiB = 1024 * 1024 * 1024;
 /** How long the attack may go on; not an assertion, only a cap on a flood the daemon throttles. */
@@ -25,6 +26,11 @@ before(async () => {
   node = await startCriNode({ tag: 'hf', subnet: 117 });
   const pod = podConfig(node);
   ({ podId, containerId } = await runContainer(node, pod, containerConfig(node, 'sleeper', ['sleep', '3600'])));
+  // A pod-side server that accepts one connection and never reads from it.
+  const { container_id: listener } = await node.call<{ container_id: string }>('CreateContainer', {
+    pod_sandbox_id: podId, config: containerConfig(node, 'listener', ['nc', '-l', '-p', '8080', '-e', 'sleep', '600']), sandbox_config: pod,
+  });
+  await node.call('StartContainer', { container_id: listener });
   // Warm up the streaming path so the baseline includes its code and buffers.
   const { url } = await node.call<{ url: string }>('Exec', { container_id: containerId, cmd: ['cat'], stdin: true, stdout: true });
   await spdyExec(url, { stdin: Buffer.alloc(4 * 1024 * 1024, 0x61), stdout: true, countOnly: true });
@@ -42,13 +48,14 @@ function rss(pid: number): number {
 
 const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MB`;
 
-function sleepersRunning(): boolean {
+function running(cmdline: string): boolean {
   for (const e of readdirSync('/proc')) {
     if (!/^[0-9]+$/.test(e)) continue;
-    try { if (readFileSync(`/proc/${e}/cmdline`, 'utf8') === 'sleep\x00600\x00') return true; } catch { /* gone */ }
+    try { if (readFileSync(`/proc/${e}/cmdline`, 'utf8').startsWith(cmdline)) return true; } catch { /* gone */ }
   }
   return false;
 }
+const sleepersRunning = (): boolean => running('sleep\x00600\x00');
 
 function settle(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -68,7 +75,7 @@ async function flood(write: (chunk: Buffer) => Promise<void>): Promise<number> {
   return sent;
 }
 
-async function measure(t: { diagnostic(s: string): void }, label: string, attack: () => Promise<{ sent: number; stop: () => void }>): Promise<void> {
+async function measure(t: { diagnostic(s: string): void }, label: string, attack: () => Promise<{ sent: number; stop: () => void }>, gone: () => boolean = () => !sleepersRunning()): Promise<void> {
   const pid = node.daemon.proc.pid!;
   const before = rss(pid);
   const { sent, stop } = await attack();
@@ -77,7 +84,7 @@ async function measure(t: { diagnostic(s: string): void }, label: string, attack
   const v = await node.call<{ runtime_name: string }>('Version', {});
   assert.equal(v.runtime_name, 'crius');
   stop();
-  await waitFor(() => !sleepersRunning(), 20_000, 'the exec\'d sleep to be killed after the client left');
+  await waitFor(gone, 20_000, 'the session\'s processes to be gone after the client left');
   await settle(500);
   const afterEnd = rss(pid);
   t.diagnostic(`${label}: client pushed ${mb(sent)}; daemon RSS ${mb(before)} -> ${mb(during)} during (+${mb(during - before)}), ${mb(afterEnd)} after the client left`);
@@ -112,6 +119,33 @@ test('WebSocket (v5.channel.k8s.io): 1 GiB of stdin into a process that never re
     }));
     return { sent, stop: () => ws.terminate() };
   });
+});
+
+test('port-forward over SPDY: 1 GiB into a pod connection that is never read', async (t) => {
+  const { url } = await node.call<{ url: string }>('PortForward', { pod_sandbox_id: podId, port: [8080] });
+  const up = await spdyUpgrade(url, ['portforward.k8s.io']);
+  if (!up.upgraded) throw new Error(`upgrade refused: ${up.status}`);
+  up.conn.on('error', () => {});
+  // nc may not listen yet right after StartContainer: a refused dial shows on the error stream.
+  let data: Awaited<ReturnType<typeof up.conn.openStream>> | undefined;
+  for (let i = 0; i < 50 && !data; i++) {
+    const err = await up.conn.openStream({ streamtype: 'error', port: '8080', requestid: String(i) });
+    let errText = '';
+    err.on('data', (b: Buffer) => { errText += b.toString(); });
+    err.end();
+    const d = await up.conn.openStream({ streamtype: 'data', port: '8080', requestid: String(i) });
+    d.on('error', () => {});
+    await settle(300);
+    if (errText === '') data = d; else await settle(200);
+  }
+  assert.ok(data, 'the pod\'s listener accepted a connection');
+  const relays = (): boolean => running(`${RELAY_HELPER}\x00tcp\x00`);
+  assert.equal(relays(), true);
+  await measure(t, 'port-forward', async () => {
+    const s = data!;
+    const sent = await flood(async (c) => { if (!s.write(c)) await once(s, 'drain'); });
+    return { sent, stop: () => up.socket.destroy() };
+  }, () => !relays());
 });
 
 test('flow control resumes: 64 MiB of stdin into `busybox wc -c` arrive whole over SPDY and WebSocket', async () => {
