@@ -1,7 +1,8 @@
 // crictl (the Go client-go streaming stack: SPDY/3.1 and WebSocket) against the streaming server with the
 // real backends. crictl is not part of the repo: point CRICTL at a binary (else /usr/local/bin/crictl, as
-// ../shared/cri-tools/install.sh puts it, or /tmp/crictl); the test is skipped without one. A minimal CRI RuntimeService on a temporary unix socket answers Exec,
-// Attach and PortForward with URLs from the streaming server; everything else is UNIMPLEMENTED.
+// ../shared/cri-tools/install.sh puts it, or /tmp/crictl); the test is skipped without one. A minimal CRI
+// RuntimeService on a temporary unix socket answers Exec, Attach and PortForward with URLs from the
+// streaming server; everything else is UNIMPLEMENTED.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
