@@ -207,8 +207,7 @@ export class SpdyConnection extends EventEmitter {
 
   /** Sends a PING and resolves with the round trip in milliseconds. */
   ping(): Promise<number> {
-    const id = this.nextPingId;
-    this.nextPingId = (this.nextPingId + 2) >>> 0;
+    const id = this.nextProbeId();
     const start = process.hrtime.bigint();
     return new Promise((resolve, reject) => {
       if (this.closed) { reject(new Error('SPDY connection is closed')); return; }
@@ -297,6 +296,7 @@ export class SpdyConnection extends EventEmitter {
     return this.inputHolds.size > 0;
   }
 
+  /** The next id for a PING of ours (even on servers, odd on clients). */
   private nextProbeId(): number {
     const id = this.nextPingId;
     this.nextPingId = (this.nextPingId + 2) >>> 0;
