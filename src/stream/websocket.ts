@@ -98,6 +98,9 @@ export async function serveRemoteCommandWs(ws: WebSocket, protocol: WsRemoteComm
   const stdout = r.req.stdout ? channelWriter(CH.stdout) : undefined;
   const stderr = r.req.stderr && !r.req.tty ? channelWriter(CH.stderr) : undefined;
   const outcome = await runStdioSession(r, backends, { stdin, stdout, stderr, resize, signal: abort.signal }, log);
+  // Nobody takes stdin any more: drop what is buffered so a held socket is read again (the close handshake
+  // below needs the client's close frame).
+  stdin?.resume();
   if (ws.readyState !== ws.OPEN) return;
   const v4Like = protocol === 'v5.channel.k8s.io' || protocol === 'v4.channel.k8s.io' || protocol === 'v4.base64.channel.k8s.io';
   const status = encodeStatus(v4Like ? 'v4.channel.k8s.io' : 'v3.channel.k8s.io', outcome);
