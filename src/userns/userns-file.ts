@@ -4,13 +4,15 @@
 //   unshare(2) call, so they are owned by the pod's user namespace. A netns owned by the host userns
 //   breaks sysfs in the pod (mounting sysfs needs CAP_SYS_ADMIN over the netns's owner; KEP-127 notes,
 //   containerd setupNetnsWithinUserns).
-// util-linux unshare (>= 2.38 for --map-users) writes uid_map/gid_map from outside and bind-mounts the
-// namespaces onto the files. --mount is needed too: without a new mount namespace unshare's bind of the
-// user namespace fails with EPERM on this kernel (the throwaway mount namespace dies with `true`).
+// native/build/crius-idmap `userns` does it: a child unshares, the helper writes its maps from the initial
+// user namespace and bind-mounts the namespaces onto the files. util-linux unshare --map-users cannot be
+// used on every host: up to 2.38 (Debian 12) it runs newuidmap, which needs /etc/subuid entries for root,
+// and 2.39 changed its argument format.
 import { open, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { alreadyExists, CriusError, failedPrecondition, internal, invalidArgument, wrap } from '../common/errors.js';
 import { ExecError, run, type Runner } from '../common/exec.js';
+import { defaultIdmapHelperPath } from './idmap-helper.js';
 import { MAX_ID, mapArg, type IdRange } from './mapping-rules.js';
 
 export interface IdMappingPair {
@@ -25,9 +27,7 @@ export interface PodNamespaceFiles {
   ipc: string;
 }
 
-const UNSHARE = '/usr/bin/unshare';
 const UMOUNT = '/usr/bin/umount';
-const HOSTNAME = '/bin/hostname';
 
 /** A hostname /bin/hostname takes as a plain argument (RFC 1123 labels; never an option). */
 const PLAIN_HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,62})$/;
@@ -38,16 +38,19 @@ async function touch(file: string): Promise<void> {
   await fh.close();
 }
 
-function unshareError(what: string, err: unknown): CriusError {
+/** The helper's one-line JSON report of a failed syscall (see native/crius-idmap.c). */
+interface HelperFailure { ok: false; syscall?: string; errno?: string; message?: string; path?: string; usage?: string }
+
+function helperError(what: string, bin: string, err: unknown, report?: HelperFailure): CriusError {
   if (err instanceof ExecError && err.notFound) {
-    return failedPrecondition(`${what}: ${UNSHARE} is missing; install util-linux >= 2.38 (unshare --map-users)`);
+    return failedPrecondition(`${what}: the native helper ${bin} is missing; build it with \`make -C native\` (npm run build:native)`);
   }
-  const stderr = err instanceof ExecError ? err.stderr.trim() : '';
-  if (/unrecognized option|invalid option/.test(stderr)) {
-    return failedPrecondition(`${what}: ${UNSHARE} does not know --map-users; install util-linux >= 2.38`);
-  }
-  if (/Invalid argument|Operation not permitted|No space left/.test(stderr) && maxUserNamespaces() === 0) {
-    return failedPrecondition(`${what}: user namespaces are disabled (user.max_user_namespaces = 0); set the sysctl above 0`);
+  if (report) {
+    if (report.usage) return internal(`${what}: ${bin} rejected its arguments (${report.usage}): a crius bug`);
+    if (report.syscall === 'unshare' && /^(EINVAL|EPERM|ENOSPC|EUSERS)$/.test(report.errno ?? '') && maxUserNamespaces() === 0) {
+      return failedPrecondition(`${what}: user namespaces are disabled (user.max_user_namespaces = 0); set the sysctl above 0`);
+    }
+    return internal(`${what}: ${report.syscall ?? 'the helper'}${report.path ? ` on ${report.path}` : ''} failed: ${report.errno ?? '?'} (${report.message ?? ''})`);
   }
   return internal(`${what}: ${err instanceof Error ? err.message : String(err)}`, err);
 }
@@ -80,22 +83,28 @@ async function createPinned(files: string[], map: IdMappingPair, args: string[],
   // A second bind would stack on the first and hide it; a leftover pin is the caller's to remove.
   const pinned = files.find(isMountPoint);
   if (pinned) throw alreadyExists(`${what}: ${pinned} already pins a namespace; remove it first (removeNamespaceFiles)`);
+  const bin = defaultIdmapHelperPath();
   try {
     for (const f of files) await touch(f);
-    await runner(UNSHARE, args, { timeoutMs: 15_000 });
+    const r = await runner(bin, ['userns', mapArg(map.uid), mapArg(map.gid), ...args], { timeoutMs: 15_000, okCodes: [0, 1, 2] });
+    let report: { ok?: boolean } | undefined;
+    try {
+      report = JSON.parse((r.stdout ?? '').trim().split('\n').pop() ?? '') as { ok?: boolean };
+    } catch {
+      report = undefined;
+    }
+    if (!report || report.ok !== true) throw helperError(what, bin, new Error(`unexpected output ${JSON.stringify(String(r.stdout ?? '').slice(0, 200))}`), report as HelperFailure | undefined);
   } catch (err) {
     // Leave nothing behind: whatever got bound is unmounted and the files are removed.
     await removeNamespaceFiles(files, runner).catch(() => {});
     if (err instanceof CriusError) throw err;
-    throw unshareError(what, err);
+    throw helperError(what, bin, err);
   }
 }
 
 /** Creates a user namespace with the given mappings, pinned at `file` (created if missing). */
 export async function createUsernsFile(file: string, map: IdMappingPair, runner: Runner = run): Promise<void> {
-  await createPinned([file], map, [
-    '--mount', `--user=${file}`, `--map-users=${mapArg(map.uid)}`, `--map-groups=${mapArg(map.gid)}`, 'true',
-  ], `create user namespace (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${file}`, runner);
+  await createPinned([file], map, [file], `create user namespace (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${file}`, runner);
 }
 
 /**
@@ -103,20 +112,17 @@ export async function createUsernsFile(file: string, map: IdMappingPair, runner:
  * given files. The pid namespace is left to the OCI runtime (it needs a process to live).
  */
 export async function createPodNamespaces(files: PodNamespaceFiles, map: IdMappingPair, runner: Runner = run, opts: { hostname?: string } = {}): Promise<void> {
-  // With a hostname, the process unshare starts inside sets it: as root of the new user namespace
-  // (--setuid/--setgid 0 keep its capabilities across exec), which owns the new UTS namespace, so
-  // sethostname(2) is allowed there. That saves a separate nsenter spawn per pod.
-  const inside = opts.hostname !== undefined && canSetHostnameInside(opts.hostname, map)
-    ? ['--setuid', '0', '--setgid', '0', HOSTNAME, opts.hostname] : ['true'];
+  // With a hostname, the helper's child sets it inside the new UTS namespace, which its new user namespace
+  // owns (it holds every capability there): that saves a separate nsenter spawn per pod.
+  const inside = opts.hostname !== undefined && canSetHostnameInside(opts.hostname, map) ? ['--hostname', opts.hostname] : [];
   await createPinned([files.user, files.net, files.uts, files.ipc], map, [
-    '--mount', `--user=${files.user}`, `--map-users=${mapArg(map.uid)}`, `--map-groups=${mapArg(map.gid)}`,
-    `--net=${files.net}`, `--uts=${files.uts}`, `--ipc=${files.ipc}`, ...inside,
+    files.user, '--net', files.net, '--uts', files.uts, '--ipc', files.ipc, ...inside,
   ], `create pod namespaces (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${files.user}`, runner);
 }
 
 /**
  * Whether createPodNamespaces sets this hostname itself (else the caller must, e.g. applyPodSysctls):
- * a plain RFC 1123 name, and uid/gid 0 mapped (KEP-127 pod mappings start at 0) for --setuid/--setgid 0.
+ * a plain RFC 1123 name of at most 64 bytes (the kernel's limit), with uid/gid 0 mapped (KEP-127 pod mappings).
  */
 export function canSetHostnameInside(hostname: string, map: IdMappingPair): boolean {
   return PLAIN_HOSTNAME.test(hostname) && map.uid.containerId === 0 && map.gid.containerId === 0;
