@@ -22,6 +22,7 @@ import type { Container, ContainerConfig, ContainerRuntime, ContainerStep } from
 import { StepTimer } from '../common/step-timer.js';
 import type { ContainerEventType, EventSink } from './events.js';
 import { ociResourcesFromCri, type CriLinuxResources } from './update-resources.js';
+import { parseProcStatusUser, userFromSpec, userInContainer, type LinuxUser } from './process-user.js';
 
 export interface ContainerServiceDeps {
   containers: ContainerStore<ContainerConfig, ContainerRuntime>;
@@ -103,6 +104,31 @@ export class ContainerService {
     const c = this.get(id);
     if (c.state === 'running') await this.refresh(c.id);
     return this.get(c.id);
+  }
+
+  /**
+   * The identity the container's init runs as (ContainerStatus.user.linux): from /proc while it runs,
+   * else from the spec it was created with; undefined when neither can be read (bundle already gone).
+   */
+  async processUser(c: Container): Promise<LinuxUser | undefined> {
+    if (c.state === 'running' && c.runtime.pid) {
+      const text = await readFile(`/proc/${c.runtime.pid}/status`, 'utf8').catch(() => '');
+      const host = parseProcStatusUser(text);
+      // The pod's mapping: the pod outlives its containers, but a row may still be read mid-removal.
+      let userns;
+      try {
+        userns = this.d.pod(c.podId).runtime.userns;
+      } catch {
+        userns = undefined;
+      }
+      if (host && userns) return userInContainer(host, userns);
+    }
+    try {
+      const spec = JSON.parse(await readFile(join(c.runtime.bundle, 'config.json'), 'utf8')) as Spec;
+      return userFromSpec(spec.process?.user);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Records the exit conmon wrote, if any. */
@@ -229,10 +255,6 @@ export class ContainerService {
       step('dirs');
       await mkdir(bundle, { recursive: true, mode: 0o711 });
       await mkdir(dataDir, { recursive: true, mode: 0o711 });
-      for (const dir of Object.values(imageVolumeDirs)) {
-        await mkdir(dir, { recursive: true, mode: 0o755 });
-        await chown(dir, root.uid, root.gid);
-      }
       if (logDir) await mkdir(logDir, { recursive: true, mode: 0o755 });
       step('rootfs');
       await this.d.rootfs.mount({
@@ -242,6 +264,12 @@ export class ContainerService {
         target: rootfs,
         userns: userns && pod.runtime.namespaces.user ? { file: pod.runtime.namespaces.user, uid: userns.uid, gid: userns.gid } : undefined,
       });
+      // Image VOLUMEs: filled once, here, from the image as this container sees it; they live in the
+      // container's data dir, so they survive daemon restarts and go with RemoveContainer.
+      for (const [containerPath, target] of Object.entries(imageVolumeDirs)) {
+        const how = await this.d.rootfs.copyImageVolume({ rootfs, containerPath, target, emptyOwner: root });
+        this.d.logger.debug('image volume', { container_id: id, path: containerPath, content: how });
+      }
       // The pod's root must reach its rootfs through the bundle (KEP-127 notes: 0711 parents).
       await chmod(bundle, 0o711);
       await writeFile(join(bundle, 'config.json'), JSON.stringify(spec), { mode: 0o600 });

@@ -63,6 +63,8 @@ export interface ImagePort {
 export interface RootfsPort {
   mount(o: { layers: string[]; upperDir: string; workDir: string; target: string; userns?: { file: string; uid: { containerId: number; hostId: number; length: number }; gid: { containerId: number; hostId: number; length: number } } }): Promise<void>;
   unmount(target: string): Promise<void>;
+  /** Fills a new image VOLUME dir from the mounted rootfs (see rootfs/image-volume.ts). */
+  copyImageVolume(o: { rootfs: string; containerPath: string; target: string; emptyOwner: { uid: number; gid: number } }): Promise<'copied' | 'empty'>;
 }
 
 export interface HandlerPort {

@@ -87,6 +87,8 @@ export function makeContainerHandlers(containers: ContainerService) {
     ContainerStatus: async (req: ContainerStatusRequest__Output): Promise<ContainerStatusResponse> => {
       const c = await containers.status(req.container_id);
       const res: ContainerStatusResponse = { status: toCriContainerStatus(c), info: {} };
+      const user = await containers.processUser(c);
+      if (user) res.status!.user = { linux: user };
       if (req.verbose) {
         res.info = { info: JSON.stringify({ pid: c.runtime.pid ?? 0, bundle: c.runtime.bundle, handler: c.runtime.handler, sandboxID: c.podId }) };
       }

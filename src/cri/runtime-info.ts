@@ -66,7 +66,9 @@ export function makeRuntimeInfoHandlers(deps: RuntimeInfoDeps) {
       const res: StatusResponse = {
         status: { conditions: [runtimeReady, networkReady] },
         runtime_handlers,
-        features: { supplemental_groups_policy: false, user_namespaces_host_network: false },
+        // supplemental_groups_policy (KEP-3619): Merge and Strict are applied (spec/user.ts) and the
+        // identity in effect is reported in ContainerStatus.user.
+        features: { supplemental_groups_policy: true, user_namespaces_host_network: false },
         info: {},
       };
       if (req.verbose) {
