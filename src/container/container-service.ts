@@ -106,6 +106,15 @@ export class ContainerService {
     return this.get(c.id);
   }
 
+  /** The OCI spec the container was created with (its bundle's config.json); undefined once removed. */
+  async runtimeSpec(c: Container): Promise<Spec | undefined> {
+    try {
+      return JSON.parse(await readFile(join(c.runtime.bundle, 'config.json'), 'utf8')) as Spec;
+    } catch {
+      return undefined;
+    }
+  }
+
   /**
    * The identity the container's init runs as (ContainerStatus.user.linux): from /proc while it runs,
    * else from the spec it was created with; undefined when neither can be read (bundle already gone).
@@ -123,12 +132,8 @@ export class ContainerService {
       }
       if (host && userns) return userInContainer(host, userns);
     }
-    try {
-      const spec = JSON.parse(await readFile(join(c.runtime.bundle, 'config.json'), 'utf8')) as Spec;
-      return userFromSpec(spec.process?.user);
-    } catch {
-      return undefined;
-    }
+    const spec = await this.runtimeSpec(c);
+    return spec ? userFromSpec(spec.process?.user) : undefined;
   }
 
   /** Records the exit conmon wrote, if any. */
@@ -210,6 +215,7 @@ export class ContainerService {
           handler: { ...handlerCapabilities(pod.handler, handlerInfo.features), idmapBind: true },
           oomScoreAdjMin: this.d.oci.oomScoreAdjMin(),
           imageVolumeDirs,
+          ...(pod.runtime.hostname ? { podHostname: pod.runtime.hostname } : {}),
           ids: { sandboxId: pod.id, containerId: id, imageName: imageRef },
           cgroupV2: this.d.oci.cgroupV2(),
           arch: process.arch,

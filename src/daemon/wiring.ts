@@ -103,6 +103,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     logger: logger.child({ module: 'pod' }),
     // Standalone pods (`crius run`, annotation io.crius.userns/auto) take host IDs from [userns].
     ranges: createRangeAllocator(deps.db, { start: config.userns.subidStart, length: config.userns.subidLength, idsPerPod: config.userns.idsPerPod }),
+    events,
   });
   containers = new ContainerService({
     containers: new ContainerStore<ContainerConfig, ContainerRuntime>(deps.db),

@@ -227,6 +227,8 @@ export interface RuntimeContext {
   oomScoreAdjMin: number;
   /** Host dirs the runtime made for the image's VOLUMEs, by container path (see imageVolumesToCreate). */
   imageVolumeDirs?: Record<string, string>;
+  /** The pod's actual hostname (the node's for host-network pods), for HOSTNAME; default sandbox.hostname. */
+  podHostname?: string;
   /** stat results of the CRI devices' host paths, by host path. */
   deviceNodes?: Record<string, DeviceNodeInfo>;
   /** Every host device (path in /dev -> node), for privileged containers. */
