@@ -79,6 +79,8 @@ export function makeRuntimeInfoHandlers(deps: RuntimeInfoDeps) {
             socket: deps.config.socket,
             defaultRuntime: deps.config.defaultRuntime,
             configFile: deps.config.source ?? null,
+            // The CRI's RuntimeFeatures has no field for these (yet): said here for operators and tools.
+            features: { imageVolumes: true, supplementalGroupsPolicy: true, sandboxEvents: true },
             kernel: deps.kernel.release,
             runtimeHandlers: handlers.map((h) => ({
               name: h.name,

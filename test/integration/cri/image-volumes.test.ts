@@ -16,6 +16,7 @@ let node: CriNode;
 let volImage: string;
 let groupImage: string;
 let hostDir: string;
+let ivImage: string;
 
 // Three VOLUMEs holding files owned by 0, 1000 and 65534 with distinct modes; a fourth the image lacks;
 // a fifth reached through a symlink; a sixth a CRI mount replaces.
@@ -88,7 +89,10 @@ before(async () => {
     ? { ...e, content: 'root:x:0:\nnogroup:x:65534:\nuser:x:1000:\ngroup-defined-in-image:x:50000:user\n' } : e);
   await pushImage({ url: node.registry.url }, 'test/groups', 'latest', makeImage([await makeLayer(entries)], { Cmd: ['sh'], User: '1000' }));
   groupImage = `${node.registry.host}/test/groups:latest`;
-  for (const image of [volImage, groupImage]) await node.image_call('PullImage', { image: { image } });
+  // The image mounted as an image volume (its own ID, so RemoveImage of it is about it alone).
+  await pushImage({ url: node.registry.url }, 'test/ivsrc', 'latest', makeImage([await makeLayer(busyboxEntries()), await makeLayer(VOLUME_ENTRIES)], { Cmd: ['true'] }));
+  ivImage = `${node.registry.host}/test/ivsrc:latest`;
+  for (const image of [volImage, groupImage, ivImage]) await node.image_call('PullImage', { image: { image } });
   hostDir = mkdtempSync('/var/tmp/crius-iv-');
   chmodSync(hostDir, 0o755);
   writeFileSync(join(hostDir, 'from-cri-mount'), 'x');
@@ -151,6 +155,9 @@ for (const h of HANDLERS) {
       expectImageView(r.log);
       const volumes = join(node.daemon.root, 'containers', r.id, 'volumes');
       assert.ok([...owners(volumes).values()].includes('65534:65534'));
+      // The copy is the container's data: a daemon restart keeps it (and what the container wrote).
+      await node.restartDaemon('term');
+      assert.ok([...owners(volumes).keys()].some((p) => p.endsWith('/w')), 'the file the container wrote into /vol/missing is still there');
       // What the container wrote stays in its volume (not copied again): a second container of the same
       // image gets its own fresh copy without it.
       const second = await runToEnd(pod, podId, containerConfig(node, 'second', ['sh', '-c', 'ls /vol/missing | wc -l; cat /vol/root/conf'], { image: { image: volImage } }));
@@ -193,7 +200,62 @@ for (const h of HANDLERS) {
   });
 }
 
+for (const h of HANDLERS) {
+  test(`${h.name}: image volumes (KEP-4639): read-only, noexec, sub path, the pod's mapping; RemoveImage refused while mounted`, async (t) => {
+    if (h.skip) { t.skip(h.skip); return; }
+    for (const userns of [true, false]) {
+      const ns = userns ? { pid: 'CONTAINER', userns_options: podUserns(h.name === 'crun' ? 1_700_000 : 1_800_000) } : {};
+      const pod = podConfig(node, { linux: { security_context: { namespace_options: ns } } });
+      const { pod_sandbox_id: podId } = await node.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config: pod, runtime_handler: h.name });
+      try {
+        const script = [
+          'stat -c "%n %u:%g %a" /iv/vol/root/conf /iv/vol/user/data /iv/vol/nobody/n /sub/n',
+          'cat /iv/vol/user/data /sub/n',
+          'touch /iv/x 2>/dev/null && echo writable || echo read-only',
+          '/iv/bin/busybox true 2>/dev/null && echo exec-ok || echo noexec',
+          'grep -E " /(iv|sub) " /proc/self/mounts',
+        ].join('; ');
+        const ctr = containerConfig(node, 'iv', ['sh', '-c', script], {
+          mounts: [
+            { container_path: '/iv', host_path: '', image: { image: ivImage } },
+            { container_path: '/sub', host_path: '', image: { image: ivImage }, image_sub_path: 'vol/nobody' },
+          ],
+          linux: { security_context: { namespace_options: ns } },
+        });
+        const r = await runToEnd(pod, podId, ctr);
+        assert.equal(r.status['exit_code'], 0, r.log);
+        for (const line of ['/iv/vol/root/conf 0:0 640', '/iv/vol/user/data 1000:1000 600', '/iv/vol/nobody/n 65534:65534 4755', '/sub/n 65534:65534 4755']) {
+          assert.match(r.log, new RegExp(`^${line}$`, 'm'), `userns=${userns}: ${line}\n${r.log}`);
+        }
+        assert.match(r.log, /^user-file\nnobody-file$/m);
+        assert.match(r.log, /^read-only$/m);
+        assert.match(r.log, /^noexec$/m);
+        for (const dest of ['/iv', '/sub']) assert.match(r.log, new RegExp(` ${dest} \\S+ ro,[^ ]*nosuid,nodev,noexec`), r.log);
+        // While a container (even an exited one) mounts it, the image cannot be removed.
+        await assert.rejects(node.image_call('RemoveImage', { image: { image: ivImage } }), (e: { code: number; details: string }) => e.code === 9);
+        await node.call('RemoveContainer', { container_id: r.id });
+        assert.equal(existsSync(join(node.daemon.root, 'containers', r.id)), false, 'the image volume mount and dirs go with the container');
+        // Refusals, each naming what is wrong.
+        const refuse = async (mount: Record<string, any>, code: number, re: RegExp): Promise<void> => {
+          await assert.rejects(node.call('CreateContainer', { pod_sandbox_id: podId, sandbox_config: pod, config: containerConfig(node, `bad${Math.random().toString(36).slice(2, 7)}`, ['true'], { mounts: [mount], linux: { security_context: { namespace_options: ns } } }) }),
+            (e: { code: number; details: string }) => { assert.equal(e.code, code, e.details); assert.match(e.details, re); return true; });
+        };
+        await refuse({ container_path: '/x', host_path: '', image: { image: ivImage }, image_sub_path: 'no/such/dir' }, 3, /image_sub_path "no\/such\/dir" does not exist/);
+        await refuse({ container_path: '/x', host_path: '', image: { image: ivImage }, image_sub_path: '../etc' }, 3, /must be a relative path inside the image/);
+        await refuse({ container_path: '/x', host_path: '', image: { image: `${node.registry.host}/test/not-pulled:1` } }, 5, /test\/not-pulled:1/);
+        assert.deepEqual(readdirSync(join(node.daemon.root, 'containers')).filter((d) => d !== 'x'), [], 'refused creates leave nothing');
+      } finally {
+        await removePod(node, podId);
+      }
+    }
+    // No container uses it any more: it can go, and be pulled again for the next handler.
+    await node.image_call('RemoveImage', { image: { image: ivImage } });
+    await node.image_call('PullImage', { image: { image: ivImage } });
+  });
+}
+
 test('Status reports the supplemental groups policy feature', async () => {
-  const s = await node.call<{ features: Record<string, any> }>('Status', {});
+  const s = await node.call<{ features: Record<string, any>; info: Record<string, string> }>('Status', { verbose: true });
   assert.equal(s.features['supplemental_groups_policy'], true);
+  assert.equal(JSON.parse(s.info['config']!).features.imageVolumes, true);
 });
