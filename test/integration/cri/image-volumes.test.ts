@@ -92,7 +92,7 @@ before(async () => {
   // The image mounted as an image volume (its own ID, so RemoveImage of it is about it alone).
   await pushImage({ url: node.registry.url }, 'test/ivsrc', 'latest', makeImage([await makeLayer(busyboxEntries()), await makeLayer(VOLUME_ENTRIES)], { Cmd: ['true'] }));
   ivImage = `${node.registry.host}/test/ivsrc:latest`;
-  for (const image of [volImage, groupImage, ivImage]) await node.image_call('PullImage', { image: { image } });
+  for (const image of [node.image, volImage, groupImage, ivImage]) await node.image_call('PullImage', { image: { image } });
   hostDir = mkdtempSync('/var/tmp/crius-iv-');
   chmodSync(hostDir, 0o755);
   writeFileSync(join(hostDir, 'from-cri-mount'), 'x');
