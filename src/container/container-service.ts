@@ -13,7 +13,6 @@ import { checkIdmapSupport, handlerCapabilities } from '../spec/idmap-check.js';
 import { processHostIds } from '../spec/userns.js';
 import { loadLocalhostSeccomp } from './seccomp-file.js';
 import { cleanContainerPath, cleanImageSubPath, imageVolumesToCreate } from '../spec/mounts.js';
-import { resolveInRoot } from '../rootfs/image-volume.js';
 import type { Spec } from '../spec/oci-types.js';
 import type { ContainerConfigInput, SandboxConfigInput } from '../spec/types.js';
 import type { Pod } from '../pod/types.js';
@@ -306,7 +305,7 @@ export class ContainerService {
           });
           if (m.sub) {
             // Symlinks inside the image are followed within the image, never out to the host's files.
-            const resolved = await resolveInRoot(m.target, m.sub);
+            const resolved = await this.d.rootfs.resolveIn(m.target, m.sub);
             if (resolved === undefined) throw invalidArgument(`image volume "${m.ref}" at "${m.dest}": image_sub_path "${m.sub}" does not exist in the image`);
             const mount = spec.mounts?.find((x) => x.destination === m.dest);
             if (mount) mount.source = resolved;

@@ -65,6 +65,8 @@ export interface RootfsPort {
   unmount(target: string): Promise<void>;
   /** Fills a new image VOLUME dir from the mounted rootfs (see rootfs/image-volume.ts). */
   copyImageVolume(o: { rootfs: string; containerPath: string; target: string; emptyOwner: { uid: number; gid: number } }): Promise<'copied' | 'empty'>;
+  /** The host path of `path` inside the mounted tree `root`, symlinks followed within it; undefined if absent. */
+  resolveIn(root: string, path: string): Promise<string | undefined>;
 }
 
 export interface HandlerPort {

@@ -1,6 +1,6 @@
 // The helper programs a pod needs beside the OCI runtime: conmon (supervises every container), the CNI
 // plugins and a network config (a user-namespaced pod cannot use the host network: KEP-127 rule, so it
-// always needs CNI), util-linux unshare with --map-users (pins pod user namespaces), and crius's own
+// always needs CNI), util-linux unshare (pins the namespaces of pods without a user namespace), and crius's own
 // native helpers (native/build). Pure decisions over facts gathered by the caller.
 import { fail, ok, warn, type CheckResult } from './check.js';
 
@@ -110,14 +110,16 @@ export function checkCniConfig(f: CniConfigFact): CheckResult {
 }
 
 export function checkUnshare(path: string, help: CommandOutcome): CheckResult {
-  const name = 'unshare --map-users';
+  // Pods without a user namespace pin their net/uts/ipc namespaces with `unshare --net=FILE ...`; user
+  // namespaces are pinned by crius-idmap (no newuidmap or util-linux version needed).
+  const name = 'unshare';
   if (!help.ok) {
-    return fail(name, help.missing ? `${path} is missing` : `${path} --help failed: ${help.error}`, 'install util-linux >= 2.38', true);
+    return fail(name, help.missing ? `${path} is missing` : `${path} --help failed: ${help.error}`, 'install util-linux', true);
   }
-  if (!help.stdout.includes('--map-users')) {
-    return fail(name, `${path} does not know --map-users (crius pins pod user namespaces with it)`, 'install util-linux >= 2.38', true);
+  if (!help.stdout.includes('--net')) {
+    return fail(name, `${path} does not know --net[=file] (crius pins pod namespaces with it)`, 'install util-linux', true);
   }
-  return ok(name, `${path} supports --map-users`, true);
+  return ok(name, `${path} can pin namespaces (--net=file)`, true);
 }
 
 export interface NativeHelperSpec {

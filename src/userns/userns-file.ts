@@ -63,8 +63,9 @@ function maxUserNamespaces(): number | undefined {
   }
 }
 
-// unshare --map-users takes anything: a count of -5, or a range running past 4294967295, which it wraps
-// into an extra line mapping an ID to host root (seen with util-linux 2.41). So check here, always.
+// Mappings are checked here, always: util-linux unshare --map-users took anything (a count of -5, or a
+// range running past 4294967295 wrapped into an extra line mapping an ID to host root, util-linux 2.41),
+// and the helper writes what it is given.
 function checkRange(r: IdRange, what: string): void {
   const ok = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= MAX_ID;
   if (!ok(r.containerId) || !ok(r.hostId) || !Number.isInteger(r.length) || r.length < 1 ||
