@@ -37,6 +37,8 @@ export interface ExecSyncOutcome {
   truncated: boolean;
   /** Spawning the runtime failed (ENOENT...). */
   spawnError?: Error;
+  /** The runtime wrote the pid file: the process was started (else a failure is the runtime's own). */
+  started: boolean;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -106,7 +108,9 @@ export function runExecSync(o: ExecSyncRun): Promise<ExecSyncOutcome> {
       clearTimeout(drainTimer);
       if (drainCut) { child.stdout?.destroy(); child.stderr?.destroy(); }
       if (killing) await killing;
+      const started = (await readPid(o.pidFile)) !== undefined;
       resolve({
+        started,
         stdout: Buffer.concat(out), stderr: Buffer.concat(err), code: exited?.code ?? null, signal: exited?.signal ?? null,
         timedOut, drainCut, truncated, ...(spawnError ? { spawnError } : {}),
       });

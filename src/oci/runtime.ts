@@ -263,7 +263,8 @@ export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): O
       try {
         const specFile = path.join(dir, 'process.json');
         const pidFile = path.join(dir, 'pid');
-        await writeFile(specFile, JSON.stringify(processSpec), { mode: 0o600 });
+        // ExecSync has no tty in the CRI: output comes back through our pipes.
+        await writeFile(specFile, JSON.stringify({ ...processSpec, terminal: false }), { mode: 0o600 });
         const c = command(['exec', '--process', specFile, '--pid-file', pidFile, id]);
         const r = await runExecSync({
           file: c.file, args: c.args, env: conmonEnv(), cwd: dir, pidFile,
@@ -276,6 +277,10 @@ export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): O
           throw new CriusError('DEADLINE_EXCEEDED', `${what}: the command timed out after ${timeoutSec} s; it and its children were killed`);
         }
         if (r.code === null) throw internal(`${what}: the runtime was killed by ${r.signal ?? 'a signal'}`);
+        if (!r.started && r.code !== 0) {
+          // The runtime failed before starting anything (container gone or stopped, bad spec): its error.
+          throw mapRuntimeError(what, new ExecError({ command: c.file, code: r.code, signal: null, stdout: '', stderr: r.stderr.toString(), timedOut: false, notFound: false, reason: `exit status ${r.code}` }));
+        }
         const notes = [
           r.drainCut ? `output after the command exited was cut: a background process kept its stdout/stderr open past ${cfg.execDrainMs ?? DEFAULT_EXEC_DRAIN_MS} ms` : '',
           r.truncated ? `output beyond ${EXEC_SYNC_MAX_BYTES} bytes per stream was dropped` : '',

@@ -104,6 +104,15 @@ async function shmFor(hostId: number): Promise<string> {
   return shm;
 }
 
+async function imageVolumeDirFor(hostId: number): Promise<string> {
+  const dir = join(work, `imgvol-${hostId}`);
+  if (!existsSync(dir)) {
+    mkdirSync(dir);
+    chownSync(dir, hostId, hostId);
+  }
+  return dir;
+}
+
 async function runInPod(handler: { name: string; path: string }, hostId: number, script: string): Promise<string> {
   await setup();
   let ns = pods.get(hostId);
@@ -133,7 +142,8 @@ async function runInPod(handler: { name: string; path: string }, hostId: number,
       rootfs,
       namespaces: ns,
       sandboxFiles: { hostname: join(work, 'files/hostname'), hosts: join(work, 'files/hosts'), resolvConf: join(work, 'files/resolv.conf'), shm: await shmFor(hostId) },
-      imageVolumeDirs: { '/imgvol': join(work, 'imgvol') },
+      // crius copies an image VOLUME with owners already in the pod's range (no idmap): a dir per range here.
+      imageVolumeDirs: { '/imgvol': await imageVolumeDirFor(hostId) },
       userns: { uid: { containerId: 0, hostId, length: 65536 }, gid: { containerId: 0, hostId, length: 65536 } },
       handler: handlerCapabilities(handler.name, features),
       oomScoreAdjMin: Number(readFileSync('/proc/self/oom_score_adj', 'utf8')),
