@@ -30,3 +30,15 @@ export const HANDLERS: { name: 'crun' | 'runc'; skip: string | undefined }[] = [
   { name: 'crun', skip: undefined },
   { name: 'runc', skip: runcSkipReason() },
 ];
+
+/**
+ * crictl for the crictl-based tests: $CRICTL, else crictl on PATH (.ci/run installs it from
+ * ../shared/cri-tools), else /tmp/crictl. The tests skip, saying so, when none exists.
+ */
+export function crictlPath(): string {
+  if (process.env['CRICTL']) return process.env['CRICTL'];
+  for (const dir of (process.env['PATH'] ?? '').split(':').filter(Boolean)) {
+    if (existsSync(`${dir}/crictl`)) return `${dir}/crictl`;
+  }
+  return '/tmp/crictl';
+}

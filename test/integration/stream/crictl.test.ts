@@ -1,5 +1,5 @@
 // crictl (the Go client-go streaming stack: SPDY/3.1 and WebSocket) against the streaming server with the
-// real backends. crictl is not part of the repo: point CRICTL at a binary (default /tmp/crictl); the
+// real backends. crictl is not part of the repo: point CRICTL at a binary (default: crictl on PATH, else /tmp/crictl); the
 // test is skipped without one. A minimal CRI RuntimeService on a temporary unix socket answers Exec,
 // Attach and PortForward with URLs from the streaming server; everything else is UNIMPLEMENTED.
 import { test, before, after } from 'node:test';
@@ -15,11 +15,12 @@ import { StreamServer } from '../../../src/stream/server.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { errorMessage } from '../../../src/common/errors.js';
 import { loadCriProto } from '../../../src/cri/proto.js';
+import { crictlPath } from '../../helpers/host-binaries.js';
 import {
   PTY_HELPER, makeTestNetns, realStreamBackends, startPodServer, startStreamContainer, streamContainerUnavailable, type StreamContainer,
 } from '../../helpers/stream-container.js';
 
-const CRICTL = process.env['CRICTL'] ?? '/tmp/crictl';
+const CRICTL = crictlPath();
 const skip = streamContainerUnavailable() ?? (existsSync(CRICTL) ? null : `no crictl at ${CRICTL} (set CRICTL)`);
 let ctr: StreamContainer | undefined;
 let stream: StreamServer | undefined;
