@@ -21,14 +21,6 @@
 //       overlay keeps its own references to the layers. "auto" tries fd, then tmpdir.
 //   ns-owner <ns-file>
 //       Inode of the namespace at <ns-file> and of the user namespace that owns it (ioctl NS_GET_USERNS).
-//   userns <uid-map> <gid-map> <user-file> [--net <file>] [--uts <file>] [--ipc <file>] [--hostname <name>]
-//       A new user namespace with the given mappings ("inside:outside:count", as in /proc/PID/uid_map), and
-//       in the same unshare(2) the requested net/uts/ipc namespaces, so the user namespace owns them. Each
-//       is pinned by a bind mount on its (existing) file. A forked child unshares; this process, still
-//       in the initial user namespace, writes the child's maps (root may map any range) and makes the
-//       binds; then the child, which holds every capability in its new namespace because it never
-//       execs, sets the hostname. util-linux unshare --map-users needs newuidmap and subuid entries up
-//       to 2.38 (Debian 12) and changed its argument format in 2.39: this needs neither.
 //
 // Needs glibc >= 2.36 for the mount API wrappers (Debian 12 has 2.36).
 #define _GNU_SOURCE
@@ -42,9 +34,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sched.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_LOWERS 500
@@ -481,92 +471,13 @@ static int cmd_ns_owner(int argc, char **argv) {
   return 0;
 }
 
-struct ns_pin { const char *flag; int clone_flag; const char *file; };
-
-// Writes "inside outside count" from "inside:outside:count" to path; 0 or an errno.
-static int write_map(const char *path, const char *spec) {
-  unsigned long long in, out, count;
-  char tail;
-  if (sscanf(spec, "%llu:%llu:%llu%c", &in, &out, &count, &tail) != 3 || count == 0) return EINVAL;
-  char line[96];
-  int n = snprintf(line, sizeof line, "%llu %llu %llu\n", in, out, count);
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  int err = write(fd, line, (size_t)n) == n ? 0 : errno;
-  close(fd);
-  return err;
-}
-
-static int cmd_userns(int argc, char **argv) {
-  const char *u = "userns <uid-map> <gid-map> <user-file> [--net <file>] [--uts <file>] [--ipc <file>] [--hostname <name>]";
-  if (argc < 3) return usage(u);
-  const char *uid_map = argv[0], *gid_map = argv[1], *hostname = NULL;
-  struct ns_pin pins[4] = {{"user", CLONE_NEWUSER, argv[2]}, {"net", CLONE_NEWNET, NULL}, {"uts", CLONE_NEWUTS, NULL}, {"ipc", CLONE_NEWIPC, NULL}};
-  for (int i = 3; i < argc; i += 2) {
-    if (i + 1 >= argc) return usage(u);
-    if (strcmp(argv[i], "--net") == 0) pins[1].file = argv[i + 1];
-    else if (strcmp(argv[i], "--uts") == 0) pins[2].file = argv[i + 1];
-    else if (strcmp(argv[i], "--ipc") == 0) pins[3].file = argv[i + 1];
-    else if (strcmp(argv[i], "--hostname") == 0) hostname = argv[i + 1];
-    else return usage(u);
-  }
-  if (hostname && !pins[2].file) return usage("--hostname needs --uts");
-  int flags = 0;
-  for (int i = 0; i < 4; i++) if (pins[i].file) flags |= pins[i].clone_flag;
-  int to_child[2], to_parent[2];
-  if (pipe2(to_child, O_CLOEXEC) < 0 || pipe2(to_parent, O_CLOEXEC) < 0) return fail("pipe2", errno, NULL);
-  pid_t pid = fork();
-  if (pid < 0) return fail("fork", errno, NULL);
-  if (pid == 0) {
-    // The child reports errnos as one int each: unshare's, then (after the parent's go) sethostname's.
-    int err = unshare(flags) < 0 ? errno : 0;
-    if (write(to_parent[1], &err, sizeof err) != sizeof err || err) _exit(1);
-    char go;
-    if (read(to_child[0], &go, 1) != 1) _exit(1);
-    err = hostname && sethostname(hostname, strlen(hostname)) < 0 ? errno : 0;
-    if (write(to_parent[1], &err, sizeof err) != sizeof err) _exit(1);
-    _exit(0);
-  }
-  close(to_child[0]);
-  close(to_parent[1]);
-  int err = 0, rc = 0;
-  char path[64];
-  if (read(to_parent[0], &err, sizeof err) != sizeof err) rc = fail("unshare", EPIPE, NULL);
-  else if (err) rc = fail("unshare", err, NULL);
-  if (rc == 0) {
-    snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
-    if ((err = write_map(path, uid_map))) rc = fail("write uid_map", err, uid_map);
-  }
-  if (rc == 0) {
-    snprintf(path, sizeof path, "/proc/%d/gid_map", (int)pid);
-    if ((err = write_map(path, gid_map))) rc = fail("write gid_map", err, gid_map);
-  }
-  for (int i = 0; i < 4 && rc == 0; i++) {
-    if (!pins[i].file) continue;
-    snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, pins[i].flag);
-    if (mount(path, pins[i].file, NULL, MS_BIND, NULL) < 0) rc = fail("mount(MS_BIND)", errno, pins[i].file);
-  }
-  if (rc == 0) {
-    if (write(to_child[1], "g", 1) != 1) rc = fail("write", errno, NULL);
-    else if (read(to_parent[0], &err, sizeof err) != sizeof err) rc = fail("sethostname", EPIPE, hostname);
-    else if (err) rc = fail("sethostname", err, hostname);
-  }
-  close(to_child[1]);
-  close(to_parent[0]);
-  int status;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-  if (rc == 0) printf("{\"ok\":true}\n");
-  return rc;
-}
-
 int main(int argc, char **argv) {
-  const char *top = "crius-idmap probe|mount|overlay|ns-owner|userns ...";
+  const char *top = "crius-idmap probe|mount|overlay|ns-owner ...";
   if (argc < 2) return usage(top);
   const char *cmd = argv[1];
   if (strcmp(cmd, "probe") == 0) return cmd_probe(argc - 2, argv + 2);
   if (strcmp(cmd, "mount") == 0) return cmd_mount(argc - 2, argv + 2);
   if (strcmp(cmd, "overlay") == 0) return cmd_overlay(argc - 2, argv + 2);
   if (strcmp(cmd, "ns-owner") == 0) return cmd_ns_owner(argc - 2, argv + 2);
-  if (strcmp(cmd, "userns") == 0) return cmd_userns(argc - 2, argv + 2);
   return usage(top);
 }

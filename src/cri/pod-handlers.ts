@@ -19,6 +19,7 @@ import { verboseSpecInfo } from './container-handlers.js';
 import type { Spec } from '../spec/oci-types.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { checkPodSandboxConfig, type RequestLimits } from './validate/requests.js';
 
 const podState = (p: Pod): 'SANDBOX_READY' | 'SANDBOX_NOTREADY' => (p.state === 'ready' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY');
 
@@ -44,10 +45,11 @@ export function toCriPod(p: Pod): PodSandbox {
   };
 }
 
-export function makePodHandlers(pods: SandboxService) {
+export function makePodHandlers(pods: SandboxService, limits: RequestLimits) {
   return {
     RunPodSandbox: async (req: RunPodSandboxRequest__Output): Promise<RunPodSandboxResponse> => {
       if (!req.config) throw invalidArgument('RunPodSandbox: config is missing');
+      checkPodSandboxConfig(req.config, limits);
       const pod = await pods.run(req.config, req.runtime_handler ?? '');
       return { pod_sandbox_id: pod.id };
     },

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { LOG_LEVELS, type LogLevel } from '../common/logger.js';
 import { locateHostBinary } from '../common/host-binaries.js';
+import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from '../image/limits.js';
 
 export interface RuntimeHandlerConfig {
   name: string;
@@ -28,6 +29,10 @@ export interface Config {
   streaming: { address: string; port: number; execSyncDrainSeconds: number };
   userns: { rootfs: 'idmap' | 'copy'; subidStart: number; subidLength: number; idsPerPod: number };
   metrics: { address: string; port: number };
+  /** Caps on what one CRI request may make crius read or store (issue 13). */
+  limits: { seccompProfileBytes: number; labelsAnnotationsBytes: number };
+  /** The [images] table: bounds on what a registry or a layer may cost. */
+  images: ImageLimits;
   /** The file the values came from, or undefined when only defaults were used. */
   source?: string;
 }
@@ -52,6 +57,10 @@ export function defaultConfig(): Config {
     // 2^31 upwards keeps clear of typical /etc/subuid ranges and far below the reserved 2^32-1.
     userns: { rootfs: 'idmap', subidStart: 2_147_483_648, subidLength: 65536 * 4096, idsPerPod: 65536 },
     metrics: { address: '127.0.0.1', port: 0 },
+    // 1 MiB holds any real seccomp profile (Docker's default is ~20 KiB); 256 KiB is what the API server
+    // allows for an object's annotations (TotalAnnotationSizeLimitB), applied here to labels + annotations.
+    limits: { seccompProfileBytes: 1024 * 1024, labelsAnnotationsBytes: 256 * 1024 },
+    images: { ...DEFAULT_IMAGE_LIMITS },
   };
 }
 
@@ -176,7 +185,7 @@ export function parseConfig(source: string, file: string): Config {
   }
   const r = new Reader(file, source);
   const d = defaultConfig();
-  r.known(doc, [], ['root_dir', 'state_dir', 'socket', 'log_level', 'default_runtime', 'runtimes', 'registries', 'cni', 'streaming', 'userns', 'metrics']);
+  r.known(doc, [], ['root_dir', 'state_dir', 'socket', 'log_level', 'default_runtime', 'runtimes', 'registries', 'cni', 'streaming', 'userns', 'metrics', 'limits', 'images']);
 
   const logLevel = r.string(doc, [], 'log_level', d.logLevel);
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) r.fail([], 'log_level', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
@@ -220,6 +229,10 @@ export function parseConfig(source: string, file: string): Config {
   if (rootfs !== 'idmap' && rootfs !== 'copy') r.fail(['userns'], 'rootfs', `must be "idmap" or "copy", got "${rootfs}"`);
   const metrics = r.table(doc, [], 'metrics');
   r.known(metrics, ['metrics'], ['address', 'port']);
+  const limits = r.table(doc, [], 'limits');
+  r.known(limits, ['limits'], ['max_seccomp_profile_bytes', 'max_labels_annotations_bytes']);
+  const images = r.table(doc, [], 'images');
+  r.known(images, ['images'], ['max_manifest_bytes', 'max_config_bytes', 'stall_timeout_seconds', 'max_layer_unpacked_bytes', 'max_layer_entries']);
 
   const subidStart = r.int(userns, ['userns'], 'subid_start', d.userns.subidStart, 1, 2 ** 32 - 2);
   const subidLength = r.int(userns, ['userns'], 'subid_length', d.userns.subidLength, 1, 2 ** 32 - 1);
@@ -248,6 +261,17 @@ export function parseConfig(source: string, file: string): Config {
     metrics: {
       address: r.string(metrics, ['metrics'], 'address', d.metrics.address),
       port: r.int(metrics, ['metrics'], 'port', d.metrics.port, 0, 65535),
+    },
+    limits: {
+      seccompProfileBytes: r.int(limits, ['limits'], 'max_seccomp_profile_bytes', d.limits.seccompProfileBytes, 1024, 64 * 1024 * 1024),
+      labelsAnnotationsBytes: r.int(limits, ['limits'], 'max_labels_annotations_bytes', d.limits.labelsAnnotationsBytes, 1024, 64 * 1024 * 1024),
+    },
+    images: {
+      maxManifestBytes: r.int(images, ['images'], 'max_manifest_bytes', d.images.maxManifestBytes, 1024, 2 ** 30),
+      maxConfigBytes: r.int(images, ['images'], 'max_config_bytes', d.images.maxConfigBytes, 1024, 2 ** 30),
+      stallTimeoutSeconds: r.int(images, ['images'], 'stall_timeout_seconds', d.images.stallTimeoutSeconds, 1, 86_400),
+      maxLayerUnpackedBytes: r.int(images, ['images'], 'max_layer_unpacked_bytes', d.images.maxLayerUnpackedBytes, 1024, Number.MAX_SAFE_INTEGER),
+      maxLayerEntries: r.int(images, ['images'], 'max_layer_entries', d.images.maxLayerEntries, 1, 1_000_000_000),
     },
     source: file,
   };

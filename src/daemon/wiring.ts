@@ -24,7 +24,9 @@ import { createIdmapSupport } from '../userns/idmap-support.js';
 import { cleanupTemporaryIdmapMounts } from '../rootfs/overlay-rootfs.js';
 import { createOciAdapter, nativeBinary } from './adapters/oci.js';
 import { cgroupAdapter, infraAdapter, namespaceAdapter, shmAdapter } from './adapters/pod.js';
-import { handlerAdapter, imageAdapter, readImageFile, rootfsAdapter, volumeAdapter } from './adapters/container.js';
+import { deviceAdapter, handlerAdapter, imageAdapter, readImageFile, rootfsAdapter, volumeAdapter } from './adapters/container.js';
+import { readHostCpuset } from '../common/kernel.js';
+import type { RequestLimits } from '../cri/validate/requests.js';
 import { networkAdapter } from './adapters/network.js';
 import { createRangeAllocator } from '../userns/range-allocator.js';
 import { streamBackends } from './adapters/stream.js';
@@ -67,7 +69,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   const { config, logger } = deps;
   for (const d of ['pods', 'containers', 'exits', 'persist', 'a', 'idmap-tmp', 'exec']) mkdirSync(join(config.stateDir, d), { recursive: true, mode: 0o711 });
 
-  const images = new ImageStore({ root: join(config.rootDir, 'images'), db: deps.db, registries: config.registries, logger: logger.child({ module: 'image' }) });
+  const images = new ImageStore({ root: join(config.rootDir, 'images'), db: deps.db, registries: config.registries, limits: config.images, logger: logger.child({ module: 'image' }) });
   images.recover();
 
   const host = await detectOciHost(logger, nativeBinary('crius-oci-wrap'));
@@ -115,6 +117,8 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     rootfs: rootfsAdapter(config),
     handlers: handlerAdapter(config, deps.features),
     volumes: volumeAdapter(idmap),
+    devices: deviceAdapter(),
+    seccompProfileBytes: config.limits.seccompProfileBytes,
     ownCapabilities,
     logger: logger.child({ module: 'container' }),
     readImageFile,
@@ -137,8 +141,9 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   logger.info('streaming server', { url: stream.baseUrl });
   const streaming = makeStreamHandlers(stream, containers, pods);
   const image = makeImageServiceHandlers({ images });
-  const pod = makePodHandlers(pods);
-  const ctr = makeContainerHandlers(containers);
+  const limits: RequestLimits = { labelsAnnotationsBytes: config.limits.labelsAnnotationsBytes, host: readHostCpuset() };
+  const pod = makePodHandlers(pods, limits);
+  const ctr = makeContainerHandlers(containers, limits);
   const statsSources = {
     pods,
     containers: { get: (id: string) => containers.get(id), list: async (podId?: string) => containers.listRecorded(podId) },
@@ -148,7 +153,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   };
   const stats = makeStatsHandlers(statsSources);
   const podMetrics = makeMetricsHandlers(statsSources);
-  const podResources = makePodResourcesHandlers({ pods, apply: (cg, l) => applyPodLimits(host.layout, cg, l) });
+  const podResources = makePodResourcesHandlers({ pods, apply: (cg, l) => applyPodLimits(host.layout, cg, l), host: limits.host });
   const pullImage = async (req: never, ctx: Parameters<UnaryHandler>[1]): Promise<object> => {
     const t0 = performance.now();
     let before: string | undefined;

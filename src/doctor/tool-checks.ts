@@ -1,6 +1,6 @@
 // The helper programs a pod needs beside the OCI runtime: conmon (supervises every container), the CNI
 // plugins and a network config (a user-namespaced pod cannot use the host network: KEP-127 rule, so it
-// always needs CNI), util-linux unshare (pins the namespaces of pods without a user namespace), and crius's own
+// always needs CNI), util-linux unshare with --map-users (pins pod user namespaces), and crius's own
 // native helpers (native/build). Pure decisions over facts gathered by the caller.
 import { fail, ok, warn, type CheckResult } from './check.js';
 
@@ -109,17 +109,16 @@ export function checkCniConfig(f: CniConfigFact): CheckResult {
   return ok(name, `${f.file}: network ${f.network.name} (${f.network.plugins.join(' -> ')})`, true);
 }
 
+/** util-linux unshare pins the net, uts and ipc namespaces of pods without a user namespace (--net=FILE). */
 export function checkUnshare(path: string, help: CommandOutcome): CheckResult {
-  // Pods without a user namespace pin their net/uts/ipc namespaces with `unshare --net=FILE ...`; user
-  // namespaces are pinned by crius-idmap (no newuidmap or util-linux version needed).
   const name = 'unshare';
   if (!help.ok) {
     return fail(name, help.missing ? `${path} is missing` : `${path} --help failed: ${help.error}`, 'install util-linux', true);
   }
   if (!help.stdout.includes('--net')) {
-    return fail(name, `${path} does not know --net[=file] (crius pins pod namespaces with it)`, 'install util-linux', true);
+    return fail(name, `${path} cannot pin namespaces at files (no --net[=<file>])`, 'install util-linux >= 2.26', true);
   }
-  return ok(name, `${path} can pin namespaces (--net=file)`, true);
+  return ok(name, `${path} pins namespaces at files`, true);
 }
 
 export interface NativeHelperSpec {
@@ -132,6 +131,7 @@ export interface NativeHelperSpec {
 export function nativeHelperSpecs(hybridCgroups: boolean): NativeHelperSpec[] {
   return [
     { name: 'crius-idmap', why: 'idmap probes, idmapped volumes and rootfs lower layers', neededForUserns: true },
+    { name: 'crius-userns', why: 'creates pod user namespaces with the kubelet\'s mappings', neededForUserns: true },
     { name: 'crius-oci-wrap', why: 'runs the OCI runtime with the cgroup2 mount hidden on hybrid hosts', neededForUserns: hybridCgroups },
     { name: 'crius-pause', why: 'infra process of shared-PID pods', neededForUserns: false },
     { name: 'crius-fsops', why: 'device nodes and xattrs during image unpack', neededForUserns: false },

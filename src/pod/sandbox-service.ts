@@ -10,7 +10,7 @@ import { newPodId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { PodStore } from '../store/pods.js';
 import { checkHostNamespacesWithUserns, hostRoot, parseUserNamespace } from '../userns/mapping-rules.js';
-import { writeSandboxFiles, updateHosts } from './sandbox-files.js';
+import { hostnameFromPodName, writeSandboxFiles, updateHosts } from './sandbox-files.js';
 import type { CgroupPort, InfraPort, NamespacePort, NetworkPort, PodContainers, PortMapping, ShmPort } from './ports.js';
 import type { Pod, PodConfig, PodRuntime, SandboxStep } from './types.js';
 import { StepTimer } from '../common/step-timer.js';
@@ -144,7 +144,7 @@ export class SandboxService {
     const runtime: PodRuntime = {
       runDir, userns, namespaces: {}, netnsOwnedByUserns: false,
       requestedHandler: handlerName,
-      hostname: hostNs.network ? (this.d.nodeHostname ?? osHostname)() : (config.hostname || meta.name),
+      hostname: hostNs.network ? (this.d.nodeHostname ?? osHostname)() : (config.hostname || hostnameFromPodName(meta.name)),
       cgroupParent: this.d.cgroups.podParent(id, config.linux?.cgroup_parent ?? ''),
       done: [],
     };

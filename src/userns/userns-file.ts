@@ -4,15 +4,15 @@
 //   unshare(2) call, so they are owned by the pod's user namespace. A netns owned by the host userns
 //   breaks sysfs in the pod (mounting sysfs needs CAP_SYS_ADMIN over the netns's owner; KEP-127 notes,
 //   containerd setupNetnsWithinUserns).
-// native/build/crius-idmap `userns` does it: a child unshares, the helper writes its maps from the initial
-// user namespace and bind-mounts the namespaces onto the files. util-linux unshare --map-users cannot be
-// used on every host: up to 2.38 (Debian 12) it runs newuidmap, which needs /etc/subuid entries for root,
-// and 2.39 changed its argument format.
+// native/build/crius-userns forks a child into a new user namespace, writes its uid_map/gid_map from
+// outside, lets it unshare net/uts/ipc (and set the hostname) as root of that namespace, and bind-mounts
+// the namespaces onto the files. util-linux `unshare --map-users` is not used: Debian 12's 2.38 maps only
+// through newuidmap (uidmap package, /etc/subuid entries for root) and 2.39 changed the option's syntax.
 import { open, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { alreadyExists, CriusError, failedPrecondition, internal, invalidArgument, wrap } from '../common/errors.js';
 import { ExecError, run, type Runner } from '../common/exec.js';
-import { defaultIdmapHelperPath } from './idmap-helper.js';
 import { MAX_ID, mapArg, type IdRange } from './mapping-rules.js';
 
 export interface IdMappingPair {
@@ -29,7 +29,13 @@ export interface PodNamespaceFiles {
 
 const UMOUNT = '/usr/bin/umount';
 
-/** A hostname /bin/hostname takes as a plain argument (RFC 1123 labels; never an option). */
+/** native/build/crius-userns, relative to this file in dist/src/userns/ (or src/userns/). */
+export function usernsHelperPath(): string {
+  const up = fileURLToPath(import.meta.url).includes('/dist/') ? '../../../native/build/crius-userns' : '../../native/build/crius-userns';
+  return fileURLToPath(new URL(up, import.meta.url));
+}
+
+/** A hostname set inside at creation: RFC 1123 labels (anything else is the caller's to set or refuse). */
 const PLAIN_HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,62})$/;
 
 async function touch(file: string): Promise<void> {
@@ -38,19 +44,13 @@ async function touch(file: string): Promise<void> {
   await fh.close();
 }
 
-/** The helper's one-line JSON report of a failed syscall (see native/crius-idmap.c). */
-interface HelperFailure { ok: false; syscall?: string; errno?: string; message?: string; path?: string; usage?: string }
-
-function helperError(what: string, bin: string, err: unknown, report?: HelperFailure): CriusError {
+function helperError(what: string, err: unknown): CriusError {
   if (err instanceof ExecError && err.notFound) {
-    return failedPrecondition(`${what}: the native helper ${bin} is missing; build it with \`make -C native\` (npm run build:native)`);
+    return failedPrecondition(`${what}: ${usernsHelperPath()} is missing; build crius's native helpers (make -C native, npm run build:native)`);
   }
-  if (report) {
-    if (report.usage) return internal(`${what}: ${bin} rejected its arguments (${report.usage}): a crius bug`);
-    if (report.syscall === 'unshare' && /^(EINVAL|EPERM|ENOSPC|EUSERS)$/.test(report.errno ?? '') && maxUserNamespaces() === 0) {
-      return failedPrecondition(`${what}: user namespaces are disabled (user.max_user_namespaces = 0); set the sysctl above 0`);
-    }
-    return internal(`${what}: ${report.syscall ?? 'the helper'}${report.path ? ` on ${report.path}` : ''} failed: ${report.errno ?? '?'} (${report.message ?? ''})`);
+  const stderr = err instanceof ExecError ? err.stderr.trim() : '';
+  if (/Invalid argument|Operation not permitted|No space left/.test(stderr) && maxUserNamespaces() === 0) {
+    return failedPrecondition(`${what}: user namespaces are disabled (user.max_user_namespaces = 0); set the sysctl above 0`);
   }
   return internal(`${what}: ${err instanceof Error ? err.message : String(err)}`, err);
 }
@@ -63,9 +63,8 @@ function maxUserNamespaces(): number | undefined {
   }
 }
 
-// Mappings are checked here, always: util-linux unshare --map-users took anything (a count of -5, or a
-// range running past 4294967295 wrapped into an extra line mapping an ID to host root, util-linux 2.41),
-// and the helper writes what it is given.
+// The kernel would take a range running past 4294967295 as wrapping into an ID that maps to host root
+// (seen with util-linux 2.41's unshare), and the helper checks too; check here first for a clear error.
 function checkRange(r: IdRange, what: string): void {
   const ok = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= MAX_ID;
   if (!ok(r.containerId) || !ok(r.hostId) || !Number.isInteger(r.length) || r.length < 1 ||
@@ -84,28 +83,20 @@ async function createPinned(files: string[], map: IdMappingPair, args: string[],
   // A second bind would stack on the first and hide it; a leftover pin is the caller's to remove.
   const pinned = files.find(isMountPoint);
   if (pinned) throw alreadyExists(`${what}: ${pinned} already pins a namespace; remove it first (removeNamespaceFiles)`);
-  const bin = defaultIdmapHelperPath();
   try {
     for (const f of files) await touch(f);
-    const r = await runner(bin, ['userns', mapArg(map.uid), mapArg(map.gid), ...args], { timeoutMs: 15_000, okCodes: [0, 1, 2] });
-    let report: { ok?: boolean } | undefined;
-    try {
-      report = JSON.parse((r.stdout ?? '').trim().split('\n').pop() ?? '') as { ok?: boolean };
-    } catch {
-      report = undefined;
-    }
-    if (!report || report.ok !== true) throw helperError(what, bin, new Error(`unexpected output ${JSON.stringify(String(r.stdout ?? '').slice(0, 200))}`), report as HelperFailure | undefined);
+    await runner(usernsHelperPath(), args, { timeoutMs: 15_000 });
   } catch (err) {
     // Leave nothing behind: whatever got bound is unmounted and the files are removed.
     await removeNamespaceFiles(files, runner).catch(() => {});
     if (err instanceof CriusError) throw err;
-    throw helperError(what, bin, err);
+    throw helperError(what, err);
   }
 }
 
 /** Creates a user namespace with the given mappings, pinned at `file` (created if missing). */
 export async function createUsernsFile(file: string, map: IdMappingPair, runner: Runner = run): Promise<void> {
-  await createPinned([file], map, [file], `create user namespace (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${file}`, runner);
+  await createPinned([file], map, ['--uid', mapArg(map.uid), '--gid', mapArg(map.gid), '--user', file], `create user namespace (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${file}`, runner);
 }
 
 /**
@@ -113,17 +104,18 @@ export async function createUsernsFile(file: string, map: IdMappingPair, runner:
  * given files. The pid namespace is left to the OCI runtime (it needs a process to live).
  */
 export async function createPodNamespaces(files: PodNamespaceFiles, map: IdMappingPair, runner: Runner = run, opts: { hostname?: string } = {}): Promise<void> {
-  // With a hostname, the helper's child sets it inside the new UTS namespace, which its new user namespace
-  // owns (it holds every capability there): that saves a separate nsenter spawn per pod.
+  // With a hostname, the helper's child sets it as root of the new user namespace, which owns the new
+  // UTS namespace, so sethostname(2) is allowed there. That saves a separate nsenter spawn per pod.
   const inside = opts.hostname !== undefined && canSetHostnameInside(opts.hostname, map) ? ['--hostname', opts.hostname] : [];
   await createPinned([files.user, files.net, files.uts, files.ipc], map, [
-    files.user, '--net', files.net, '--uts', files.uts, '--ipc', files.ipc, ...inside,
+    '--uid', mapArg(map.uid), '--gid', mapArg(map.gid),
+    '--user', files.user, '--net', files.net, '--uts', files.uts, '--ipc', files.ipc, ...inside,
   ], `create pod namespaces (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${files.user}`, runner);
 }
 
 /**
  * Whether createPodNamespaces sets this hostname itself (else the caller must, e.g. applyPodSysctls):
- * a plain RFC 1123 name of at most 64 bytes (the kernel's limit), with uid/gid 0 mapped (KEP-127 pod mappings).
+ * a plain RFC 1123 name, and uid/gid 0 mapped (KEP-127 pod mappings start at 0), as before.
  */
 export function canSetHostnameInside(hostname: string, map: IdMappingPair): boolean {
   return PLAIN_HOSTNAME.test(hostname) && map.uid.containerId === 0 && map.gid.containerId === 0;

@@ -6,7 +6,8 @@ import { mountContainerRootfs, unmountContainerRootfs } from '../../rootfs/overl
 import { copyImageVolume, resolveInRoot } from '../../rootfs/image-volume.js';
 import type { FeaturesCache } from '../../oci/features.js';
 import type { Config } from '../config.js';
-import type { HandlerPort, ImagePort, RootfsPort, VolumeProbePort } from '../../container/ports.js';
+import type { DevicePort, HandlerPort, ImagePort, RootfsPort, VolumeProbePort } from '../../container/ports.js';
+import { deviceNode, hostDevices } from '../../oci/host-devices.js';
 import type { IdmapSupport } from '../../userns/idmap-support.js';
 import { notFound } from '../../common/errors.js';
 
@@ -47,6 +48,10 @@ export function handlerAdapter(config: Config, features: FeaturesCache): Handler
       return features.read(h.name, h.path);
     },
   };
+}
+
+export function deviceAdapter(): DevicePort {
+  return { node: (p) => deviceNode(p), all: () => hostDevices('/dev') };
 }
 
 export function volumeAdapter(support: IdmapSupport): VolumeProbePort {
