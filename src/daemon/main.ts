@@ -1,6 +1,5 @@
 // criusd: parse flags, load config, open the store, wire the services, serve CRI on the socket.
 import { parseArgs } from 'node:util';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from '../common/logger.js';
@@ -10,6 +9,7 @@ import { readKernelFacts } from '../common/kernel.js';
 import { logHostSummary } from '../doctor/host-summary.js';
 import { startCriServer, type CriServer } from '../cri/server.js';
 import { buildHandlers } from './wiring.js';
+import { applyPrivateState } from './private-state.js';
 import { criusVersion } from './version.js';
 import { errorMessage } from '../common/errors.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
@@ -32,8 +32,7 @@ export interface Daemon {
 
 export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
   const t0 = performance.now();
-  mkdirSync(config.rootDir, { recursive: true, mode: 0o711 });
-  mkdirSync(config.stateDir, { recursive: true, mode: 0o711 });
+  applyPrivateState(config.rootDir, config.stateDir, logger);
   const db = openDb(join(config.rootDir, 'crius.db'));
   const features = new FeaturesCache();
   const kernel = readKernelFacts();

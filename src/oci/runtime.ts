@@ -4,7 +4,7 @@
 // `<runtime> exec` run by the daemon (exec-sync.ts). On hybrid cgroup hosts every runtime call, including the ones conmon makes, goes
 // through native/crius-oci-wrap with the cgroup2 mount hidden (see cgroup-mode.ts).
 import { constants } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CriusError, failedPrecondition, internal, notFound, wrap } from '../common/errors.js';
 import { ExecError, run, type Runner } from '../common/exec.js';
@@ -224,6 +224,8 @@ export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): O
       let conmonPid = 0;
       try {
         conmonPid = Number((await readFile(conmonPidFile, 'utf8')).trim());
+        // conmon writes it 0644 in the bundle, which the pod's users may traverse: keep it root's.
+        await chmod(conmonPidFile, 0o600);
       } catch { /* reported below as unknown */ }
       return { pid, conmonPid, conmonStartTime: await processStartTime(conmonPid) };
     },

@@ -5,7 +5,8 @@
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
-import { alreadyExists, CriusError, invalidArgument, notFound, wrap } from '../common/errors.js';
+import { alreadyExists, CriusError, failedPrecondition, invalidArgument, notFound, wrap } from '../common/errors.js';
+import { TRAVERSAL_FIX } from '../userns/path-traversal.js';
 import { newPodId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { PodStore } from '../store/pods.js';
@@ -52,6 +53,12 @@ export interface SandboxServiceDeps {
   nodeHostname?: () => string;
   /** Sandbox lifecycle events for GetContainerEvents (container_id = the pod's ID). */
   events?: EventSink;
+  /**
+   * Why a user-namespaced pod whose root is host uid/gid could not reach root filesystems under the state
+   * dir (a directory on the way it cannot search), or null. Asked before anything is set up, so the pod is
+   * refused with the directory named instead of failing inside the runtime. Absent: not checked.
+   */
+  rootfsUnreachable?: (hostUid: number, hostGid: number) => string | null;
 }
 
 const DEFAULT_SHM_BYTES = 64 * 1024 * 1024;
@@ -124,6 +131,11 @@ export class SandboxService {
       userns = parseUserNamespace(config.linux?.security_context?.namespace_options?.userns_options, 'config.linux.security_context.namespace_options.userns_options');
       hostNs = hostNamespaceModes(config);
       checkHostNamespacesWithUserns(userns, hostNs, false);
+      if (userns.kind === 'pod') {
+        const root = hostRoot(userns);
+        const why = this.d.rootfsUnreachable?.(root.uid, root.gid);
+        if (why) throw failedPrecondition(`run pod "${podName}": its user namespace's root (host uid ${root.uid}) cannot reach the pod's root filesystems: ${why}; ${TRAVERSAL_FIX}`);
+      }
       // The handler's idmap support is checked where idmapped mounts are handed to it (CreateContainer and
       // the infra container), with the exact missing feature named: the pod's namespaces need none of it.
       ports = portMappings(config);

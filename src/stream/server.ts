@@ -18,7 +18,7 @@ import { PORTFORWARD_PROTOCOL, REMOTECOMMAND_SPDY_PROTOCOLS, negotiate, splitHea
 import { SpdyConnection } from './spdy/connection.js';
 import { serveRemoteCommandSpdy } from './remotecommand-spdy.js';
 import { servePortForwardSpdy } from './portforward-spdy.js';
-import { WS_PORTFORWARD_SPDY_PROTOCOL, WS_REMOTECOMMAND_PROTOCOLS, serveRemoteCommandWs, servePortForwardWs, type WsRemoteCommandProtocol } from './websocket.js';
+import { WS_MAX_MESSAGE, WS_PORTFORWARD_SPDY_PROTOCOL, WS_REMOTECOMMAND_PROTOCOLS, serveRemoteCommandWs, servePortForwardWs, type WsRemoteCommandProtocol } from './websocket.js';
 
 export interface StreamServerOptions {
   backends: StreamBackends;
@@ -52,7 +52,7 @@ export class StreamServer {
   private readonly sockets = new Set<Socket>();
   /** Subprotocol chosen for each pending WebSocket upgrade, added to its 101 answer by the 'headers' hook. */
   private readonly wsChosen = new WeakMap<http.IncomingMessage, string>();
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: WS_MAX_MESSAGE });
   /** e.g. http://127.0.0.1:38123 */
   readonly baseUrl: string;
 
