@@ -107,6 +107,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     // Standalone pods (`crius run`, annotation io.crius.userns/auto) take host IDs from [userns].
     rootfsUnreachable: (uid, gid) => podTraversalProblem(config.stateDir, uid, gid),
     ranges: createRangeAllocator(deps.db, { start: config.userns.subidStart, length: config.userns.subidLength, idsPerPod: config.userns.idsPerPod }),
+    events,
   });
   containers = new ContainerService({
     containers: new ContainerStore<ContainerConfig, ContainerRuntime>(deps.db),
