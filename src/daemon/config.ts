@@ -25,7 +25,8 @@ export interface Config {
   runtimes: RuntimeHandlerConfig[];
   registries: Record<string, RegistryConfig>;
   cni: { confDir: string; pluginDirs: string[] };
-  streaming: { address: string; port: number };
+  /** execSyncDrainSeconds: ExecSync keeps reading a background child's output this long after the command exits. */
+  streaming: { address: string; port: number; execSyncDrainSeconds: number };
   userns: { rootfs: 'idmap' | 'copy'; subidStart: number; subidLength: number; idsPerPod: number };
   metrics: { address: string; port: number };
   /** Caps on what one CRI request may make crius read or store (issue 13). */
@@ -51,7 +52,7 @@ export function defaultConfig(): Config {
     ],
     registries: {},
     cni: { confDir: '/etc/cni/net.d', pluginDirs: ['/usr/lib/cni', '/opt/cni/bin'] },
-    streaming: { address: '127.0.0.1', port: 0 },
+    streaming: { address: '127.0.0.1', port: 0, execSyncDrainSeconds: 3 },
     // Standalone (`crius run`) pods take host IDs from here; the kubelet brings its own mappings.
     // 2^31 upwards keeps clear of typical /etc/subuid ranges and far below the reserved 2^32-1.
     userns: { rootfs: 'idmap', subidStart: 2_147_483_648, subidLength: 65536 * 4096, idsPerPod: 65536 },
@@ -221,7 +222,7 @@ export function parseConfig(source: string, file: string): Config {
   const cni = r.table(doc, [], 'cni');
   r.known(cni, ['cni'], ['conf_dir', 'plugin_dirs']);
   const streaming = r.table(doc, [], 'streaming');
-  r.known(streaming, ['streaming'], ['address', 'port']);
+  r.known(streaming, ['streaming'], ['address', 'port', 'exec_sync_drain_seconds']);
   const userns = r.table(doc, [], 'userns');
   r.known(userns, ['userns'], ['rootfs', 'subid_start', 'subid_length', 'ids_per_pod']);
   const rootfs = r.string(userns, ['userns'], 'rootfs', d.userns.rootfs);
@@ -254,6 +255,7 @@ export function parseConfig(source: string, file: string): Config {
     streaming: {
       address: r.string(streaming, ['streaming'], 'address', d.streaming.address),
       port: r.int(streaming, ['streaming'], 'port', d.streaming.port, 0, 65535),
+      execSyncDrainSeconds: r.int(streaming, ['streaming'], 'exec_sync_drain_seconds', d.streaming.execSyncDrainSeconds, 0, 600),
     },
     userns: { rootfs: rootfs as 'idmap' | 'copy', subidStart, subidLength, idsPerPod },
     metrics: {

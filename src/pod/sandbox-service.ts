@@ -4,6 +4,7 @@
 // happens, so a crash at any point can be undone by recover().
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
 import { alreadyExists, CriusError, failedPrecondition, invalidArgument, notFound, wrap } from '../common/errors.js';
 import { TRAVERSAL_FIX } from '../userns/path-traversal.js';
 import { newPodId } from '../common/ids.js';
@@ -16,7 +17,7 @@ import type { Pod, PodConfig, PodRuntime, SandboxStep } from './types.js';
 import { StepTimer } from '../common/step-timer.js';
 import { podLockKey, type KeyedLock } from '../common/keyed-lock.js';
 import { CreateHandoff } from '../common/create-handoff.js';
-import type { EventSink } from '../container/events.js';
+import type { ContainerEventType, EventSink } from '../container/events.js';
 
 import type { IdRange } from '../userns/mapping-rules.js';
 
@@ -53,10 +54,12 @@ export interface SandboxServiceDeps {
   ranges?: PodRanges;
   /** The daemon's per-object locks, shared with container/ (lock order: pod, then container). */
   locks: KeyedLock;
-  /** Pod events (the infra process died) for GetContainerEvents, as containerd sends them: ID = pod ID. */
-  events?: EventSink;
   /** How long a pod whose RunPodSandbox caller left waits for the kubelet's retry (default 2 min). */
   orphanGraceMs?: number;
+  /** The node's hostname, which host-network pods have (default: os.hostname()). */
+  nodeHostname?: () => string;
+  /** Sandbox lifecycle events for GetContainerEvents (container_id = the pod's ID). */
+  events?: EventSink;
   /**
    * Why a user-namespaced pod whose root is host uid/gid could not reach root filesystems under the state
    * dir (a directory on the way it cannot search), or null. Asked before anything is set up, so the pod is
@@ -176,6 +179,12 @@ export class SandboxService {
       // The handler's idmap support is checked where idmapped mounts are handed to it (CreateContainer and
       // the infra container), with the exact missing feature named: the pod's namespaces need none of it.
       ports = portMappings(config);
+      // A host-network pod shares the node's UTS namespace: its hostname is the node's, everywhere
+      // (uname, /etc/hostname, HOSTNAME). Another name could only be half applied (kubelet sends none).
+      const node = (this.d.nodeHostname ?? osHostname)();
+      if (hostNs.network && config.hostname && config.hostname !== node) {
+        throw invalidArgument(`run pod "${podName}": hostname "${config.hostname}" cannot be set in a host-network pod (it has the node's hostname "${node}"); leave hostname empty`);
+      }
       const existing = this.d.pods.byName(meta.name, meta.namespace, meta.uid, meta.attempt);
       if (existing) throw alreadyExists(`pod "${podName}" (uid ${meta.uid}, attempt ${meta.attempt}) already exists as ${existing.id}`);
     } catch (err) {
@@ -186,6 +195,8 @@ export class SandboxService {
     const runDir = join(this.d.stateDir, 'pods', id);
     const runtime: PodRuntime = {
       runDir, userns, namespaces: {}, netnsOwnedByUserns: false,
+      requestedHandler: handlerName,
+      hostname: hostNs.network ? (this.d.nodeHostname ?? osHostname)() : (config.hostname || hostnameFromPodName(meta.name)),
       cgroupParent: this.d.cgroups.podParent(id, config.linux?.cgroup_parent ?? ''),
       done: [],
     };
@@ -218,7 +229,7 @@ export class SandboxService {
     try {
       const root = hostRoot(userns);
       step('rundir');
-      const hostname = config.hostname || hostnameFromPodName(meta.name);
+      const hostname = runtime.hostname!;
       const files = await writeSandboxFiles(runDir, { hostname, dns: config.dns_config });
       runtime.files = { ...files };
       if (!hostNs.ipc) {
@@ -257,7 +268,10 @@ export class SandboxService {
       timer.lap(current);
       log.debug('pod start steps', timer.fields());
       log.info('pod ready', { userns: userns.kind, ip: runtime.network?.ips[0] });
-      return { ...pod, state: 'ready', runtime };
+      const ready: Pod = { ...pod, state: 'ready', runtime };
+      this.emit(ready, 'created');
+      this.emit(ready, 'started');
+      return ready;
     } catch (err) {
       log.warn('pod start failed; undoing', { error: (err as Error).message });
       await this.undo(pod).catch((e: unknown) => log.error('undo failed', { error: (e as Error).message }));
@@ -294,6 +308,10 @@ export class SandboxService {
     } as PodConfig;
   }
 
+  private emit(pod: Pod, type: ContainerEventType): void {
+    this.d.events?.emit({ containerId: pod.id, podId: pod.id, type, at: nowNanos(), podSnapshot: pod });
+  }
+
   /** Stops the pod's containers and releases its network; idempotent, and NotFound-free as the CRI asks. */
   async stop(id: string): Promise<void> {
     await this.locked(id, () => undefined, (pod) => this.stopLocked(pod));
@@ -302,13 +320,15 @@ export class SandboxService {
   private async stopLocked(pod: Pod): Promise<void> {
     const timer = new StepTimer();
     // First: the infra process's exit that the kill below causes is then not reported as an infra death.
-    this.d.pods.setState(pod.id, 'notready');
+    // Only the call that made the transition reports it (one 'stopped' event, once the stop is done).
+    const wasReady = this.d.pods.setState(pod.id, 'notready');
     await this.d.containers.stopAll(pod.id, 0);
     timer.lap('containers');
     if (pod.runtime.done.includes('infra')) await this.d.infra.stop(pod);
     timer.lap('infra');
     await this.releaseNetwork(pod);
     timer.lap('network');
+    if (wasReady) this.emit({ ...pod, state: 'notready' }, 'stopped');
     this.d.logger.debug('pod stop steps', { pod_id: pod.id, ...timer.fields() });
   }
 
@@ -319,12 +339,15 @@ export class SandboxService {
 
   private async removeLocked(pod: Pod): Promise<void> {
     const timer = new StepTimer();
-    this.d.pods.setState(pod.id, 'notready');
+    const wasReady = this.d.pods.setState(pod.id, 'notready');
     await this.d.containers.stopAll(pod.id, 0);
     timer.lap('stop_containers');
     await this.d.containers.removeAll(pod.id);
     timer.lap('remove_containers');
     await this.undo(pod, timer);
+    const gone: Pod = { ...this.tryGet(pod.id) ?? pod, state: 'notready' };
+    if (wasReady) this.emit(gone, 'stopped');
+    this.emit(gone, 'deleted');
     this.d.logger.debug('pod remove steps', { pod_id: pod.id, ...timer.fields() });
   }
 
@@ -383,7 +406,7 @@ export class SandboxService {
     if (!pod || !pod.runtime.done.includes('infra')) return;
     if (!this.d.pods.setState(pod.id, 'notready')) return;
     this.d.logger.warn('pod is NOTREADY: ' + why, { pod_id: pod.id, pod: `${pod.namespace}/${pod.name}` });
-    this.d.events?.emit({ containerId: pod.id, podId: pod.id, type: 'stopped', at: BigInt(this.now()) });
+    this.emit({ ...pod, state: 'notready' }, 'stopped');
   }
 
   /**

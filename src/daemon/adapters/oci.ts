@@ -38,6 +38,7 @@ export function createOciAdapter(config: Config, host: OciHost, logger: Logger):
       socketDir: join(config.stateDir, 'a'),
       wrapperPath: nativeBinary('crius-oci-wrap'),
       hideMounts: host.hideMounts,
+      execDrainMs: config.streaming.execSyncDrainSeconds * 1000,
     }));
   }
   const rt = (handler: string): OciRuntime => {
@@ -88,7 +89,11 @@ export function createOciAdapter(config: Config, host: OciHost, logger: Logger):
       const exit = { exitCode: r.exit.exitCode, finishedAt: r.exit.finishedAtNs, oomKilled: r.exit.oomKilled };
       return r.state === 'exited' ? { state: 'exited', exit } : { state: 'lost', exit, reason: r.reason, message: r.message };
     },
-    execSync: (handler, id, proc, timeout) => rt(handler).execSync(id, proc, timeout),
+    async execSync(handler, id, proc, timeout) {
+      const r = await rt(handler).execSync(id, proc, timeout);
+      for (const note of r.notes ?? []) logger.warn(`exec sync: ${note}`, { container_id: id });
+      return r;
+    },
     reopenLog: (id, logPath) => runtimes.values().next().value!.reopenLog(bundleOf(id), logPath),
     update: (handler, id, resources) => rt(handler).update(id, resources),
     async cleanup(id) {
