@@ -55,7 +55,6 @@ export interface ContainerServiceDeps {
   orphanGraceMs?: number;
 }
 
-
 export type ExitReason = 'Completed' | 'Error' | 'OOMKilled';
 
 export function exitReason(exitCode: number, oomKilled: boolean): ExitReason {

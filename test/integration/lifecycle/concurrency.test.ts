@@ -90,7 +90,8 @@ async function iteration(i: number, crash: boolean): Promise<void> {
   const sharedPid = coin(0.3);
   // The kubelet sends each container its pod's namespace modes.
   const nsOptions = { pid: sharedPid ? 'POD' : 'CONTAINER', ...(hostNet ? { network: 'NODE' } : {}) };
-  const pod = podConfig(node, { name: `race${i}`, linux: { security_context: { namespace_options: nsOptions } } });
+  // A host-network pod has the node's hostname: the kubelet sends none.
+  const pod = podConfig(node, { name: `race${i}`, linux: { security_context: { namespace_options: nsOptions } }, ...(hostNet ? { hostname: '' } : {}) });
   // Two RunPodSandbox with the same name at once: one pod, the other ALREADY_EXISTS (or the same ID).
   const runs = await Promise.all([0, 1].map(async () => { await jitter(); return rpc<{ pod_sandbox_id: string }>('RunPodSandbox', { config: pod }, crashing); }));
   const ids = new Set(runs.filter((r) => r.code === 'OK').map((r) => r.res!.pod_sandbox_id));
@@ -180,7 +181,13 @@ test('random interleavings of pod and container lifecycle calls, with crashes: a
   for (let i = 0; i < ITERATIONS && Date.now() - t0 < BUDGET_MS; i++) {
     const crash = i % 10 === 7;
     if (crash) crashes++;
-    await iteration(i, crash);
+    try {
+      await iteration(i, crash);
+    } catch (err) {
+      // What the daemon said last (its own errors, or how it ended) tells why a call failed outright.
+      const tail = node.daemon.logs().split('\n').filter((l) => /error|fatal|uncaught|exit/i.test(l)).slice(-15).join('\n');
+      throw new Error(`iteration ${i} (crash ${crash}, daemon exit code ${node.daemon.proc.exitCode}): ${(err as Error).message}\ndaemon log:\n${tail}`);
+    }
     done++;
     if (i % 25 === 24) {
       const leaks = await nodeLeaks(node, TAG, allPods);
