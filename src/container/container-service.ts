@@ -189,6 +189,7 @@ export class ContainerService {
           arch: process.arch,
           ownCapabilities: this.d.ownCapabilities,
           seccompLocalhost,
+          ...(this.d.oci.apparmor ? { apparmor: this.d.oci.apparmor() } : {}),
         },
       });
       spec = built.spec;

@@ -27,6 +27,11 @@ export interface Config {
   streaming: { address: string; port: number };
   userns: { rootfs: 'idmap' | 'copy'; subidStart: number; subidLength: number; idsPerPod: number };
   metrics: { address: string; port: number };
+  /**
+   * `cgroup_manager`: who creates containers' cgroups. Unset: systemd when PID 1 is systemd and the host
+   * is pure cgroup v2 (what the kubelet's systemd driver expects there), else cgroupfs (oci/cgroup-driver.ts).
+   */
+  cgroupManager?: 'systemd' | 'cgroupfs';
   /** The file the values came from, or undefined when only defaults were used. */
   source?: string;
 }
@@ -175,7 +180,7 @@ export function parseConfig(source: string, file: string): Config {
   }
   const r = new Reader(file, source);
   const d = defaultConfig();
-  r.known(doc, [], ['root_dir', 'state_dir', 'socket', 'log_level', 'default_runtime', 'runtimes', 'registries', 'cni', 'streaming', 'userns', 'metrics']);
+  r.known(doc, [], ['root_dir', 'state_dir', 'socket', 'log_level', 'default_runtime', 'runtimes', 'registries', 'cni', 'streaming', 'userns', 'metrics', 'cgroup_manager']);
 
   const logLevel = r.string(doc, [], 'log_level', d.logLevel);
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) r.fail([], 'log_level', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
@@ -226,7 +231,13 @@ export function parseConfig(source: string, file: string): Config {
   const idsPerPod = r.int(userns, ['userns'], 'ids_per_pod', d.userns.idsPerPod, 1, 2 ** 32 - 1);
   if (idsPerPod > subidLength) r.fail(['userns'], 'ids_per_pod', `is larger than subid_length (${subidLength})`);
 
+  const cgroupManager = doc['cgroup_manager'] === undefined ? undefined : r.string(doc, [], 'cgroup_manager', '');
+  if (cgroupManager !== undefined && cgroupManager !== 'systemd' && cgroupManager !== 'cgroupfs') {
+    r.fail([], 'cgroup_manager', `must be "systemd" or "cgroupfs", got "${cgroupManager}"`);
+  }
+
   return {
+    ...(cgroupManager !== undefined ? { cgroupManager: cgroupManager as 'systemd' | 'cgroupfs' } : {}),
     rootDir: r.absPath(doc, [], 'root_dir', d.rootDir),
     stateDir: r.absPath(doc, [], 'state_dir', d.stateDir),
     socket: r.absPath(doc, [], 'socket', d.socket),

@@ -12,6 +12,7 @@ import { conmonCreateArgv, conmonExecSyncArgv, spawnConmon, type RuntimeInvocati
 import { splitCriLog } from './cri-log.js';
 import { processStartTime } from './process-liveness.js';
 import { locateHostBinary } from '../common/host-binaries.js';
+import { conmonScope } from './cgroup-driver.js';
 
 export interface OciHandlerConfig {
   /** Handler name (RuntimeClass handler), e.g. "crun". */
@@ -29,6 +30,12 @@ export interface OciHandlerConfig {
   wrapperPath?: string;
   /** Mounts to hide from the runtime (cgroup-mode.ts runtimeHiddenMounts). */
   hideMounts?: string[];
+  /**
+   * The systemd cgroup driver (cgroup-driver.ts): the runtime gets --systemd-cgroup (containers become
+   * transient scopes), and each conmon starts in its own scope in `conmonSlice` through systemd-run, so
+   * neither is in the daemon's cgroup and `systemctl restart crius` leaves both running.
+   */
+  systemd?: { conmonSlice: string; systemdRun?: string };
 }
 
 export interface CreateContainerOptions {
@@ -157,7 +164,7 @@ export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): O
   if (hide.length > 0 && !cfg.wrapperPath) {
     throw failedPrecondition(`OCI handler "${cfg.name}": mounts ${hide.join(', ')} must be hidden from the runtime but no wrapper (crius-oci-wrap) is configured; build it with make -C native`);
   }
-  const globalArgs = [`--root=${cfg.root}`];
+  const globalArgs = [`--root=${cfg.root}`, ...(cfg.systemd ? ['--systemd-cgroup'] : [])];
   const invocation = (): RuntimeInvocation => hide.length === 0
     ? { file: cfg.path, globalArgs }
     : { file: cfg.wrapperPath ?? '', globalArgs: [...hide.flatMap((h) => ['--hide', h]), cfg.path, ...globalArgs] };
@@ -198,9 +205,17 @@ export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): O
         ...(o.stdinOnce !== undefined ? { stdinOnce: o.stdinOnce } : {}),
         ...(o.logSizeMax !== undefined ? { logSizeMax: o.logSizeMax } : {}),
       });
+      // systemd: conmon runs in crius-conmon-<id>.scope from its first instruction (systemd-run --scope
+      // creates the scope, then execs conmon in place, keeping the sync/start pipes), and its daemonized
+      // child stays there; the scope goes away with conmon.
+      const [file, args] = cfg.systemd
+        ? [cfg.systemd.systemdRun ?? '/usr/bin/systemd-run', [
+          '--scope', '--quiet', '--collect', `--unit=${conmonScope(id)}`, `--slice=${cfg.systemd.conmonSlice}`,
+          conmon, ...argv]]
+        : [conmon, argv];
       let r;
       try {
-        r = await spawnConmon(conmon, argv, { cwd: bundle, env: conmonEnv(), timeoutMs: o.timeoutMs ?? 60_000 });
+        r = await spawnConmon(file, args, { cwd: bundle, env: conmonEnv(), timeoutMs: o.timeoutMs ?? 60_000 });
       } catch (err) {
         // conmon hung or died (its process group was killed): do not leave a created container behind.
         await runtime('cleanup', ['delete', '--force', id]).catch(() => undefined);
