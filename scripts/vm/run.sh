@@ -124,12 +124,24 @@ if [ -z "$accel" ]; then
   fi
 fi
 if [ -z "$qpid" ]; then
-  boot "$accel"
-  log "booting under ${accel^^}${why:+ ($why)}"
-  wait_start 900 || {
+  # QEMU 7.2's TCG now and then crashes the guest kernel in its first second (seen: a fault right after
+  # SLUB's cmpxchg16b in start_kernel); the guest panics and QEMU exits. Such a boot is retried from a
+  # fresh overlay, twice at most; a guest that hangs or fails later is not retried.
+  for attempt in 1 2 3; do
+    boot "$accel"
+    log "booting under ${accel^^}${why:+ ($why)}${attempt:+ (attempt $attempt)}"
+    wait_start 900 && break
+    early=$(grep -m1 -oE '^\[ *[0-9]+\.[0-9]+\]' "$run/console.log" | head -1)
+    if ! kill -0 "$qpid" 2>/dev/null && grep -q 'Kernel panic' "$run/console.log" && [ "$attempt" -lt 3 ] \
+       && ! grep -q 'systemd\[1\]' "$run/console.log"; then
+      log "the guest kernel panicked while booting (${early:-?}): $(grep -m1 -E 'RIP:|Kernel panic' "$run/console.log"); retrying"
+      wait "$qpid" 2>/dev/null; qpid=
+      rm -f "$run/root.qcow2"; qemu-img create -q -f qcow2 -F raw -b "$img/root.img" "$run/root.qcow2"
+      continue
+    fi
     tail -40 "$run/console.log" >&2; cat "$run/qemu.log" >&2
     die "the VM did not boot under ${accel^^} (console above)"
-  }
+  done
 else
   log "booting under KVM"
 fi

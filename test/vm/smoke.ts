@@ -333,6 +333,7 @@ main().then(async () => {
   console.log(`[smoke] FAILED: ${(err as Error).message}`);
   try {
     console.log(execFileSync('journalctl', ['-u', 'crius.service', '--no-pager', '-n', '60', '-o', 'cat'], { encoding: 'utf8' }));
+    console.log(execFileSync('sh', ['-c', 'dmesg | grep -iE "apparmor=.DENIED|audit" | tail -20'], { encoding: 'utf8' }));
   } catch { /* no journal */ }
   await registry?.stop().catch(() => undefined);
   rmSync(join(WORK, 'never'), { force: true });
