@@ -89,10 +89,16 @@ export function infraAdapter(o: {
   logger: Logger;
 }): InfraPort {
   const bundleOf = (pod: Pod): string => join(pod.runtime.runDir, 'infra');
+  // The pause binary's rootfs lives under the root dir, not in the bundle under the state dir: the
+  // state dir is usually on /run, which systemd (>= 256) mounts noexec, and a plain-directory rootfs
+  // keeps its mount's flags (crun: "the path `/pause` exists but it is not executable").
+  const rootfsOf = (pod: Pod): string => join(o.config.rootDir, 'infra', pod.id);
   return {
     async start(pod) {
       const bundle = bundleOf(pod);
-      const rootfs = await preparePauseRootfs(bundle, nativeBinary('crius-pause'));
+      await mkdir(bundle, { recursive: true });
+      await mkdir(join(o.config.rootDir, 'infra'), { recursive: true, mode: 0o711 });
+      const rootfs = await preparePauseRootfs(rootfsOf(pod), nativeBinary('crius-pause'));
       const h = o.config.runtimes.find((r) => r.name === pod.handler)!;
       const info = await o.features.read(h.name, h.path);
       const seccompLocalhost = await loadLocalhostSeccomp(pod.config.linux?.security_context?.seccomp, `pod "${pod.namespace}/${pod.name}"`);
@@ -131,6 +137,7 @@ export function infraAdapter(o: {
       await o.oci.delete(pod.handler, pod.id);
       await o.oci.cleanup(pod.id);
       await rm(bundleOf(pod), { recursive: true, force: true });
+      await rm(rootfsOf(pod), { recursive: true, force: true });
     },
   };
 }
