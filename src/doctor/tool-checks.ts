@@ -109,15 +109,16 @@ export function checkCniConfig(f: CniConfigFact): CheckResult {
   return ok(name, `${f.file}: network ${f.network.name} (${f.network.plugins.join(' -> ')})`, true);
 }
 
+/** util-linux unshare pins the net, uts and ipc namespaces of pods without a user namespace (--net=FILE). */
 export function checkUnshare(path: string, help: CommandOutcome): CheckResult {
-  const name = 'unshare --map-users';
+  const name = 'unshare';
   if (!help.ok) {
-    return fail(name, help.missing ? `${path} is missing` : `${path} --help failed: ${help.error}`, 'install util-linux >= 2.38', true);
+    return fail(name, help.missing ? `${path} is missing` : `${path} --help failed: ${help.error}`, 'install util-linux', true);
   }
-  if (!help.stdout.includes('--map-users')) {
-    return fail(name, `${path} does not know --map-users (crius pins pod user namespaces with it)`, 'install util-linux >= 2.38', true);
+  if (!help.stdout.includes('--net')) {
+    return fail(name, `${path} cannot pin namespaces at files (no --net[=<file>])`, 'install util-linux >= 2.26', true);
   }
-  return ok(name, `${path} supports --map-users`, true);
+  return ok(name, `${path} pins namespaces at files`, true);
 }
 
 export interface NativeHelperSpec {
@@ -130,6 +131,7 @@ export interface NativeHelperSpec {
 export function nativeHelperSpecs(hybridCgroups: boolean): NativeHelperSpec[] {
   return [
     { name: 'crius-idmap', why: 'idmap probes, idmapped volumes and rootfs lower layers', neededForUserns: true },
+    { name: 'crius-userns', why: 'creates pod user namespaces with the kubelet\'s mappings', neededForUserns: true },
     { name: 'crius-oci-wrap', why: 'runs the OCI runtime with the cgroup2 mount hidden on hybrid hosts', neededForUserns: hybridCgroups },
     { name: 'crius-pause', why: 'infra process of shared-PID pods', neededForUserns: false },
     { name: 'crius-fsops', why: 'device nodes and xattrs during image unpack', neededForUserns: false },

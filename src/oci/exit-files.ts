@@ -79,7 +79,7 @@ export class ExitWatcher extends EventEmitter {
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly seen = new Set<string>();
-  private scanning = false;
+  private inFlight: Promise<void> | undefined;
   private rescanAgain = false;
 
   constructor(readonly exitDir: string, private readonly rescanMs = 2000) {
@@ -109,39 +109,42 @@ export class ExitWatcher extends EventEmitter {
     this.seen.delete(id);
   }
 
-  /** Scans the directory now; resolves after events for the files found were emitted. */
-  async scan(): Promise<void> {
-    if (this.scanning) {
+  /**
+   * Scans the directory now; resolves after events for the files found were emitted. A call during a
+   * scan joins it and makes it read the directory once more, so what the caller just wrote is seen.
+   */
+  scan(): Promise<void> {
+    if (this.inFlight) {
       this.rescanAgain = true;
-      return;
+      return this.inFlight;
     }
-    this.scanning = true;
-    try {
-      do {
-        this.rescanAgain = false;
-        let names: string[];
+    this.inFlight = this.scanUntilQuiet().finally(() => { this.inFlight = undefined; });
+    return this.inFlight;
+  }
+
+  private async scanUntilQuiet(): Promise<void> {
+    do {
+      this.rescanAgain = false;
+      let names: string[];
+      try {
+        names = await readdir(this.exitDir);
+      } catch (err) {
+        this.emit('error', err);
+        return;
+      }
+      for (const id of names) {
+        if (this.seen.has(id)) continue;
+        let code: number | undefined;
         try {
-          names = await readdir(this.exitDir);
-        } catch (err) {
-          this.emit('error', err);
-          return;
+          code = parseExitStatus(await readFile(path.join(this.exitDir, id), 'utf8'));
+        } catch {
+          continue;
         }
-        for (const id of names) {
-          if (this.seen.has(id)) continue;
-          let code: number | undefined;
-          try {
-            code = parseExitStatus(await readFile(path.join(this.exitDir, id), 'utf8'));
-          } catch {
-            continue;
-          }
-          // An empty file is one conmon is still writing: the next event or rescan picks it up.
-          if (code === undefined) continue;
-          this.seen.add(id);
-          this.emit('exit', { id, exitCode: code } satisfies ExitEvent);
-        }
-      } while (this.rescanAgain);
-    } finally {
-      this.scanning = false;
-    }
+        // An empty file is one conmon is still writing: the next event or rescan picks it up.
+        if (code === undefined) continue;
+        this.seen.add(id);
+        this.emit('exit', { id, exitCode: code } satisfies ExitEvent);
+      }
+    } while (this.rescanAgain);
   }
 }

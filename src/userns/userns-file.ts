@@ -4,11 +4,13 @@
 //   unshare(2) call, so they are owned by the pod's user namespace. A netns owned by the host userns
 //   breaks sysfs in the pod (mounting sysfs needs CAP_SYS_ADMIN over the netns's owner; KEP-127 notes,
 //   containerd setupNetnsWithinUserns).
-// util-linux unshare (>= 2.38 for --map-users) writes uid_map/gid_map from outside and bind-mounts the
-// namespaces onto the files. --mount is needed too: without a new mount namespace unshare's bind of the
-// user namespace fails with EPERM on this kernel (the throwaway mount namespace dies with `true`).
+// native/build/crius-userns forks a child into a new user namespace, writes its uid_map/gid_map from
+// outside, lets it unshare net/uts/ipc (and set the hostname) as root of that namespace, and bind-mounts
+// the namespaces onto the files. util-linux `unshare --map-users` is not used: Debian 12's 2.38 maps only
+// through newuidmap (uidmap package, /etc/subuid entries for root) and 2.39 changed the option's syntax.
 import { open, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { alreadyExists, CriusError, failedPrecondition, internal, invalidArgument, wrap } from '../common/errors.js';
 import { ExecError, run, type Runner } from '../common/exec.js';
 import { MAX_ID, mapArg, type IdRange } from './mapping-rules.js';
@@ -25,11 +27,15 @@ export interface PodNamespaceFiles {
   ipc: string;
 }
 
-const UNSHARE = '/usr/bin/unshare';
 const UMOUNT = '/usr/bin/umount';
-const HOSTNAME = '/bin/hostname';
 
-/** A hostname /bin/hostname takes as a plain argument (RFC 1123 labels; never an option). */
+/** native/build/crius-userns, relative to this file in dist/src/userns/ (or src/userns/). */
+export function usernsHelperPath(): string {
+  const up = fileURLToPath(import.meta.url).includes('/dist/') ? '../../../native/build/crius-userns' : '../../native/build/crius-userns';
+  return fileURLToPath(new URL(up, import.meta.url));
+}
+
+/** A hostname set inside at creation: RFC 1123 labels (anything else is the caller's to set or refuse). */
 const PLAIN_HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,62})$/;
 
 async function touch(file: string): Promise<void> {
@@ -38,14 +44,11 @@ async function touch(file: string): Promise<void> {
   await fh.close();
 }
 
-function unshareError(what: string, err: unknown): CriusError {
+function helperError(what: string, err: unknown): CriusError {
   if (err instanceof ExecError && err.notFound) {
-    return failedPrecondition(`${what}: ${UNSHARE} is missing; install util-linux >= 2.38 (unshare --map-users)`);
+    return failedPrecondition(`${what}: ${usernsHelperPath()} is missing; build crius's native helpers (make -C native, npm run build:native)`);
   }
   const stderr = err instanceof ExecError ? err.stderr.trim() : '';
-  if (/unrecognized option|invalid option/.test(stderr)) {
-    return failedPrecondition(`${what}: ${UNSHARE} does not know --map-users; install util-linux >= 2.38`);
-  }
   if (/Invalid argument|Operation not permitted|No space left/.test(stderr) && maxUserNamespaces() === 0) {
     return failedPrecondition(`${what}: user namespaces are disabled (user.max_user_namespaces = 0); set the sysctl above 0`);
   }
@@ -60,8 +63,8 @@ function maxUserNamespaces(): number | undefined {
   }
 }
 
-// unshare --map-users takes anything: a count of -5, or a range running past 4294967295, which it wraps
-// into an extra line mapping an ID to host root (seen with util-linux 2.41). So check here, always.
+// The kernel would take a range running past 4294967295 as wrapping into an ID that maps to host root
+// (seen with util-linux 2.41's unshare), and the helper checks too; check here first for a clear error.
 function checkRange(r: IdRange, what: string): void {
   const ok = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= MAX_ID;
   if (!ok(r.containerId) || !ok(r.hostId) || !Number.isInteger(r.length) || r.length < 1 ||
@@ -82,20 +85,18 @@ async function createPinned(files: string[], map: IdMappingPair, args: string[],
   if (pinned) throw alreadyExists(`${what}: ${pinned} already pins a namespace; remove it first (removeNamespaceFiles)`);
   try {
     for (const f of files) await touch(f);
-    await runner(UNSHARE, args, { timeoutMs: 15_000 });
+    await runner(usernsHelperPath(), args, { timeoutMs: 15_000 });
   } catch (err) {
     // Leave nothing behind: whatever got bound is unmounted and the files are removed.
     await removeNamespaceFiles(files, runner).catch(() => {});
     if (err instanceof CriusError) throw err;
-    throw unshareError(what, err);
+    throw helperError(what, err);
   }
 }
 
 /** Creates a user namespace with the given mappings, pinned at `file` (created if missing). */
 export async function createUsernsFile(file: string, map: IdMappingPair, runner: Runner = run): Promise<void> {
-  await createPinned([file], map, [
-    '--mount', `--user=${file}`, `--map-users=${mapArg(map.uid)}`, `--map-groups=${mapArg(map.gid)}`, 'true',
-  ], `create user namespace (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${file}`, runner);
+  await createPinned([file], map, ['--uid', mapArg(map.uid), '--gid', mapArg(map.gid), '--user', file], `create user namespace (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${file}`, runner);
 }
 
 /**
@@ -103,20 +104,18 @@ export async function createUsernsFile(file: string, map: IdMappingPair, runner:
  * given files. The pid namespace is left to the OCI runtime (it needs a process to live).
  */
 export async function createPodNamespaces(files: PodNamespaceFiles, map: IdMappingPair, runner: Runner = run, opts: { hostname?: string } = {}): Promise<void> {
-  // With a hostname, the process unshare starts inside sets it: as root of the new user namespace
-  // (--setuid/--setgid 0 keep its capabilities across exec), which owns the new UTS namespace, so
-  // sethostname(2) is allowed there. That saves a separate nsenter spawn per pod.
-  const inside = opts.hostname !== undefined && canSetHostnameInside(opts.hostname, map)
-    ? ['--setuid', '0', '--setgid', '0', HOSTNAME, opts.hostname] : ['true'];
+  // With a hostname, the helper's child sets it as root of the new user namespace, which owns the new
+  // UTS namespace, so sethostname(2) is allowed there. That saves a separate nsenter spawn per pod.
+  const inside = opts.hostname !== undefined && canSetHostnameInside(opts.hostname, map) ? ['--hostname', opts.hostname] : [];
   await createPinned([files.user, files.net, files.uts, files.ipc], map, [
-    '--mount', `--user=${files.user}`, `--map-users=${mapArg(map.uid)}`, `--map-groups=${mapArg(map.gid)}`,
-    `--net=${files.net}`, `--uts=${files.uts}`, `--ipc=${files.ipc}`, ...inside,
+    '--uid', mapArg(map.uid), '--gid', mapArg(map.gid),
+    '--user', files.user, '--net', files.net, '--uts', files.uts, '--ipc', files.ipc, ...inside,
   ], `create pod namespaces (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${files.user}`, runner);
 }
 
 /**
  * Whether createPodNamespaces sets this hostname itself (else the caller must, e.g. applyPodSysctls):
- * a plain RFC 1123 name, and uid/gid 0 mapped (KEP-127 pod mappings start at 0) for --setuid/--setgid 0.
+ * a plain RFC 1123 name, and uid/gid 0 mapped (KEP-127 pod mappings start at 0), as before.
  */
 export function canSetHostnameInside(hostname: string, map: IdMappingPair): boolean {
   return PLAIN_HOSTNAME.test(hostname) && map.uid.containerId === 0 && map.gid.containerId === 0;

@@ -53,13 +53,13 @@ describe('pinned user namespaces', { skip }, () => {
     }
   });
 
-  it('a failing unshare leaves no file and no mount behind', async () => {
+  it('a failing namespace helper leaves no file and no mount behind', async () => {
     const files = { user: join(dir, 'f-user'), net: join(dir, 'f-net'), uts: join(dir, 'f-uts'), ipc: join(dir, 'f-ipc') };
-    // A fake runner standing in for unshare after it bound some of the files and then failed.
+    // A fake runner standing in for crius-userns after it bound some of the files and then failed.
     const fake: Runner = async (file, args, opts) => {
-      if (file.endsWith('unshare')) {
+      if (file.endsWith('crius-userns')) {
         await run('mount', ['--bind', '/proc/self/ns/net', files.net]);
-        throw new ExecError({ command: 'unshare', code: 1, signal: null, stdout: '', stderr: 'unshare: boom', timedOut: false, notFound: false, reason: 'exit status 1' });
+        throw new ExecError({ command: 'crius-userns', code: 1, signal: null, stdout: '', stderr: 'crius-userns: boom', timedOut: false, notFound: false, reason: 'exit status 1' });
       }
       return run(file, args, opts);
     };

@@ -143,8 +143,8 @@ describe('tool checks', () => {
     assert.match(good.detail, /network crius \(bridge -> portmap\)/);
   });
 
-  it('unshare --map-users', () => {
-    assert.equal(checkUnshare('/usr/bin/unshare', { ok: true, stdout: ' --map-users <inneruid>:<outeruid>:<count>\n' }).status, 'ok');
+  it('unshare pins namespaces at files', () => {
+    assert.equal(checkUnshare('/usr/bin/unshare', { ok: true, stdout: ' -n, --net[=<file>]          unshare network namespace\n' }).status, 'ok');
     assert.equal(checkUnshare('/usr/bin/unshare', { ok: true, stdout: ' --map-root-user\n' }).status, 'fail');
     assert.equal(checkUnshare('/usr/bin/unshare', { ok: false, missing: true, error: 'not found' }).status, 'fail');
   });
