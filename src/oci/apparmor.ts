@@ -60,8 +60,12 @@ profile ${name} flags=(attach_disconnected,mediate_deleted) {
   file,
   umount,
   unix,
-  # The runtime and the kubelet (unconfined) signal containers; containers signal each other.
+  # The runtime and the kubelet signal containers; containers signal each other. AppArmor 4 (Debian 13,
+  # Ubuntu 24.04) confines crun and runc in profiles of their own name (flags=unconfined), which count
+  # as peers of those names, not as "unconfined": without them ExecSync's liveness signal is denied.
   signal (receive) peer=unconfined,
+  signal (receive) peer=crun,
+  signal (receive) peer=runc,
   signal (send,receive) peer=${name},
   ptrace (trace,read,tracedby,readby) peer=${name},
 

@@ -158,6 +158,19 @@ async function waitForFile(file: string, timeoutMs: number): Promise<boolean> {
   }
 }
 
+/**
+ * How conmon is started for a container. systemd driver: in crius-conmon-<id>.scope from its first
+ * instruction (systemd-run --scope creates the scope, then execs conmon in place, keeping the sync and
+ * start pipes), so its daemonized child stays there, out of the daemon's cgroup; the scope goes away
+ * with conmon. Pure.
+ */
+export function conmonCommand(conmon: string, argv: readonly string[], id: string, systemd?: OciHandlerConfig['systemd']): [string, string[]] {
+  if (!systemd) return [conmon, [...argv]];
+  return [systemd.systemdRun ?? '/usr/bin/systemd-run', [
+    '--scope', '--quiet', '--collect', `--unit=${conmonScope(id)}`, `--slice=${systemd.conmonSlice}`, conmon, ...argv,
+  ]];
+}
+
 export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): OciRuntime {
   const conmon = cfg.conmonPath ?? locateHostBinary('conmon');
   const hide = cfg.hideMounts ?? [];
@@ -205,14 +218,7 @@ export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): O
         ...(o.stdinOnce !== undefined ? { stdinOnce: o.stdinOnce } : {}),
         ...(o.logSizeMax !== undefined ? { logSizeMax: o.logSizeMax } : {}),
       });
-      // systemd: conmon runs in crius-conmon-<id>.scope from its first instruction (systemd-run --scope
-      // creates the scope, then execs conmon in place, keeping the sync/start pipes), and its daemonized
-      // child stays there; the scope goes away with conmon.
-      const [file, args] = cfg.systemd
-        ? [cfg.systemd.systemdRun ?? '/usr/bin/systemd-run', [
-          '--scope', '--quiet', '--collect', `--unit=${conmonScope(id)}`, `--slice=${cfg.systemd.conmonSlice}`,
-          conmon, ...argv]]
-        : [conmon, argv];
+      const [file, args] = conmonCommand(conmon, argv, id, cfg.systemd);
       let r;
       try {
         r = await spawnConmon(file, args, { cwd: bundle, env: conmonEnv(), timeoutMs: o.timeoutMs ?? 60_000 });
