@@ -84,3 +84,16 @@ test('v2 cgroupfs subtree: the daemon moves into a leaf, then controllers are en
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('pod limits under the systemd driver go through systemctl set-property --runtime on the slice', async () => {
+  const { applySliceLimits } = await import('../../../src/oci/pod-cgroup-resources.js');
+  const calls: string[][] = [];
+  await applySliceLimits('kubepods-pod1.slice', { memoryLimit: 1024, cpuQuota: 25000, cpuPeriod: 100000 }, async (file, args) => {
+    calls.push([file, ...args]);
+    return { stdout: '', stderr: '', code: 0 };
+  });
+  assert.deepEqual(calls, [['systemctl', 'set-property', '--runtime', 'kubepods-pod1.slice', 'CPUQuotaPeriodSec=100000us', 'CPUQuota=25.00%', 'MemoryMax=1024']]);
+  calls.length = 0;
+  await applySliceLimits('kubepods-pod1.slice', {}, async (file, args) => { calls.push([file, ...args]); return { stdout: '', stderr: '', code: 0 }; });
+  assert.deepEqual(calls, [], 'nothing to set, no call');
+});
