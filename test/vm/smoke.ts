@@ -256,11 +256,12 @@ async function main(): Promise<void> {
     // with AppArmor 4's per-binary profiles, "crun (unconfined)" (a profile in unconfined mode).
     const label = (await exec(unconfined, ['cat', '/proc/self/attr/current'])).out;
     assert.match(label, /^unconfined$|^\S+ \(unconfined\)$/, label);
-    const denied = await exec(confined, ['mount', '-t', 'tmpfs', 'none', '/mnt']);
+    const mountCmd = ['sh', '-c', 'mkdir -p /m && mount -t tmpfs none /m && echo mounted'];
+    const denied = await exec(confined, mountCmd);
     console.log(`  confined mount: exit ${denied.code} ${denied.out}`);
     assert.notEqual(denied.code, 0, 'crius-default denies mount');
     assert.match(denied.out, /denied/i);
-    const allowed = await exec(unconfined, ['mount', '-t', 'tmpfs', 'none', '/mnt']);
+    const allowed = await exec(unconfined, mountCmd);
     assert.equal(allowed.code, 0, `the same mount works Unconfined (so AppArmor made the difference): ${allowed.out}`);
   });
 
@@ -324,6 +325,28 @@ async function main(): Promise<void> {
     assert.equal(existsSync(SLICE_DIR), false, `${SLICE_DIR} removed`);
     const { items } = await call<{ items: unknown[] }>('ListPodSandbox', {});
     assert.equal(items.length, 0);
+  });
+
+  await step('cgroup_manager = "cgroupfs" on v2: limits are written beneath the daemon\'s delegated cgroup', async () => {
+    client.close();
+    writeFileSync('/etc/crius/config.toml', `cgroup_manager = "cgroupfs"\n${readFileSync('/etc/crius/config.toml', 'utf8')}`);
+    sh('systemctl', ['restart', 'crius.service']);
+    client = connectCri(SOCKET);
+    const rc = await call<{ linux: { cgroup_driver: string } }>('RuntimeConfig', {});
+    assert.equal(rc.linux.cgroup_driver, 'CGROUPFS');
+    const p = pod('cgroupfs', { cgroup_parent: '/kubepods/burstable/podsmoke2' });
+    const podId = await runPod(p);
+    const id = await startCtr(podId, p, ctr('limited', 'sleep 100000', { linux: { resources: { cpu_period: '100000', cpu_quota: '30000', memory_limit_in_bytes: String(48 * 1024 * 1024) } } }));
+    const pid = await containerPid(id);
+    const cg = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().slice(3);
+    console.log(`  container cgroup ${cg}; daemon in ${readFileSync(`/proc/${sh('systemctl', ['show', '-p', 'MainPID', '--value', 'crius.service'])}/cgroup`, 'utf8').trim()}`);
+    assert.match(cg, /^\/system\.slice\/crius\.service\/crius\/kubepods\/burstable\/podsmoke2\//);
+    assert.equal(readFileSync(join('/sys/fs/cgroup', cg, 'memory.max'), 'utf8').trim(), String(48 * 1024 * 1024));
+    assert.equal(readFileSync(join('/sys/fs/cgroup', cg, 'cpu.max'), 'utf8').trim(), '30000 100000');
+    await call('StopPodSandbox', { pod_sandbox_id: podId });
+    await call('RemovePodSandbox', { pod_sandbox_id: podId });
+    assert.ok(!existsSync(`/proc/${pid}`));
+    assert.equal(existsSync('/sys/fs/cgroup/system.slice/crius.service/crius/kubepods'), false, 'pod cgroups removed');
     client.close();
     sh('systemctl', ['stop', 'crius.service']);
     assert.notEqual(sh('systemctl', ['is-active', 'crius.service'], true), 'active');
