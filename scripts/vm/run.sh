@@ -150,7 +150,7 @@ echo "[vm] accelerator: ${accel^^}${why:+ ($why)}"
 log "boot to job took $((t_boot - t_disks)) s"
 
 # Stream the job's output until QEMU exits (the guest powers off after the job), or the timeout.
-tail -n +1 -f --pid="$qpid" "$run/job.log" | grep -av '^CRIUS-VM-' &
+tail -n +1 -f --pid="$qpid" "$run/job.log" | grep -av --line-buffered '^CRIUS-VM-' &
 tpid=$!
 deadline=$((SECONDS + timeout))
 while kill -0 "$qpid" 2>/dev/null; do
