@@ -11,6 +11,7 @@
 # Acceleration: KVM when it boots the guest, else TCG (Debian kernels die under the nested PVM KVM of
 # some hosts); the result of the KVM attempt is remembered per kernel and QEMU build. Override with
 # CRIUS_VM_ACCEL=kvm|tcg. CRIUS_VM_KEEP=1 keeps the run directory (console log, disks) for debugging.
+# CRIUS_VM_EXTRA="FILE..." copies host files (e.g. a static critest) to /crius/.vm-extra/ in the VM.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,6 +55,11 @@ stage="$run/checkout"
 mkdir -p "$stage"
 tar -C "$repo" --exclude=./.git --exclude='./.ci/logs' -chf - . | tar -C "$stage" -xf - \
   || die "copying the checkout failed"
+# Host files the job needs that are not part of the checkout (e.g. critest): /crius/.vm-extra/<name>.
+for f in ${CRIUS_VM_EXTRA:-}; do
+  mkdir -p "$stage/.vm-extra"
+  cp -L "$f" "$stage/.vm-extra/" || die "cannot copy $f into the VM (CRIUS_VM_EXTRA)"
+done
 {
   echo 'set -e'
   echo 'cd /crius'

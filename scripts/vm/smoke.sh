@@ -10,6 +10,11 @@ if [ ! -f "$repo/dist/test/vm/smoke.js" ]; then
   echo "[vm-smoke] FAILED: $repo/dist/test/vm/smoke.js is missing: run npm run build first" >&2
   exit 1
 fi
+# critest (cri-tools, static) runs its AppArmor specs inside when the host has it (.ci installs it).
+if [ -z "${CRIUS_VM_EXTRA+x}" ] && command -v critest >/dev/null; then
+  export CRIUS_VM_EXTRA
+  CRIUS_VM_EXTRA=$(command -v critest)
+fi
 start=$SECONDS
 bash "$here/run.sh" --timeout "${CRIUS_VM_SMOKE_TIMEOUT:-1500}" -- node dist/test/vm/smoke.js
 rc=$?

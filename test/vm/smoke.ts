@@ -110,6 +110,7 @@ async function main(): Promise<void> {
     registry = await startRegistry();
     const img = await busyboxImage('gzip', { Cmd: ['sh'], Env: ['PATH=/bin'] });
     await pushImage({ url: registry.url }, 'smoke/busybox', 'latest', img);
+    await pushImage({ url: registry.url }, 'e2e-test-images/busybox', '1.29-2', img);
     image = `${registry.host}/smoke/busybox:latest`;
   });
 
@@ -121,8 +122,10 @@ async function main(): Promise<void> {
         ipam: { type: 'host-local', ranges: [[{ subnet: '10.77.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }] } }],
     }));
     mkdirSync('/etc/crius', { recursive: true });
-    // No cgroup_manager: the default on this node must be systemd.
-    writeFileSync('/etc/crius/config.toml', 'default_runtime = "crun"\n[runtimes.crun]\npath = "/usr/bin/crun"\n[cni]\nplugin_dirs = ["/usr/lib/cni"]\n');
+    // No cgroup_manager: the default on this node must be systemd. critest's images come from the
+    // local registry (the stand-in of registry.k8s.io/e2e-test-images/busybox is pushed there).
+    writeFileSync('/etc/crius/config.toml', 'default_runtime = "crun"\n[runtimes.crun]\npath = "/usr/bin/crun"\n[cni]\nplugin_dirs = ["/usr/lib/cni"]\n' +
+      `[registries."registry.k8s.io"]\nmirrors = ["${registry!.url}"]\n`);
     sh('bash', [join(PROJECT_ROOT, 'scripts/install-service.sh')]);
     assert.equal(sh('systemctl', ['is-enabled', 'crius.service'], true), 'disabled', 'installed, not enabled by default');
     sh('systemctl', ['start', 'crius.service']);
@@ -306,6 +309,20 @@ async function main(): Promise<void> {
     const { items } = await call<{ items: { id: string; state: string }[] }>('ListPodSandbox', {});
     for (const p of pods) assert.equal(items.find((i) => i.id === p)?.state, 'SANDBOX_READY');
     assert.equal((await exec(running[0]!, ['true'])).code, 0, 'exec still works in a container from before the restart');
+  });
+
+  const critest = join(PROJECT_ROOT, '.vm-extra', 'critest');
+  await step('critest (cri-tools v1.34) AppArmor specs against crius', async () => {
+    if (!existsSync(critest)) {
+      console.log('  skipped: critest is not installed on the host (bash ../shared/cri-tools/install.sh), so none was copied in');
+      return;
+    }
+    const r = spawnSync(critest, ['--runtime-endpoint', `unix://${SOCKET}`, '--ginkgo.focus', 'AppArmor', '--ginkgo.no-color'], { encoding: 'utf8', timeout: 900_000 });
+    const out = `${r.stdout}${r.stderr}`;
+    const summary = out.split('\n').filter((l) => /Ran \d+ of \d+ Specs|Passed|FAIL|SUCCESS/.test(l));
+    console.log(summary.map((l) => `  critest: ${l.trim()}`).join('\n'));
+    assert.equal(r.status, 0, `critest failed:\n${out.slice(-4000)}`);
+    assert.match(out, /Ran [1-9]\d* of \d+ Specs/, 'critest ran AppArmor specs (not all skipped)');
   });
 
   await step('teardown: no scope, mount or process left', async () => {
