@@ -17,11 +17,12 @@ RELEASE=trixie
 
 # What a 2026 Kubernetes node running crius has: systemd as PID 1 (pure cgroup v2), AppArmor, the
 # OCI runtimes and conmon, the CNI plugins, Node.js >= 20 from the release itself; plus what the smoke
-# scenario uses (busybox-static to build its image, docker-registry to serve it).
+# scenario uses (busybox-static to build its image, docker-registry to serve it, sudo for critest,
+# which loads its AppArmor profiles with `sudo apparmor_parser`).
 PACKAGES=(
   linux-image-amd64 systemd systemd-sysv udev dbus kmod
   apparmor crun runc conmon containernetworking-plugins
-  nodejs busybox-static docker-registry
+  nodejs busybox-static docker-registry sudo
   iproute2 iptables procps psmisc util-linux e2fsprogs
 )
 

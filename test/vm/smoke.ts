@@ -217,6 +217,8 @@ async function main(): Promise<void> {
     assert.equal(readFileSync(join(dir, 'cpu.max'), 'utf8').trim(), '50000 100000');
     assert.equal(readFileSync(join(dir, 'memory.max'), 'utf8').trim(), String(64 * 1024 * 1024));
     console.log(`  ${dir}: cpu.max ${readFileSync(join(dir, 'cpu.max'), 'utf8').trim()}, memory.max ${readFileSync(join(dir, 'memory.max'), 'utf8').trim()}, cpu.weight ${readFileSync(join(dir, 'cpu.weight'), 'utf8').trim()}`);
+    const inside = (await exec(limitedId, ['cat', '/proc/self/cgroup'])).out;
+    assert.match(inside, /^0::\/(container)?$/, `a private cgroup namespace: the container sees its own cgroup as / (${inside})`);
     const conmonScopes = scopes().filter((s) => s === `crius-conmon-${limitedId}.scope`);
     assert.equal(conmonScopes.length, 1, `conmon runs in its own scope (${scopes().join(', ')})`);
   });
