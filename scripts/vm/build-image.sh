@@ -119,5 +119,7 @@ chroot "$root" dpkg-query -W -f '${Package} ${Version}\n' >"$work/img/packages.t
 mkdir -p "$out"
 mv "$work/img/"* "$out/"
 touch "$out/done"
+# Older images (other inputs) are not used again: drop them (a VM still running on one keeps its open file).
+find "$CACHE" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended -regex '.*/[0-9a-f]{16}' ! -name "$key" -exec rm -rf {} +
 log "image ready in $out (total $((t3 - t0)) s)"
 echo "$out"

@@ -72,7 +72,7 @@ qemu-img create -q -f qcow2 -F raw -b "$img/root.img" "$run/root.qcow2" || die "
 t_disks=$SECONDS
 log "image $img ($((t_img - t_start)) s), checkout disk ${size_mb} MiB ($((t_disks - t_img)) s)"
 
-kvm_key=$( { sha256sum "$img/vmlinuz"; qemu-system-x86_64 --version; uname -r; } | sha256sum | cut -c1-16)
+kvm_key=$( { sha256sum <"$img/vmlinuz"; qemu-system-x86_64 --version; uname -r; } | sha256sum | cut -c1-16)
 kvm_note="$CACHE/kvm-$kvm_key"
 
 # boot ACCEL: starts QEMU in the background and sets qpid.

@@ -5,7 +5,7 @@
 //   node dist/test/vm/smoke.js          (as root, on a node where scripts/install-service.sh can run)
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectCri, type CriClient } from '../../src/cli/client.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -383,6 +383,5 @@ main().then(async () => {
     console.log(execFileSync('sh', ['-c', 'dmesg | grep -iE "apparmor=.DENIED|audit" | tail -20'], { encoding: 'utf8' }));
   } catch { /* no journal */ }
   await registry?.stop().catch(() => undefined);
-  rmSync(join(WORK, 'never'), { force: true });
   process.exit(1);
 });
