@@ -13,6 +13,7 @@ import { applyPrivateState } from './private-state.js';
 import { criusVersion } from './version.js';
 import { errorMessage } from '../common/errors.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
+import { notifyReady } from './sd-notify.js';
 
 const USAGE = `usage: criusd [--config PATH] [--socket PATH] [--root DIR] [--state DIR] [--log-level debug|info|warn|error]
 
@@ -62,6 +63,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     throw new Error(`cannot serve metrics on ${config.metrics.address}:${config.metrics.port}: ${errorMessage(err)}; choose another [metrics] port, or 0 to disable`);
   }
   logger.info('serving CRI', { socket: config.socket, root: config.rootDir, state: config.stateDir, startup_ms: Math.round(performance.now() - t0), version: criusVersion() });
+  await notifyReady(logger);
   let stopping: Promise<void> | undefined;
   return {
     config, db, server, logger,

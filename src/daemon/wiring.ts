@@ -17,7 +17,7 @@ import { PodStore } from '../store/pods.js';
 import { ContainerStore } from '../store/containers.js';
 import { SandboxService } from '../pod/sandbox-service.js';
 import { ContainerService } from '../container/container-service.js';
-import { detectOciHost } from '../oci/host-setup.js';
+import { containerCgroupFsPath, detectOciHost, podCgroupFsPath } from '../oci/host-setup.js';
 import { createCni } from '../network/cni.js';
 import { openNativeIdmapProbe } from '../userns/idmap-probe.js';
 import { createIdmapSupport } from '../userns/idmap-support.js';
@@ -45,8 +45,9 @@ import { instrumentOci } from './instrument.js';
 import type { StreamHandler } from '../cri/server.js';
 import { makePodResourcesHandlers } from '../cri/pod-resources.js';
 import { makeStatsStreamHandlers } from '../cri/stats-streams.js';
-import { applyPodLimits } from '../oci/pod-cgroup-resources.js';
+import { applyPodLimits, applySliceLimits } from '../oci/pod-cgroup-resources.js';
 import { podTraversalProblem } from './private-state.js';
+import { setUpAppArmor } from '../oci/apparmor.js';
 
 export interface WiringDeps {
   config: Config;
@@ -73,8 +74,10 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   const images = new ImageStore({ root: join(config.rootDir, 'images'), db: deps.db, registries: config.registries, limits: config.images, logger: logger.child({ module: 'image' }) });
   images.recover();
 
-  const host = await detectOciHost(logger, nativeBinary('crius-oci-wrap'));
-  const oci = createOciAdapter(config, host, logger.child({ module: 'oci' }));
+  const host = await detectOciHost(logger, nativeBinary('crius-oci-wrap'), config.cgroupManager);
+  const apparmor = await setUpAppArmor(join(config.stateDir, 'apparmor'));
+  logger.info('apparmor', { enabled: apparmor.enabled, defaultProfile: apparmor.defaultProfile ?? null, ...(apparmor.reason ? { reason: apparmor.reason } : {}) });
+  const oci = createOciAdapter(config, host, logger.child({ module: 'oci' }), apparmor);
   // Late-bound like `containers` below: the gauges read the services at scrape time.
   let pods!: SandboxService;
   let containers!: ContainerService;
@@ -132,7 +135,9 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   const info = makeRuntimeInfoHandlers({
     config, version: deps.version, features: deps.features, kernel: deps.kernel,
     network: () => network.ready(),
-    cgroupDriver: 'CGROUPFS',
+    cgroupDriver: host.driver === 'systemd' ? 'SYSTEMD' : 'CGROUPFS',
+    cgroup: { mode: host.layout.mode, driver: host.driver },
+    apparmor,
   });
   const stream = await startStreamServer({
     backends: streamBackends({ containers, pods, oci, stateDir: config.stateDir, logger: logger.child({ module: 'stream' }) }),
@@ -150,12 +155,13 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     pods,
     containers: { get: (id: string) => containers.get(id), list: async (podId?: string) => containers.listRecorded(podId) },
     collector: new StatsCollector({ cgroups: createCgroupReader(host.layout), now: () => BigInt(Date.now()) * 1_000_000n }),
-    cgroupsPath: (parent: string, id: string) => oci.cgroupsPath(parent, id),
+    cgroupsPath: (parent: string, id: string) => containerCgroupFsPath(host, parent, id),
+    podCgroupPath: (parent: string) => podCgroupFsPath(host, parent),
     containersDir: join(config.rootDir, 'containers'),
   };
   const stats = makeStatsHandlers(statsSources);
   const podMetrics = makeMetricsHandlers(statsSources);
-  const podResources = makePodResourcesHandlers({ pods, apply: (cg, l) => applyPodLimits(host.layout, cg, l), host: limits.host });
+  const podResources = makePodResourcesHandlers({ pods, apply: (cg, l) => (host.driver === 'systemd' ? applySliceLimits(cg, l) : applyPodLimits(host.layout, cg, l)), host: limits.host });
   const pullImage = async (req: never, ctx: Parameters<UnaryHandler>[1]): Promise<object> => {
     const t0 = performance.now();
     let before: string | undefined;
