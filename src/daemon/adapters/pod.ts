@@ -1,7 +1,7 @@
 // pod/'s ports over the mechanisms: namespaces (userns/ for user-namespaced pods, pod/namespaces for the
 // rest), the /dev/shm tmpfs, and cgroups beneath crius's own.
 import { join } from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { run } from '../../common/exec.js';
 import { wrap } from '../../common/errors.js';
 import { canSetHostnameInside, createPodNamespaces, removeNamespaceFiles } from '../../userns/userns-file.js';
@@ -96,7 +96,9 @@ export function infraAdapter(o: {
   return {
     async start(pod) {
       const bundle = bundleOf(pod);
-      await mkdir(bundle, { recursive: true });
+      // Holds only config.json (0600, the pod's env): the rootfs is elsewhere, so nobody else needs in.
+      await mkdir(bundle, { recursive: true, mode: 0o700 });
+      await chmod(bundle, 0o700);
       await mkdir(join(o.config.rootDir, 'infra'), { recursive: true, mode: 0o711 });
       const rootfs = await preparePauseRootfs(rootfsOf(pod), nativeBinary('crius-pause'));
       const h = o.config.runtimes.find((r) => r.name === pod.handler)!;
