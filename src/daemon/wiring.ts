@@ -19,7 +19,7 @@ import { SandboxService } from '../pod/sandbox-service.js';
 import { ContainerService } from '../container/container-service.js';
 import { detectOciHost } from '../oci/host-setup.js';
 import { createCni } from '../network/cni.js';
-import { openNativeIdmapProbe } from '../userns/idmap-probe.js';
+import { openLazyNativeIdmapProbe } from '../userns/idmap-probe.js';
 import { createIdmapSupport } from '../userns/idmap-support.js';
 import { cleanupTemporaryIdmapMounts } from '../rootfs/overlay-rootfs.js';
 import { createOciAdapter, nativeBinary } from './adapters/oci.js';
@@ -38,7 +38,8 @@ import { makeStatsHandlers } from '../cri/stats-handlers.js';
 import { makeMetricsHandlers } from '../cri/pod-metrics.js';
 import { createCgroupReader } from '../stats/cgroup-reader.js';
 import { StatsCollector } from '../stats/stats-collector.js';
-import { countBy, createDaemonMetrics, type DaemonMetrics } from './metrics.js';
+import type { DaemonMetrics } from './metrics.js';
+import { METRICS_OFF } from './metrics-off.js';
 import { instrumentOci } from './instrument.js';
 import type { StreamHandler } from '../cri/server.js';
 import { makePodResourcesHandlers } from '../cri/pod-resources.js';
@@ -75,15 +76,17 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   // Late-bound like `containers` below: the gauges read the services at scrape time.
   let pods!: SandboxService;
   let containers!: ContainerService;
-  const metrics = createDaemonMetrics({
+  // [metrics] port = 0 (the default): nothing can scrape, so nothing is counted and prom-client stays unloaded.
+  const metrics: DaemonMetrics = config.metrics.port === 0 ? METRICS_OFF : await import('./metrics.js').then(({ countBy, createDaemonMetrics }) => createDaemonMetrics({
     pods: () => countBy(pods.list(), (p) => p.state, ['ready', 'notready']),
     containers: () => countBy(containers.listRecorded(), (c) => c.state, ['created', 'running', 'exited']),
-  });
-  instrumentOci(oci, metrics);
+  }));
+  if (metrics !== METRICS_OFF) instrumentOci(oci, metrics);
   const events = new ContainerEvents();
   const cni = createCni({ confDir: config.cni.confDir, pluginDirs: config.cni.pluginDirs, resultsDir: join(config.rootDir, 'cni', 'results') });
   const network = networkAdapter(cni);
-  const probe = await openNativeIdmapProbe(config.stateDir);
+  // Pinned at the first volume check, not here: start-up does not wait for the helper.
+  const probe = await openLazyNativeIdmapProbe(config.stateDir);
   const idmap = createIdmapSupport({ probe: probe.probe });
   await cleanupTemporaryIdmapMounts(join(config.stateDir, 'idmap-tmp')).catch((err: unknown) => logger.warn('idmap tmp cleanup', { error: (err as Error).message }));
 

@@ -23,7 +23,8 @@ import {
 } from './reference.js';
 import { RegistryClient, type RegistriesConfig, type RegistryAuth, type RegistryClientOptions } from './registry-client.js';
 import { SharedLock, SingleFlight } from './single-flight.js';
-import { unpackLayer } from './unpack-layer.js';
+// Loaded at the first layer to unpack (tar-stream, fzstd): not on the daemon's start-up path.
+import type { unpackLayer } from './unpack-layer.js';
 
 export interface ImageStoreOptions {
   /** Directory holding content/ and layers/ (e.g. <rootDir>/images). */
@@ -251,7 +252,7 @@ export class ImageStore {
         image: what, layerDigest: layer.digest, fsopsPath: this.fsopsPath,
       };
       if (this.opts.runner) opts.runner = this.opts.runner;
-      const r = await unpackLayer(opts);
+      const r = await (await import('./unpack-layer.js')).unpackLayer(opts);
       if (r.skippedXattrs > 0) this.log.warn('layer xattrs skipped (namespace not allowed)', { image: what, layer: layer.digest, count: r.skippedXattrs });
       putLayer(this.db, { chainId: layer.chainId, diffId: layer.diffId, blobDigest: layer.digest, usedBytes: r.usedBytes, inodes: r.inodes });
     });
