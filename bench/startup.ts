@@ -39,12 +39,23 @@ function accepts(path: string): Promise<boolean> {
   });
 }
 
-/** Exec to exit of `node -e 0`. */
-async function nodeFloor(): Promise<number> {
+/** CPU time (user + system, all threads) a live process has used so far, from /proc (10 ms ticks). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10; // utime, stime (fields 14, 15) at USER_HZ = 100
+}
+
+/** Exec to exit of `node -e 0`, and the CPU time it used (the wall time moves with the host's load, CPU time much less). */
+async function nodeFloor(): Promise<{ wallMs: number; cpuMs: number }> {
   const t0 = process.hrtime.bigint();
-  const p = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  const p = spawn(process.execPath, ['-e', 'process.stdout.write(JSON.stringify(process.cpuUsage()))'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  p.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
   await new Promise((r) => p.once('exit', r));
-  return msSince(t0);
+  const wallMs = msSince(t0);
+  const u = JSON.parse(out) as { user: number; system: number };
+  return { wallMs, cpuMs: (u.user + u.system) / 1000 };
 }
 
 /** VmRSS of a bare node doing nothing, RSS_AT_MS after exec. */
@@ -57,7 +68,7 @@ async function nodeIdleRss(): Promise<number> {
   return rss;
 }
 
-interface DaemonRun { versionMs: number; statusMs: number; rssMiB: number; runtimeReady: boolean }
+interface DaemonRun { versionMs: number; versionCpuMs: number; statusMs: number; rssMiB: number; runtimeReady: boolean }
 
 async function daemonOnce(): Promise<DaemonRun> {
   const dir = mkdtempSync(join(tmpdir(), 'crius-su-'));
@@ -90,6 +101,7 @@ plugin_dirs = ["/usr/lib/cni"]
   let client: ReturnType<typeof connectCri> | undefined;
   try {
     let versionMs = 0;
+    let versionCpuMs = 0;
     for (;;) {
       if (exited) throw new Error(`criusd exited during start-up: ${stderr}`);
       if (msSince(t0) > 30_000) throw new Error('criusd did not answer Version within 30 s');
@@ -98,6 +110,7 @@ plugin_dirs = ["/usr/lib/cni"]
       try {
         await client.call('runtime', 'Version', {}, 2000);
         versionMs = msSince(t0);
+        versionCpuMs = cpuMs(proc.pid!);
         break;
       } catch {
         client.close();
@@ -111,7 +124,7 @@ plugin_dirs = ["/usr/lib/cni"]
     // The client's channel stays open, as the kubelet's would.
     await sleep(Math.max(0, RSS_AT_MS - msSince(t0)));
     const rssMiB = vmRssMiB(proc.pid!);
-    return { versionMs, statusMs, rssMiB, runtimeReady };
+    return { versionMs, versionCpuMs, statusMs, rssMiB, runtimeReady };
   } finally {
     client?.close();
     if (!exited) proc.kill('SIGTERM');
@@ -120,7 +133,7 @@ plugin_dirs = ["/usr/lib/cni"]
   }
 }
 
-const floors: number[] = [];
+const floors: { wallMs: number; cpuMs: number }[] = [];
 const runs: DaemonRun[] = [];
 await nodeFloor(); // warm the page cache for node itself
 for (let i = 0; i < N; i++) {
@@ -130,9 +143,11 @@ for (let i = 0; i < N; i++) {
 const nodeRss = await nodeIdleRss();
 
 const rows = [
-  stats('node -e 0 (floor): exec to exit', floors),
+  stats('node -e 0 (floor): exec to exit', floors.map((f) => f.wallMs)),
   stats('criusd: exec to first answered Version', runs.map((r) => r.versionMs)),
   stats('criusd: exec to first answered Status', runs.map((r) => r.statusMs)),
+  stats('node -e 0 (floor): CPU time used (user+sys)', floors.map((f) => f.cpuMs)),
+  stats('criusd: CPU time used until Version answered', runs.map((r) => r.versionCpuMs)),
 ];
 const rss = runs.map((r) => r.rssMiB).sort((a, b) => a - b);
 const result = {
@@ -141,6 +156,8 @@ const result = {
   floor_node_e0_ms: rows[0],
   version_ms: rows[1],
   status_ms: rows[2],
+  floor_cpu_ms: rows[3],
+  version_cpu_ms: rows[4],
   runtime_ready: runs.every((r) => r.runtimeReady),
   rss_mib_at_3s: { median: rss[Math.floor(rss.length / 2)], max: rss[rss.length - 1], min: rss[0] },
   floor_idle_node_rss_mib: nodeRss,

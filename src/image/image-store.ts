@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { nativeBuildPath } from '../common/install-root.js';
 import { CriusError, failedPrecondition, notFound, wrap } from '../common/errors.js';
 import type { Runner } from '../common/exec.js';
 import { silentLogger, type Logger } from '../common/logger.js';
@@ -77,7 +77,7 @@ export interface ImageFsUsage {
   inodesUsed: number;
 }
 
-const DEFAULT_FSOPS = fileURLToPath(new URL('../../../native/build/crius-fsops', import.meta.url));
+const DEFAULT_FSOPS = nativeBuildPath('crius-fsops');
 
 /** Runs fn over items with at most `limit` at a time; the first failure rejects (others still settle). */
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {

@@ -1,0 +1,31 @@
+// Bundles the daemon (src/daemon/main.ts and everything it imports, grpc-js and protobuf.js included)
+// into dist/criusd/, which bin/criusd.js runs: one file to resolve, read and compile at start instead of
+// several hundred modules. What a given config may never use (prom-client, ws, image unpacking) stays
+// behind dynamic import() in chunks of its own, loaded on first use. Run by `npm run build`, after tsc.
+// Left external (loaded from node_modules):
+//   better-sqlite3: a native addon found through `bindings`;
+//   tar-stream: src/image/tar-pax.ts patches its headers module through require, which must be the copy
+//     the unpacker uses;
+//   @grpc/proto-loader: grpc-js requires it only for channelz/ORCA, which crius does not serve.
+import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const here = (p) => fileURLToPath(new URL(`../${p}`, import.meta.url));
+const outdir = here('dist/criusd');
+rmSync(outdir, { recursive: true, force: true });
+await build({
+  entryPoints: { main: here('src/daemon/main.ts') },
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external: ['better-sqlite3', 'tar-stream', '@grpc/proto-loader'],
+  // CommonJS dependencies call require() for Node's built-ins; an ES module has no require of its own.
+  banner: { js: "import { createRequire as __criusCreateRequire } from 'node:module'; const require = __criusCreateRequire(import.meta.url);" },
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+});
