@@ -2,8 +2,9 @@
 // into dist/criusd/, which bin/criusd.js runs: one file to resolve, read and compile at start instead of
 // several hundred modules. What a given config may never use (prom-client, ws, image unpacking) stays
 // behind dynamic import() in chunks of its own, loaded on first use. Run by `npm run build`, after tsc.
+// better-sqlite3's JavaScript is bundled; its addon is loaded from node_modules (src/store/db.ts finds it).
 // Left external (loaded from node_modules):
-//   better-sqlite3: a native addon found through `bindings`;
+//   bindings: better-sqlite3's fallback search for its addon, which must run from its own package;
 //   tar-stream: src/image/tar-pax.ts patches its headers module through require, which must be the copy
 //     the unpacker uses;
 //   @grpc/proto-loader: grpc-js requires it only for channelz/ORCA, which crius does not serve.
@@ -22,7 +23,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['better-sqlite3', 'tar-stream', '@grpc/proto-loader'],
+  external: ['tar-stream', '@grpc/proto-loader', 'bindings'],
   // CommonJS dependencies call require() for Node's built-ins; an ES module has no require of its own.
   banner: { js: "import { createRequire as __criusCreateRequire } from 'node:module'; const require = __criusCreateRequire(import.meta.url);" },
   sourcemap: 'linked',

@@ -58,7 +58,10 @@ let cached: ProtoGrpcType | undefined;
 /** The runtime.v1 package for grpc-js: services only (message type entries are not built). */
 export function loadCriProto(): ProtoGrpcType {
   if (!cached) {
-    const root = protobuf.Root.fromJSON(API_DESCRIPTOR as protobuf.INamespace);
+    // Not Root.fromJSON: it resolves every type up front (tens of ms). Each method's types are resolved
+    // here, and a type's fields when protobuf.js first builds its encoder/decoder, on first use.
+    const root = new protobuf.Root();
+    root.addJSON((API_DESCRIPTOR as protobuf.INamespace).nested!);
     const def: Record<string, grpc.ServiceDefinition> = {};
     for (const name of SERVICES) def[name] = serviceDefinition(root, name);
     cached = grpc.loadPackageDefinition(def as Parameters<typeof grpc.loadPackageDefinition>[0]) as unknown as ProtoGrpcType;
