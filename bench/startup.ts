@@ -5,7 +5,9 @@
 // floor, alternating with the daemon in the same run: the exec-to-exit time of a bare `node -e 0`, and
 // the VmRSS of a bare idle node 3 s after exec.
 // Run as root after `npm run build`:
-//   node dist/bench/startup.js [--n 10] [--json-only]
+//   node dist/bench/startup.js [--n 10] [--json-only] [--criusd PATH] [--node-flags '--flag ...']
+// --criusd runs another build's bin/criusd.js (e.g. a checkout of main, for before/after in one run);
+// --node-flags puts Node/V8 flags before it (to try heap flags).
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,8 @@ const argv = process.argv.slice(2);
 const N = Number(flag(argv, '--n') ?? 10);
 const jsonOnly = argv.includes('--json-only');
 const RSS_AT_MS = 3000;
+const criusd = flag(argv, '--criusd') ?? CRIUSD;
+const nodeFlags = (flag(argv, '--node-flags') ?? '').split(' ').filter(Boolean);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -94,7 +98,7 @@ plugin_dirs = ["/usr/lib/cni"]
   const socket = join(dir, 'crius.sock');
   let stderr = '';
   const t0 = process.hrtime.bigint();
-  const proc = spawn(process.execPath, [CRIUSD, '--config', join(dir, 'config.toml'), '--socket', socket, '--root', join(dir, 'root'), '--state', join(dir, 'state'), '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [...nodeFlags, criusd, '--config', join(dir, 'config.toml'), '--socket', socket, '--root', join(dir, 'root'), '--state', join(dir, 'state'), '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
   proc.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
   let exited = false;
   const exit = new Promise((r) => proc.once('exit', () => { exited = true; r(undefined); }));
@@ -153,6 +157,8 @@ const rss = runs.map((r) => r.rssMiB).sort((a, b) => a - b);
 const result = {
   bench: 'startup',
   runs: N,
+  criusd,
+  node_flags: nodeFlags.join(' '),
   floor_node_e0_ms: rows[0],
   version_ms: rows[1],
   status_ms: rows[2],
