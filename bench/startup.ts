@@ -5,9 +5,10 @@
 // floor, alternating with the daemon in the same run: the exec-to-exit time of a bare `node -e 0`, and
 // the VmRSS of a bare idle node 3 s after exec.
 // Run as root after `npm run build`:
-//   node dist/bench/startup.js [--n 10] [--json-only] [--criusd PATH] [--node-flags '--flag ...']
-// --criusd runs another build's bin/criusd.js (e.g. a checkout of main, for before/after in one run);
-// --node-flags puts Node/V8 flags before it (to try heap flags).
+//   node dist/bench/startup.js [--n 10] [--json-only] [--criusd PATH] [--baseline PATH] [--node-flags '--flag ...']
+// --criusd runs another build's bin/criusd.js instead of this one; --baseline runs another build's too,
+// alternating with this one in the same run (before/after on the same host load); --node-flags puts
+// Node/V8 flags before the daemon's script (to try heap flags).
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ const N = Number(flag(argv, '--n') ?? 10);
 const jsonOnly = argv.includes('--json-only');
 const RSS_AT_MS = 3000;
 const criusd = flag(argv, '--criusd') ?? CRIUSD;
+const baseline = flag(argv, '--baseline');
 const nodeFlags = (flag(argv, '--node-flags') ?? '').split(' ').filter(Boolean);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -74,7 +76,7 @@ async function nodeIdleRss(): Promise<number> {
 
 interface DaemonRun { versionMs: number; versionCpuMs: number; statusMs: number; rssMiB: number; runtimeReady: boolean }
 
-async function daemonOnce(): Promise<DaemonRun> {
+async function daemonOnce(script: string): Promise<DaemonRun> {
   const dir = mkdtempSync(join(tmpdir(), 'crius-su-'));
   const cniDir = join(dir, 'cni');
   mkdirSync(cniDir);
@@ -98,7 +100,7 @@ plugin_dirs = ["/usr/lib/cni"]
   const socket = join(dir, 'crius.sock');
   let stderr = '';
   const t0 = process.hrtime.bigint();
-  const proc = spawn(process.execPath, [...nodeFlags, criusd, '--config', join(dir, 'config.toml'), '--socket', socket, '--root', join(dir, 'root'), '--state', join(dir, 'state'), '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [...nodeFlags, script, '--config', join(dir, 'config.toml'), '--socket', socket, '--root', join(dir, 'root'), '--state', join(dir, 'state'), '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
   proc.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
   let exited = false;
   const exit = new Promise((r) => proc.once('exit', () => { exited = true; r(undefined); }));
@@ -139,10 +141,12 @@ plugin_dirs = ["/usr/lib/cni"]
 
 const floors: { wallMs: number; cpuMs: number }[] = [];
 const runs: DaemonRun[] = [];
+const baseRuns: DaemonRun[] = [];
 await nodeFloor(); // warm the page cache for node itself
 for (let i = 0; i < N; i++) {
   floors.push(await nodeFloor());
-  runs.push(await daemonOnce());
+  runs.push(await daemonOnce(criusd));
+  if (baseline) baseRuns.push(await daemonOnce(baseline));
 }
 const nodeRss = await nodeIdleRss();
 
@@ -152,8 +156,15 @@ const rows = [
   stats('criusd: exec to first answered Status', runs.map((r) => r.statusMs)),
   stats('node -e 0 (floor): CPU time used (user+sys)', floors.map((f) => f.cpuMs)),
   stats('criusd: CPU time used until Version answered', runs.map((r) => r.versionCpuMs)),
+  ...(baseline ? [
+    stats('baseline criusd: exec to first answered Version', baseRuns.map((r) => r.versionMs)),
+    stats('baseline criusd: exec to first answered Status', baseRuns.map((r) => r.statusMs)),
+    stats('baseline criusd: CPU time used until Version answered', baseRuns.map((r) => r.versionCpuMs)),
+  ] : []),
 ];
+const medianOf = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
 const rss = runs.map((r) => r.rssMiB).sort((a, b) => a - b);
+const baseRss = baseRuns.map((r) => r.rssMiB);
 const result = {
   bench: 'startup',
   runs: N,
@@ -165,6 +176,13 @@ const result = {
   floor_cpu_ms: rows[3],
   version_cpu_ms: rows[4],
   runtime_ready: runs.every((r) => r.runtimeReady),
+  ...(baseline ? {
+    baseline,
+    baseline_version_ms: rows[5],
+    baseline_status_ms: rows[6],
+    baseline_version_cpu_ms: rows[7],
+    baseline_rss_mib_at_3s: { median: medianOf(baseRss), max: Math.max(...baseRss), min: Math.min(...baseRss) },
+  } : {}),
   rss_mib_at_3s: { median: rss[Math.floor(rss.length / 2)], max: rss[rss.length - 1], min: rss[0] },
   floor_idle_node_rss_mib: nodeRss,
   goals: { version_median_ms: 250, rss_mib: 50 },
@@ -173,5 +191,6 @@ console.log(JSON.stringify(result));
 if (!jsonOnly) {
   printTable(rows);
   console.log(`\ncriusd VmRSS ${RSS_AT_MS / 1000} s after exec: median ${result.rss_mib_at_3s.median} MiB (min ${result.rss_mib_at_3s.min}, max ${result.rss_mib_at_3s.max}); bare idle node: ${nodeRss} MiB`);
+  if (baseline) console.log(`baseline criusd VmRSS ${RSS_AT_MS / 1000} s after exec: median ${medianOf(baseRss)} MiB (min ${Math.min(...baseRss)}, max ${Math.max(...baseRss)})`);
   console.log(`goals: Version median <= 250 ms, RSS <= 50 MiB; RuntimeReady in every Status: ${result.runtime_ready}`);
 }
