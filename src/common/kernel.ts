@@ -23,3 +23,23 @@ export function readKernelFacts(): KernelFacts & { maxUserNamespaces?: number } 
     maxUserNamespaces: max,
   };
 }
+
+/** The highest number in a kernel CPU list file ("0-3,8" -> 8), or fallback when it cannot be read. */
+export function highestInList(path: string, fallback: number): number {
+  try {
+    const text = readFileSync(path, 'utf8').trim();
+    const nums = text.split(/[-,]/).map(Number).filter((n) => Number.isInteger(n));
+    return nums.length > 0 ? Math.max(...nums) : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/** Highest CPU and NUMA node number this host can ever have (cpuset values above them are refused). */
+export function readHostCpuset(): { maxCpu: number; maxMem: number } {
+  return {
+    maxCpu: highestInList('/sys/devices/system/cpu/possible', 0),
+    // No NUMA (no node directory): node 0 only.
+    maxMem: highestInList('/sys/devices/system/node/possible', 0),
+  };
+}

@@ -17,7 +17,9 @@ import type { Spec } from '../spec/oci-types.js';
 import type { ContainerConfigInput, SandboxConfigInput } from '../spec/types.js';
 import type { Pod } from '../pod/types.js';
 import { nowNanos } from '../pod/sandbox-service.js';
-import type { HandlerPort, ImagePort, OciPort, RootfsPort, VolumeProbePort } from './ports.js';
+import type { DevicePort, HandlerPort, ImagePort, OciPort, RootfsPort, VolumeProbePort } from './ports.js';
+import { prepareLogFile, splitLogPath } from './log-file.js';
+import type { DeviceNodeInfo } from '../spec/types.js';
 import type { Container, ContainerConfig, ContainerRuntime, ContainerStep } from './types.js';
 import { StepTimer } from '../common/step-timer.js';
 import type { ContainerEventType, EventSink } from './events.js';
@@ -34,6 +36,9 @@ export interface ContainerServiceDeps {
   rootfs: RootfsPort;
   handlers: HandlerPort;
   volumes: VolumeProbePort;
+  devices: DevicePort;
+  /** [limits] max_seccomp_profile_bytes: the largest Localhost seccomp profile read. */
+  seccompProfileBytes?: number;
   /** Capabilities crius itself holds: privileged and ALL grant these, never more (capset would fail). */
   ownCapabilities: string[];
   logger: Logger;
@@ -148,8 +153,13 @@ export class ContainerService {
     const bundle = join(this.d.stateDir, 'containers', id);
     const dataDir = join(this.d.rootDir, 'containers', id);
     const rootfs = join(bundle, 'rootfs');
-    const logDir = (sandboxConfig as { log_directory?: string } | null)?.log_directory || pod.config.log_directory || '';
-    const logPath = config.log_path ? (logDir ? join(logDir, config.log_path) : config.log_path) : join(bundle, 'container.log');
+    // The pod's own log_directory (checked by RunPodSandbox) wins over the copy CreateContainer carries.
+    const logDir = pod.config.log_directory || (sandboxConfig as { log_directory?: string } | null)?.log_directory || '';
+    // log_path is relative to log_directory (CRI); without a directory there is nothing it is relative
+    // to, so the log stays in the bundle (containerd ignores log_path then too).
+    const logParts = logDir && config.log_path ? splitLogPath(config.log_path, 'config.log_path') : [];
+    if (config.log_path && !logDir) this.d.logger.warn('log_path given without a pod log_directory; logging to the bundle', { container: name, pod_id: pod.id });
+    const logPath = logParts.length > 0 ? await prepareLogFile(logDir, logParts, 'config.log_path', false).catch((err: unknown) => { throw wrap(what, err); }) : join(bundle, 'container.log');
     const userns = pod.runtime.userns.kind === 'pod' ? pod.runtime.userns : null;
     const root = hostRoot(pod.runtime.userns);
 
@@ -166,7 +176,10 @@ export class ContainerService {
     // idmapped mounts, or a volume whose filesystem cannot be idmapped, fails the call with nothing to undo.
     let spec: Spec;
     try {
-      const seccompLocalhost = await loadLocalhostSeccomp(config.linux?.security_context?.seccomp, `container "${name}"`);
+      const seccompLocalhost = await loadLocalhostSeccomp(config.linux?.security_context?.seccomp, 'config.linux.security_context.seccomp.localhost_ref', this.d.seccompProfileBytes);
+      const privileged = config.linux?.security_context?.privileged === true;
+      const deviceNodes = privileged ? {} : await this.deviceNodes(config.devices ?? []);
+      const hostDevices = privileged ? await this.d.devices.all() : undefined;
       const built = buildContainerSpec({
         container: config as unknown as ContainerConfigInput,
         sandbox: (sandboxConfig ?? pod.config) as unknown as SandboxConfigInput,
@@ -189,6 +202,8 @@ export class ContainerService {
           arch: process.arch,
           ownCapabilities: this.d.ownCapabilities,
           seccompLocalhost,
+          deviceNodes,
+          hostDevices,
         },
       });
       spec = built.spec;
@@ -233,7 +248,11 @@ export class ContainerService {
         await mkdir(dir, { recursive: true, mode: 0o755 });
         await chown(dir, root.uid, root.gid);
       }
-      if (logDir) await mkdir(logDir, { recursive: true, mode: 0o755 });
+      if (logDir) {
+        await mkdir(logDir, { recursive: true, mode: 0o755 });
+        // Again, now creating the parents: nothing may have become a symlink since the check above.
+        if (logParts.length > 0) await prepareLogFile(logDir, logParts, 'config.log_path', true);
+      }
       step('rootfs');
       await this.d.rootfs.mount({
         layers: image.layerDirs,
@@ -263,6 +282,18 @@ export class ContainerService {
       await this.undo(this.get(id)).catch((e: unknown) => this.d.logger.error('undo of container failed', { container_id: id, error: (e as Error).message }));
       throw wrap(what, err);
     }
+  }
+
+  /** The host device node of each CRI device; a host_path that is no device is NOT_FOUND naming the field. */
+  private async deviceNodes(devices: readonly { host_path?: string | null }[]): Promise<Record<string, DeviceNodeInfo>> {
+    const out: Record<string, DeviceNodeInfo> = {};
+    for (const [i, d] of devices.entries()) {
+      const hostPath = d.host_path ?? '';
+      const node = await this.d.devices.node(hostPath);
+      if (!node) throw notFound(`config.devices[${i}].host_path: ${JSON.stringify(hostPath)} is not a device node on this host; check the device's host path`);
+      out[hostPath] = node;
+    }
+    return out;
   }
 
   /**

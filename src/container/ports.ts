@@ -1,6 +1,6 @@
 // What the container domain needs from the mechanisms (oci/, rootfs/, image/, userns/).
 import type { Spec } from '../spec/oci-types.js';
-import type { ImageConfig } from '../spec/types.js';
+import type { DeviceNodeInfo, ImageConfig } from '../spec/types.js';
 import type { RuntimeFeatures } from '../oci/features-types.js';
 
 export interface ExitInfo {
@@ -76,3 +76,11 @@ export interface VolumeProbePort {
 }
 
 export type { Spec };
+
+/** Host device nodes (oci/host-devices.ts): for CRI `devices` and privileged containers' full /dev. */
+export interface DevicePort {
+  /** The device node at a host path, or undefined when the path is not a character or block device. */
+  node(hostPath: string): Promise<DeviceNodeInfo | undefined>;
+  /** Every device node under the host's /dev, by path. */
+  all(): Promise<Record<string, DeviceNodeInfo>>;
+}

@@ -19,6 +19,9 @@ import type { ContainerService } from '../container/container-service.js';
 import type { Container } from '../container/types.js';
 import { matchesId, matchesLabels } from './label-filter.js';
 import type { CriLinuxResources } from '../container/update-resources.js';
+import { checkContainerConfig, type RequestLimits } from './validate/requests.js';
+import { checkLogDirectory } from './validate/log-path.js';
+import { checkResources } from './validate/resources.js';
 
 type CriState = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
 
@@ -62,11 +65,15 @@ export function toCriContainer(c: Container): CriContainer {
   };
 }
 
-export function makeContainerHandlers(containers: ContainerService) {
+export function makeContainerHandlers(containers: ContainerService, limits: RequestLimits) {
   return {
     CreateContainer: async (req: CreateContainerRequest__Output): Promise<CreateContainerResponse> => {
       if (!req.pod_sandbox_id) throw invalidArgument('CreateContainer: pod_sandbox_id is empty');
       if (!req.config) throw invalidArgument('CreateContainer: config is missing');
+      checkContainerConfig(req.config, limits);
+      // The pod's config again, as the kubelet sends it: what crius may read from it is checked too.
+      checkLogDirectory(req.sandbox_config?.log_directory, 'sandbox_config.log_directory');
+      checkResources(req.sandbox_config?.linux?.resources, 'sandbox_config.linux.resources', limits.host);
       const c = await containers.create(req.pod_sandbox_id, req.config, req.sandbox_config as never);
       return { container_id: c.id };
     },
@@ -110,6 +117,7 @@ export function makeContainerHandlers(containers: ContainerService) {
     UpdateContainerResources: async (req: { container_id?: string | null; linux?: CriLinuxResources | null }): Promise<object> => {
       if (!req.container_id) throw invalidArgument('UpdateContainerResources: container_id is empty');
       if (!req.linux) throw invalidArgument('UpdateContainerResources: linux resources are missing (Windows resources do not apply here)');
+      checkResources(req.linux, 'linux', limits.host);
       await containers.updateResources(req.container_id, req.linux);
       return {};
     },

@@ -15,6 +15,7 @@ import type { SandboxService } from '../pod/sandbox-service.js';
 import type { Pod } from '../pod/types.js';
 import { describeUserns } from '../userns/mapping-rules.js';
 import { matchesId, matchesLabels } from './label-filter.js';
+import { checkPodSandboxConfig, type RequestLimits } from './validate/requests.js';
 
 const podState = (p: Pod): 'SANDBOX_READY' | 'SANDBOX_NOTREADY' => (p.state === 'ready' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY');
 
@@ -40,10 +41,11 @@ export function toCriPod(p: Pod): PodSandbox {
   };
 }
 
-export function makePodHandlers(pods: SandboxService) {
+export function makePodHandlers(pods: SandboxService, limits: RequestLimits) {
   return {
     RunPodSandbox: async (req: RunPodSandboxRequest__Output): Promise<RunPodSandboxResponse> => {
       if (!req.config) throw invalidArgument('RunPodSandbox: config is missing');
+      checkPodSandboxConfig(req.config, limits);
       const pod = await pods.run(req.config, req.runtime_handler ?? '');
       return { pod_sandbox_id: pod.id };
     },

@@ -4,12 +4,15 @@ import { failedPrecondition, invalidArgument, wrap } from '../common/errors.js';
 import type { Pod } from '../pod/types.js';
 import type { PodLimits } from '../oci/pod-cgroup-resources.js';
 import { podLimitsFromCri } from '../oci/pod-cgroup-resources.js';
+import { checkResources, type HostCpuset } from './validate/resources.js';
 
 type CriRes = Parameters<typeof podLimitsFromCri>[0];
 
 export interface PodResourcesDeps {
   pods: { get(id: string): Pod };
   apply(podCgroup: string, limits: PodLimits): Promise<unknown>;
+  /** The node's highest CPU and memory node, for cpuset checks; absent = not checked. */
+  host?: HostCpuset;
 }
 
 /** resources + overhead: limits add up; an unlimited side (unset) keeps the sum unlimited. Pure. */
@@ -32,6 +35,10 @@ export function makePodResourcesHandlers(d: PodResourcesDeps) {
   return {
     UpdatePodSandboxResources: async (req: { pod_sandbox_id?: string | null; resources?: CriRes | null; overhead?: CriRes | null }): Promise<object> => {
       if (!req.pod_sandbox_id) throw invalidArgument('UpdatePodSandboxResources: pod_sandbox_id is empty');
+      // Kernel-refused values are refused here, naming the field, not as EINVAL from the cgroup write.
+      const host = d.host ?? { maxCpu: Number.MAX_SAFE_INTEGER, maxMem: Number.MAX_SAFE_INTEGER };
+      checkResources(req.resources as never, 'resources', host);
+      checkResources(req.overhead as never, 'overhead', host);
       const pod = d.pods.get(req.pod_sandbox_id);
       const what = `update resources of pod "${pod.namespace}/${pod.name}" (${pod.id})`;
       if (pod.state !== 'ready') throw failedPrecondition(`${what}: the pod is ${pod.state}`);

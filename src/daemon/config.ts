@@ -27,6 +27,8 @@ export interface Config {
   streaming: { address: string; port: number };
   userns: { rootfs: 'idmap' | 'copy'; subidStart: number; subidLength: number; idsPerPod: number };
   metrics: { address: string; port: number };
+  /** Caps on what one CRI request may make crius read or store (issue 13). */
+  limits: { seccompProfileBytes: number; labelsAnnotationsBytes: number };
   /** The file the values came from, or undefined when only defaults were used. */
   source?: string;
 }
@@ -51,6 +53,9 @@ export function defaultConfig(): Config {
     // 2^31 upwards keeps clear of typical /etc/subuid ranges and far below the reserved 2^32-1.
     userns: { rootfs: 'idmap', subidStart: 2_147_483_648, subidLength: 65536 * 4096, idsPerPod: 65536 },
     metrics: { address: '127.0.0.1', port: 0 },
+    // 1 MiB holds any real seccomp profile (Docker's default is ~20 KiB); 256 KiB is what the API server
+    // allows for an object's annotations (TotalAnnotationSizeLimitB), applied here to labels + annotations.
+    limits: { seccompProfileBytes: 1024 * 1024, labelsAnnotationsBytes: 256 * 1024 },
   };
 }
 
@@ -175,7 +180,7 @@ export function parseConfig(source: string, file: string): Config {
   }
   const r = new Reader(file, source);
   const d = defaultConfig();
-  r.known(doc, [], ['root_dir', 'state_dir', 'socket', 'log_level', 'default_runtime', 'runtimes', 'registries', 'cni', 'streaming', 'userns', 'metrics']);
+  r.known(doc, [], ['root_dir', 'state_dir', 'socket', 'log_level', 'default_runtime', 'runtimes', 'registries', 'cni', 'streaming', 'userns', 'metrics', 'limits']);
 
   const logLevel = r.string(doc, [], 'log_level', d.logLevel);
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) r.fail([], 'log_level', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
@@ -219,6 +224,8 @@ export function parseConfig(source: string, file: string): Config {
   if (rootfs !== 'idmap' && rootfs !== 'copy') r.fail(['userns'], 'rootfs', `must be "idmap" or "copy", got "${rootfs}"`);
   const metrics = r.table(doc, [], 'metrics');
   r.known(metrics, ['metrics'], ['address', 'port']);
+  const limits = r.table(doc, [], 'limits');
+  r.known(limits, ['limits'], ['max_seccomp_profile_bytes', 'max_labels_annotations_bytes']);
 
   const subidStart = r.int(userns, ['userns'], 'subid_start', d.userns.subidStart, 1, 2 ** 32 - 2);
   const subidLength = r.int(userns, ['userns'], 'subid_length', d.userns.subidLength, 1, 2 ** 32 - 1);
@@ -246,6 +253,10 @@ export function parseConfig(source: string, file: string): Config {
     metrics: {
       address: r.string(metrics, ['metrics'], 'address', d.metrics.address),
       port: r.int(metrics, ['metrics'], 'port', d.metrics.port, 0, 65535),
+    },
+    limits: {
+      seccompProfileBytes: r.int(limits, ['limits'], 'max_seccomp_profile_bytes', d.limits.seccompProfileBytes, 1024, 64 * 1024 * 1024),
+      labelsAnnotationsBytes: r.int(limits, ['limits'], 'max_labels_annotations_bytes', d.limits.labelsAnnotationsBytes, 1024, 64 * 1024 * 1024),
     },
     source: file,
   };

@@ -24,7 +24,9 @@ import { createIdmapSupport } from '../userns/idmap-support.js';
 import { cleanupTemporaryIdmapMounts } from '../rootfs/overlay-rootfs.js';
 import { createOciAdapter, nativeBinary } from './adapters/oci.js';
 import { cgroupAdapter, infraAdapter, namespaceAdapter, shmAdapter } from './adapters/pod.js';
-import { handlerAdapter, imageAdapter, readImageFile, rootfsAdapter, volumeAdapter } from './adapters/container.js';
+import { deviceAdapter, handlerAdapter, imageAdapter, readImageFile, rootfsAdapter, volumeAdapter } from './adapters/container.js';
+import { readHostCpuset } from '../common/kernel.js';
+import type { RequestLimits } from '../cri/validate/requests.js';
 import { networkAdapter } from './adapters/network.js';
 import { createRangeAllocator } from '../userns/range-allocator.js';
 import { streamBackends } from './adapters/stream.js';
@@ -117,6 +119,8 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     rootfs: rootfsAdapter(config),
     handlers: handlerAdapter(config, deps.features),
     volumes: volumeAdapter(idmap),
+    devices: deviceAdapter(),
+    seccompProfileBytes: config.limits.seccompProfileBytes,
     ownCapabilities,
     logger: logger.child({ module: 'container' }),
     readImageFile,
@@ -139,8 +143,9 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   logger.info('streaming server', { url: stream.baseUrl });
   const streaming = makeStreamHandlers(stream, containers, pods);
   const image = makeImageServiceHandlers({ images });
-  const pod = makePodHandlers(pods);
-  const ctr = makeContainerHandlers(containers);
+  const limits: RequestLimits = { labelsAnnotationsBytes: config.limits.labelsAnnotationsBytes, host: readHostCpuset() };
+  const pod = makePodHandlers(pods, limits);
+  const ctr = makeContainerHandlers(containers, limits);
   const statsSources = {
     pods,
     containers: { get: (id: string) => containers.get(id), list: async (podId?: string) => containers.listRecorded(podId) },
@@ -150,7 +155,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   };
   const stats = makeStatsHandlers(statsSources);
   const podMetrics = makeMetricsHandlers(statsSources);
-  const podResources = makePodResourcesHandlers({ pods, apply: (cg, l) => applyPodLimits(host.layout, cg, l) });
+  const podResources = makePodResourcesHandlers({ pods, apply: (cg, l) => applyPodLimits(host.layout, cg, l), host: limits.host });
   const pullImage = async (req: never, ctx: Parameters<UnaryHandler>[1]): Promise<object> => {
     const t0 = performance.now();
     let before: string | undefined;

@@ -22,6 +22,18 @@ export function resolvConfContent(dns: DnsConfig | null | undefined, hostResolvC
   return lines.join('\n') + '\n';
 }
 
+/**
+ * The hostname of a pod whose config gives none: its name, made an RFC 1123 hostname. Characters other
+ * than letters, digits, "-" and "." become "-", labels lose leading and trailing "-", and the whole is cut
+ * to 63 characters as the kubelet cuts pod hostnames (the kernel would silently cut at 64 otherwise, and
+ * /etc/hostname and /etc/hosts would disagree with it).
+ */
+export function hostnameFromPodName(name: string): string {
+  const labels = name.replace(/[^A-Za-z0-9.-]/g, '-').split('.').map((l) => l.replace(/^-+|-+$/g, '')).filter(Boolean);
+  const h = labels.join('.').slice(0, 63).replace(/[-.]+$/, '');
+  return h || 'pod';
+}
+
 export function hostsContent(hostname: string, ip?: string): string {
   const lines = [
     '127.0.0.1\tlocalhost',

@@ -9,7 +9,7 @@ import { newPodId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { PodStore } from '../store/pods.js';
 import { checkHostNamespacesWithUserns, hostRoot, parseUserNamespace } from '../userns/mapping-rules.js';
-import { writeSandboxFiles, updateHosts } from './sandbox-files.js';
+import { hostnameFromPodName, writeSandboxFiles, updateHosts } from './sandbox-files.js';
 import type { CgroupPort, InfraPort, NamespacePort, NetworkPort, PodContainers, PortMapping, ShmPort } from './ports.js';
 import type { Pod, PodConfig, PodRuntime, SandboxStep } from './types.js';
 import { StepTimer } from '../common/step-timer.js';
@@ -151,7 +151,7 @@ export class SandboxService {
     try {
       const root = hostRoot(userns);
       step('rundir');
-      const hostname = config.hostname || meta.name;
+      const hostname = config.hostname || hostnameFromPodName(meta.name);
       const files = await writeSandboxFiles(runDir, { hostname, dns: config.dns_config });
       runtime.files = { ...files };
       if (!hostNs.ipc) {

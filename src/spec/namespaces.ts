@@ -1,6 +1,6 @@
 // Namespaces: containers join the pod's pinned network, IPC and UTS namespaces by path; host (NODE)
 // modes leave the namespace out so the process stays in the host's; PID per the CRI mode.
-import { internal, invalidArgument } from '../common/errors.js';
+import { invalidArgument } from '../common/errors.js';
 import { containerName, ensureLinux, securityContext, type SpecContext, type SpecOpt } from './context.js';
 import type { LinuxNamespace, LinuxNamespaceType } from './oci-types.js';
 import type { NamespaceMode, NamespaceOption } from './types.js';
@@ -22,7 +22,11 @@ function podNamespace(ctx: SpecContext, type: LinuxNamespaceType, mode: Namespac
     throw invalidArgument(`container "${containerName(ctx)}": ${type} namespace mode ${mode} is not supported; only POD and NODE are (CRI NamespaceOption)`);
   }
   // The sandbox spec may create the namespace; a container must join the pod's.
-  if (!path && ctx.kind === 'container') throw internal(`container "${containerName(ctx)}": the pod's pinned ${type} namespace path is missing`);
+  // No pinned path: the pod was run with this namespace in NODE mode. A client error (the container must
+  // use its pod's modes), not crius's: INVALID_ARGUMENT rather than INTERNAL.
+  if (!path && ctx.kind === 'container') {
+    throw invalidArgument(`container "${containerName(ctx)}": ${type} namespace mode is POD, but its pod has no ${type} namespace of its own (the pod was run with mode NODE); send the pod's namespace modes`);
+  }
   return setNamespace(list, type, path);
 }
 
@@ -50,7 +54,9 @@ export const withNamespaces: SpecOpt = (spec, ctx) => {
       list = setNamespace(list, 'pid', undefined);
       break;
     case 'POD':
-      if (ctx.kind === 'container' && !ns.pid) throw internal(`container "${containerName(ctx)}": PID mode POD but the pod's PID namespace path is missing`);
+      if (ctx.kind === 'container' && !ns.pid) {
+        throw invalidArgument(`container "${containerName(ctx)}": PID mode is POD (the default), but its pod shares no PID namespace (the pod was run with PID mode CONTAINER or NODE); send the pod's PID mode`);
+      }
       list = setNamespace(list, 'pid', ns.pid);
       break;
     case 'TARGET':

@@ -72,6 +72,15 @@ function kernelOk(min: string | undefined, release: string | undefined): boolean
   return a > x || (a === x && b >= y);
 }
 
+/**
+ * A value from the profile as a message may show it: only words shaped like an action (SCMP_...) are quoted. The file may be
+ * any JSON the node has (the kubelet's client chose the path), so arbitrary strings are not echoed.
+ */
+function shape(v: unknown): string {
+  if (typeof v === 'string') return /^SCMP_[A-Z0-9_]{1,30}$/.test(v) ? `"${v}"` : `(a string of ${v.length} characters)`;
+  return `(${v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v})`;
+}
+
 /** Converts a parsed Localhost profile (OCI or moby format) into linux.seccomp for this container. */
 export function seccompFromProfileJson(raw: unknown, pc: ProfileContext): LinuxSeccomp {
   const bad = (msg: string): never => {
@@ -79,7 +88,7 @@ export function seccompFromProfileJson(raw: unknown, pc: ProfileContext): LinuxS
   };
   if (!isObj(raw)) return bad('the file is not a JSON object');
   const defaultAction = raw['defaultAction'];
-  if (typeof defaultAction !== 'string' || !ACTIONS.has(defaultAction)) return bad(`defaultAction ${JSON.stringify(defaultAction)} is not a seccomp action such as SCMP_ACT_ERRNO`);
+  if (typeof defaultAction !== 'string' || !ACTIONS.has(defaultAction)) return bad(`defaultAction ${shape(defaultAction)} is not a seccomp action such as SCMP_ACT_ERRNO`);
   const out: LinuxSeccomp = { defaultAction: defaultAction as SeccompAction };
   if (raw['defaultErrnoRet'] !== undefined) {
     if (typeof raw['defaultErrnoRet'] !== 'number') bad('defaultErrnoRet is not a number');
@@ -122,7 +131,7 @@ export function seccompFromProfileJson(raw: unknown, pc: ProfileContext): LinuxS
     const allNames = names ?? (name ? [name] : undefined);
     if (!allNames || allNames.length === 0) bad(`${where} names no syscall`);
     const action = e['action'];
-    if (typeof action !== 'string' || !ACTIONS.has(action)) bad(`${where}.action ${JSON.stringify(action)} is not a seccomp action`);
+    if (typeof action !== 'string' || !ACTIONS.has(action)) bad(`${where}.action ${shape(action)} is not a seccomp action such as SCMP_ACT_ERRNO`);
     const sc: LinuxSyscall = { names: allNames as string[], action: action as SeccompAction };
     if (e['errnoRet'] !== undefined) {
       if (typeof e['errnoRet'] !== 'number') bad(`${where}.errnoRet is not a number`);

@@ -1,7 +1,8 @@
 // Validation of the CRI `UserNamespace` (NamespaceOption.userns_options) into a typed decision.
 // Rules follow containerd's parseUsernsIDs (see shared/reference/userns-kep127.md §3) plus the checks
 // containerd misses: container ID 0 must be mapped (else runc fails late with "failed to become root in
-// user namespace") and the range must not reach host ID 2^32-1 (kubernetes#139916).
+// user namespace"), the range must not reach host ID 2^32-1 (kubernetes#139916), and it must not include
+// host ID 0 (that would be host root inside a "user-namespaced" pod).
 import { invalidArgument } from '../common/errors.js';
 
 /** CRI NamespaceMode. Unset means POD, because POD is the enum's 0 value (cri-api runtime.v1). */
@@ -68,6 +69,13 @@ function parseRange(list: readonly (IdMappingInput | null | undefined)[], field:
   if (containerId !== 0) {
     throw invalidArgument(
       `${at}.container_id is ${containerId}: container ID 0 (root) must be mapped, so the mapping must start at container_id 0`);
+  }
+  // A range starting at host ID 0 maps the container's root to the host's root: a "user-namespaced" pod
+  // whose root is host root. The kubelet never sends one (its ranges start at a multiple of 65536 above 0).
+  if (hostId === 0) {
+    throw invalidArgument(
+      `${at}.host_id is 0: the mapping would include host ID 0, making the pod's root the host's root; ` +
+      'give a host range of unprivileged IDs (the kubelet allocates them from its /etc/subuid entry)');
   }
   if (hostId + length - 1 > MAX_ID) {
     throw invalidArgument(

@@ -5,7 +5,8 @@ import type { ImageStore } from '../../image/image-store.js';
 import { mountContainerRootfs, unmountContainerRootfs } from '../../rootfs/overlay-rootfs.js';
 import type { FeaturesCache } from '../../oci/features.js';
 import type { Config } from '../config.js';
-import type { HandlerPort, ImagePort, RootfsPort, VolumeProbePort } from '../../container/ports.js';
+import type { DevicePort, HandlerPort, ImagePort, RootfsPort, VolumeProbePort } from '../../container/ports.js';
+import { deviceNode, hostDevices } from '../../oci/host-devices.js';
 import type { IdmapSupport } from '../../userns/idmap-support.js';
 import { notFound } from '../../common/errors.js';
 
@@ -44,6 +45,10 @@ export function handlerAdapter(config: Config, features: FeaturesCache): Handler
       return features.read(h.name, h.path);
     },
   };
+}
+
+export function deviceAdapter(): DevicePort {
+  return { node: (p) => deviceNode(p), all: () => hostDevices('/dev') };
 }
 
 export function volumeAdapter(support: IdmapSupport): VolumeProbePort {

@@ -96,7 +96,7 @@ export function infraAdapter(o: {
       const rootfs = await preparePauseRootfs(bundle, nativeBinary('crius-pause'));
       const h = o.config.runtimes.find((r) => r.name === pod.handler)!;
       const info = await o.features.read(h.name, h.path);
-      const seccompLocalhost = await loadLocalhostSeccomp(pod.config.linux?.security_context?.seccomp, `pod "${pod.namespace}/${pod.name}"`);
+      const seccompLocalhost = await loadLocalhostSeccomp(pod.config.linux?.security_context?.seccomp, 'config.linux.security_context.seccomp.localhost_ref', o.config.limits.seccompProfileBytes);
       const built = buildSandboxSpec({
         sandbox: pod.config as unknown as SandboxConfigInput,
         image: {},

@@ -83,3 +83,12 @@ test('lineOfKey finds keys in quoted and nested tables', () => {
   assert.equal(lineOfKey(src, [], 'a'), 1);
   assert.equal(lineOfKey(src, [], 'b'), undefined);
 });
+
+test('[limits] caps have documented defaults and are read and range-checked', () => {
+  const d = parseConfig('', 'c.toml');
+  assert.deepEqual(d.limits, { seccompProfileBytes: 1048576, labelsAnnotationsBytes: 262144 });
+  const c = parseConfig('[limits]\nmax_seccomp_profile_bytes = 65536\nmax_labels_annotations_bytes = 4096\n', 'c.toml');
+  assert.deepEqual(c.limits, { seccompProfileBytes: 65536, labelsAnnotationsBytes: 4096 });
+  assert.throws(() => parseConfig('[limits]\nmax_seccomp_profile_bytes = 0\n', 'c.toml'), /c\.toml:2: key "limits\.max_seccomp_profile_bytes": must be an integer from 1024/);
+  assert.throws(() => parseConfig('[limits]\nmanifest = 1\n', 'c.toml'), /key "limits\.manifest": unknown key/);
+});

@@ -37,8 +37,9 @@ test('PID CONTAINER is a new namespace; TARGET joins the given path or fails', (
   assert.throws(() => ns({ pid: 'TARGET', target_id: 'abc' }, 'container', { net: '/n', ipc: '/i', uts: '/u' }), (e: unknown) => e instanceof CriusError && e.code === 'INVALID_ARGUMENT' && /"abc"/.test(e.message));
 });
 
-test('a container without the pod\'s pinned path is an internal error, a sandbox creates the namespace and sets the hostname', () => {
-  assert.throws(() => ns({}, 'container', {}), (e: unknown) => e instanceof CriusError && e.code === 'INTERNAL');
+test('a container asking for a pod namespace its pod does not have is INVALID_ARGUMENT; a sandbox creates the namespace and sets the hostname', () => {
+  assert.throws(() => ns({}, 'container', {}), (e: unknown) => e instanceof CriusError && e.code === 'INVALID_ARGUMENT' && /network namespace mode is POD, but its pod has no network namespace/.test(e.message));
+  assert.throws(() => ns({}, 'container', { net: '/n', ipc: '/i', uts: '/u' }), (e: unknown) => e instanceof CriusError && e.code === 'INVALID_ARGUMENT' && /PID mode is POD \(the default\), but its pod shares no PID namespace/.test(e.message));
   const { list, hostname } = ns({}, 'sandbox', {});
   assert.deepEqual(list, [{ type: 'mount' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'pid' }]);
   assert.equal(hostname, 'p1-host');

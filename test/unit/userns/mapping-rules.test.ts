@@ -18,6 +18,13 @@ function rejects(input: UserNamespaceInput, pattern: RegExp): void {
 }
 
 describe('parseUserNamespace', () => {
+  it('refuses any mapping whose host range includes host ID 0, saying the pod root would be host root', () => {
+    rejects({ mode: 'POD', uids: [line(0, 0, 65536)], gids: [line(0, 100000, 65536)] }, /uids\[0\]\.host_id is 0: .*host ID 0.*host's root/);
+    rejects({ mode: 'POD', uids: [line(0, 100000, 65536)], gids: [line(0, 0, 1)] }, /gids\[0\]\.host_id is 0/);
+    // The lowest range that leaves host 0 out is fine.
+    assert.equal(parseUserNamespace({ mode: 'POD', uids: [line(0, 1, 65536)], gids: [line(0, 1, 65536)] }).kind, 'pod');
+  });
+
   it('absent options mean the host user namespace', () => {
     assert.deepEqual(parseUserNamespace(undefined), { kind: 'host' });
     assert.deepEqual(parseUserNamespace(null), { kind: 'host' });
