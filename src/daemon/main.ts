@@ -33,9 +33,6 @@ export interface Daemon {
 
 export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
   const t0 = performance.now();
-  mkdirSync(config.rootDir, { recursive: true, mode: 0o711 });
-  mkdirSync(config.stateDir, { recursive: true, mode: 0o711 });
-  const db = openDb(join(config.rootDir, 'crius.db'));
   const features = new FeaturesCache();
   const kernel = readKernelFacts();
   const version = criusVersion();
@@ -45,23 +42,21 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   let wiringDone!: (h: CriHandlers) => void;
   let wiringFailed!: (err: unknown) => void;
   const handlers = new Promise<CriHandlers>((resolve, reject) => { wiringDone = resolve; wiringFailed = reject; });
-  let server: CriServer;
-  try {
-    server = await startCriServer(config.socket, handlers, logger, { Version: makeVersionHandler(version) as UnaryHandler });
-  } catch (err) {
-    db.close();
-    throw err;
-  }
+  const server = await startCriServer(config.socket, handlers, logger, { Version: makeVersionHandler(version) as UnaryHandler });
   // Status needs every handler's `features` (two runtime spawns each): read them while the rest starts.
   void readHandlers({ config, features }).catch(() => undefined);
-  await logHostSummary(logger);
+  let db: Db | undefined;
   let wired: Awaited<ReturnType<typeof buildHandlers>>;
   try {
+    mkdirSync(config.rootDir, { recursive: true, mode: 0o711 });
+    mkdirSync(config.stateDir, { recursive: true, mode: 0o711 });
+    db = openDb(join(config.rootDir, 'crius.db'));
+    await logHostSummary(logger);
     wired = await buildHandlers({ config, db, features, kernel, logger, version });
   } catch (err) {
     wiringFailed(err);
     await server.shutdown(0);
-    db.close();
+    db?.close();
     throw err;
   }
   let metricsServer: MetricsServer | undefined;
