@@ -30,7 +30,7 @@ import type { RequestLimits } from '../cri/validate/requests.js';
 import { networkAdapter } from './adapters/network.js';
 import { createRangeAllocator } from '../userns/range-allocator.js';
 import { streamBackends } from './adapters/stream.js';
-import { startStreamServer } from '../stream/server.js';
+import type { StreamServer } from '../stream/server.js';
 import { makeStreamHandlers } from '../cri/stream-handlers.js';
 import type { PodConfig, PodRuntime } from '../pod/types.js';
 import type { ContainerConfig, ContainerRuntime } from '../container/types.js';
@@ -47,6 +47,7 @@ import type { StreamHandler } from '../cri/server.js';
 import { makePodResourcesHandlers } from '../cri/pod-resources.js';
 import { makeStatsStreamHandlers } from '../cri/stats-streams.js';
 import { applyPodLimits } from '../oci/pod-cgroup-resources.js';
+import { CriusError, errorMessage } from '../common/errors.js';
 
 export interface WiringDeps {
   config: Config;
@@ -134,13 +135,26 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     network: () => network.ready(),
     cgroupDriver: 'CGROUPFS',
   });
-  const stream = await startStreamServer({
-    backends: streamBackends({ containers, pods, oci, stateDir: config.stateDir, logger: logger.child({ module: 'stream' }) }),
-    address: config.streaming.address,
-    port: config.streaming.port,
-    logger: logger.child({ module: 'stream' }),
-  });
-  logger.info('streaming server', { url: stream.baseUrl });
+  // The streaming server (and its code) starts at the first Exec, Attach or PortForward: with an ephemeral
+  // port (the default) nothing needs it before. A configured port is taken now, so a port in use fails
+  // the start-up as it always did. A failed start fails that RPC and is tried again by the next one.
+  let streamServer: Promise<StreamServer> | undefined;
+  const stream = (): Promise<StreamServer> => {
+    streamServer ??= import('../stream/server.js').then(({ startStreamServer }) => startStreamServer({
+      backends: streamBackends({ containers, pods, oci, stateDir: config.stateDir, logger: logger.child({ module: 'stream' }) }),
+      address: config.streaming.address,
+      port: config.streaming.port,
+      logger: logger.child({ module: 'stream' }),
+    })).then((s) => {
+      logger.info('streaming server', { url: s.baseUrl });
+      return s;
+    }, (err: unknown) => {
+      streamServer = undefined;
+      throw new CriusError('UNAVAILABLE', `cannot start the streaming server on ${config.streaming.address}:${config.streaming.port}: ${errorMessage(err)}`);
+    });
+    return streamServer;
+  };
+  if (config.streaming.port !== 0) await stream();
   const streaming = makeStreamHandlers(stream, containers, pods);
   const image = makeImageServiceHandlers({ images });
   const limits: RequestLimits = { labelsAnnotationsBytes: config.limits.labelsAnnotationsBytes, host: readHostCpuset() };
@@ -195,7 +209,8 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     handlers: { unary, stream: streams, observer: (o) => metrics.observeRpc(o) },
     pods, containers, images, metrics,
     close: async () => {
-      await stream.close();
+      const s = await streamServer?.catch(() => undefined);
+      await s?.close();
       oci.close();
       await probe.close().catch(() => undefined);
     },
