@@ -8,14 +8,20 @@
 //   tar-stream: src/image/tar-pax.ts patches its headers module through require, which must be the copy
 //     the unpacker uses;
 //   @grpc/proto-loader: grpc-js requires it only for channelz/ORCA, which crius does not serve.
-import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const here = (p) => fileURLToPath(new URL(`../${p}`, import.meta.url));
 const outdir = here('dist/criusd');
 rmSync(outdir, { recursive: true, force: true });
-await build({
+// Without esbuild (a node_modules installed before it became a devDependency) the build still succeeds:
+// bin/criusd.js then runs the unbundled dist/src, only slower to start.
+const esbuild = await import('esbuild').catch(() => undefined);
+if (!esbuild) {
+  process.stderr.write('scripts/bundle.mjs: esbuild is not installed (run npm install): the daemon is not bundled and runs from dist/src, slower to start\n');
+  process.exit(0);
+}
+await esbuild.build({
   entryPoints: { main: here('src/daemon/main.ts') },
   outdir,
   bundle: true,
