@@ -12,7 +12,7 @@ import { buildContainerSpec } from '../spec/build.js';
 import { checkIdmapSupport, handlerCapabilities } from '../spec/idmap-check.js';
 import { processHostIds } from '../spec/userns.js';
 import { loadLocalhostSeccomp } from './seccomp-file.js';
-import { imageVolumesToCreate } from '../spec/mounts.js';
+import { cleanContainerPath, cleanImageSubPath, imageVolumesToCreate } from '../spec/mounts.js';
 import type { Spec } from '../spec/oci-types.js';
 import type { ContainerConfigInput, SandboxConfigInput } from '../spec/types.js';
 import type { Pod } from '../pod/types.js';
@@ -24,6 +24,7 @@ import type { Container, ContainerConfig, ContainerRuntime, ContainerStep } from
 import { StepTimer } from '../common/step-timer.js';
 import type { ContainerEventType, EventSink } from './events.js';
 import { ociResourcesFromCri, type CriLinuxResources } from './update-resources.js';
+import { parseProcStatusUser, userFromSpec, userInContainer, type LinuxUser } from './process-user.js';
 
 export interface ContainerServiceDeps {
   containers: ContainerStore<ContainerConfig, ContainerRuntime>;
@@ -110,6 +111,36 @@ export class ContainerService {
     return this.get(c.id);
   }
 
+  /** The OCI spec the container was created with (its bundle's config.json); undefined once removed. */
+  async runtimeSpec(c: Container): Promise<Spec | undefined> {
+    try {
+      return JSON.parse(await readFile(join(c.runtime.bundle, 'config.json'), 'utf8')) as Spec;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The identity the container's init runs as (ContainerStatus.user.linux): from /proc while it runs,
+   * else from the spec it was created with; undefined when neither can be read (bundle already gone).
+   */
+  async processUser(c: Container): Promise<LinuxUser | undefined> {
+    if (c.state === 'running' && c.runtime.pid) {
+      const text = await readFile(`/proc/${c.runtime.pid}/status`, 'utf8').catch(() => '');
+      const host = parseProcStatusUser(text);
+      // The pod's mapping: the pod outlives its containers, but a row may still be read mid-removal.
+      let userns;
+      try {
+        userns = this.d.pod(c.podId).runtime.userns;
+      } catch {
+        userns = undefined;
+      }
+      if (host && userns) return userInContainer(host, userns);
+    }
+    const spec = await this.runtimeSpec(c);
+    return spec ? userFromSpec(spec.process?.user) : undefined;
+  }
+
   /** Records the exit conmon wrote, if any. */
   async refresh(id: string): Promise<void> {
     const c = this.d.containers.get(id);
@@ -164,6 +195,22 @@ export class ContainerService {
     const root = hostRoot(pod.runtime.userns);
 
     const criMounts = (config.mounts ?? []).map((m) => ({ ...m }));
+    // Image volumes (KEP-4639): the kubelet pulled each image already; one it did not is NOT_FOUND.
+    const imageMounts: { dest: string; ref: string; id: string; layers: string[]; target: string; sub: string }[] = [];
+    for (const m of criMounts) {
+      const ref = m.image?.image;
+      if (!ref) continue;
+      const dest = cleanContainerPath(m.container_path, `${what}: mount`);
+      let img;
+      try {
+        img = this.d.images.resolve(ref);
+      } catch (err) {
+        throw wrap(`${what}: image volume at "${dest}"`, err);
+      }
+      const i = imageMounts.length;
+      imageMounts.push({ dest, ref, id: img.id, layers: img.layerDirs, target: join(dataDir, 'image-volumes', String(i), 'mnt'), sub: cleanImageSubPath(m.image_sub_path, `${what}: image volume "${ref}" at "${dest}"`) });
+    }
+    const imageMountDirs = Object.fromEntries(imageMounts.map((m) => [m.dest, m.target]));
     const volumeDests = imageVolumesToCreate(image.config, criMounts as never);
     const imageVolumeDirs: Record<string, string> = {};
     volumeDests.forEach((dest, i) => { imageVolumeDirs[dest] = join(dataDir, 'volumes', String(i)); });
@@ -197,6 +244,8 @@ export class ContainerService {
           handler: { ...handlerCapabilities(pod.handler, handlerInfo.features), idmapBind: true },
           oomScoreAdjMin: this.d.oci.oomScoreAdjMin(),
           imageVolumeDirs,
+          imageMountDirs,
+          ...(pod.runtime.hostname ? { podHostname: pod.runtime.hostname } : {}),
           ids: { sandboxId: pod.id, containerId: id, imageName: imageRef },
           cgroupV2: this.d.oci.cgroupV2(),
           arch: process.arch,
@@ -241,13 +290,11 @@ export class ContainerService {
     try {
       step('image');
       this.d.images.markInUse(image.id, id);
+      // RemoveImage refuses an image a container mounts as a volume, as one it runs.
+      for (const m of imageMounts) this.d.images.markInUse(m.id, id);
       step('dirs');
       await mkdir(bundle, { recursive: true, mode: 0o711 });
       await mkdir(dataDir, { recursive: true, mode: 0o711 });
-      for (const dir of Object.values(imageVolumeDirs)) {
-        await mkdir(dir, { recursive: true, mode: 0o755 });
-        await chown(dir, root.uid, root.gid);
-      }
       if (logDir) {
         await mkdir(logDir, { recursive: true, mode: 0o755 });
         // Again, now creating the parents: nothing may have become a symlink since the check above.
@@ -261,6 +308,35 @@ export class ContainerService {
         target: rootfs,
         userns: userns && pod.runtime.namespaces.user ? { file: pod.runtime.namespaces.user, uid: userns.uid, gid: userns.gid } : undefined,
       });
+      if (imageMounts.length > 0) {
+        step('image-volumes');
+        runtime.imageMounts = [];
+        for (const m of imageMounts) {
+          // The image's layers as an overlay (nothing copied); in a user-namespaced pod through the pod's
+          // mapping, like the rootfs, so a file owned by 0 in the image reads as 0 inside. The bind into the
+          // container is read-only, so the overlay's upper dir never gets anything.
+          runtime.imageMounts.push(m.target);
+          this.d.containers.setRuntime(id, runtime);
+          const base = join(m.target, '..');
+          await this.d.rootfs.mount({
+            layers: m.layers, upperDir: join(base, 'upper'), workDir: join(base, 'work'), target: m.target,
+            userns: userns && pod.runtime.namespaces.user ? { file: pod.runtime.namespaces.user, uid: userns.uid, gid: userns.gid } : undefined,
+          });
+          if (m.sub) {
+            // Symlinks inside the image are followed within the image, never out to the host's files.
+            const resolved = await this.d.rootfs.resolveIn(m.target, m.sub);
+            if (resolved === undefined) throw invalidArgument(`image volume "${m.ref}" at "${m.dest}": image_sub_path "${m.sub}" does not exist in the image`);
+            const mount = spec.mounts?.find((x) => x.destination === m.dest);
+            if (mount) mount.source = resolved;
+          }
+        }
+      }
+      // Image VOLUMEs: filled once, here, from the image as this container sees it; they live in the
+      // container's data dir, so they survive daemon restarts and go with RemoveContainer.
+      for (const [containerPath, target] of Object.entries(imageVolumeDirs)) {
+        const how = await this.d.rootfs.copyImageVolume({ rootfs, containerPath, target, emptyOwner: root });
+        this.d.logger.debug('image volume', { container_id: id, path: containerPath, content: how });
+      }
       // The pod's root must reach its rootfs through the bundle (KEP-127 notes: 0711 parents).
       await chmod(bundle, 0o711);
       await writeFile(join(bundle, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
@@ -389,6 +465,7 @@ export class ContainerService {
       timer.lap('oci_delete');
       await this.d.oci.cleanup(c.id);
     }
+    for (const target of c.runtime.imageMounts ?? []) await this.d.rootfs.unmount(target);
     if (done.has('rootfs')) await this.d.rootfs.unmount(c.runtime.rootfs);
     timer.lap('rootfs');
     if (done.has('dirs')) {
@@ -396,7 +473,7 @@ export class ContainerService {
       await rm(c.runtime.dataDir, { recursive: true, force: true });
     }
     timer.lap('dirs');
-    if (done.has('image')) this.d.images.release(c.id, c.imageId);
+    if (done.has('image')) this.d.images.release(c.id);
     this.d.containers.delete(c.id);
     this.exitWaiters.delete(c.id);
     // Only containers a 'created' event announced get a 'deleted' one (not half-created ones undone).

@@ -2,14 +2,21 @@
 // never blocks and never fails: each subscriber has a bounded queue; one that falls further behind than
 // its queue allows is cut off (its stream ends with RESOURCE_EXHAUSTED and the kubelet falls back to
 // relisting), so a slow or stuck client cannot grow the daemon's memory or delay a lifecycle call.
+// The pod sandbox's own lifecycle is reported the same way, with the sandbox ID as container_id
+// (containerd does the same; the evented PLEG needs it to see a pod's sandbox come and go).
+import type { Pod } from '../pod/types.js';
+
 export type ContainerEventType = 'created' | 'started' | 'stopped' | 'deleted';
 
 export interface ContainerEvent {
+  /** The container's ID, or the pod's for a sandbox event. */
   containerId: string;
   podId: string;
   type: ContainerEventType;
   /** Unix nanoseconds. */
   at: bigint;
+  /** The pod as it was when the event happened, for when it is gone by delivery (sandbox deleted). */
+  podSnapshot?: Pod;
 }
 
 export interface EventSink {

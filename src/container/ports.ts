@@ -63,6 +63,10 @@ export interface ImagePort {
 export interface RootfsPort {
   mount(o: { layers: string[]; upperDir: string; workDir: string; target: string; userns?: { file: string; uid: { containerId: number; hostId: number; length: number }; gid: { containerId: number; hostId: number; length: number } } }): Promise<void>;
   unmount(target: string): Promise<void>;
+  /** Fills a new image VOLUME dir from the mounted rootfs (see rootfs/image-volume.ts). */
+  copyImageVolume(o: { rootfs: string; containerPath: string; target: string; emptyOwner: { uid: number; gid: number } }): Promise<'copied' | 'empty'>;
+  /** The host path of `path` inside the mounted tree `root`, symlinks followed within it; undefined if absent. */
+  resolveIn(root: string, path: string): Promise<string | undefined>;
 }
 
 export interface HandlerPort {

@@ -21,9 +21,11 @@ export interface ContainerRuntime {
   done: ContainerStep[];
   /** Resources as last applied (UpdateContainerResources reports them back). */
   resources?: unknown;
+  /** Host mount points of the container's image volumes (KEP-4639), unmounted on removal. */
+  imageMounts?: string[];
 }
 
-export type ContainerStep = 'dirs' | 'rootfs' | 'oci' | 'image';
+export type ContainerStep = 'dirs' | 'rootfs' | 'image-volumes' | 'oci' | 'image';
 
 export type ContainerConfig = ContainerConfig__Output;
 export type Container = ContainerRow<ContainerConfig, ContainerRuntime>;

@@ -19,6 +19,7 @@ import type { ContainerService } from '../container/container-service.js';
 import type { Container } from '../container/types.js';
 import { matchesId, matchesLabels } from './label-filter.js';
 import type { CriLinuxResources } from '../container/update-resources.js';
+import type { Spec } from '../spec/oci-types.js';
 import { checkContainerConfig, type RequestLimits } from './validate/requests.js';
 import { checkLogDirectory } from './validate/log-path.js';
 import { checkResources } from './validate/resources.js';
@@ -54,6 +55,16 @@ export function toCriContainerStatus(c: Container): ContainerStatus {
     log_path: c.runtime.logPath,
     // What UpdateContainerResources last applied, else what the container was created with.
     resources: c.runtime.resources ? { linux: c.runtime.resources as never } : c.config.linux?.resources ? { linux: c.config.linux.resources } : null,
+  };
+}
+
+/** The user namespace mappings and the idmapped mounts of an OCI spec, for verbose status info. */
+export function verboseSpecInfo(spec: Spec | undefined): { userNamespace: object | null; idmappedMounts: object[] } {
+  const userns = spec?.linux?.namespaces?.find((n) => n.type === 'user');
+  return {
+    userNamespace: userns ? { path: userns.path ?? null, uidMappings: spec?.linux?.uidMappings ?? null, gidMappings: spec?.linux?.gidMappings ?? null } : null,
+    idmappedMounts: (spec?.mounts ?? []).filter((m) => (m.uidMappings?.length ?? 0) > 0)
+      .map((m) => ({ destination: m.destination, source: m.source ?? '', uidMappings: m.uidMappings, gidMappings: m.gidMappings })),
   };
 }
 
@@ -94,8 +105,19 @@ export function makeContainerHandlers(containers: ContainerService, limits: Requ
     ContainerStatus: async (req: ContainerStatusRequest__Output): Promise<ContainerStatusResponse> => {
       const c = await containers.status(req.container_id);
       const res: ContainerStatusResponse = { status: toCriContainerStatus(c), info: {} };
+      const user = await containers.processUser(c);
+      if (user) res.status!.user = { linux: user };
       if (req.verbose) {
-        res.info = { info: JSON.stringify({ pid: c.runtime.pid ?? 0, bundle: c.runtime.bundle, handler: c.runtime.handler, sandboxID: c.podId }) };
+        // What `crictl inspect` users look for, named as containerd names them (runtimeSpec, pid, sandboxID).
+        const spec = await containers.runtimeSpec(c);
+        res.info = {
+          info: JSON.stringify({
+            sandboxID: c.podId, pid: c.runtime.pid ?? 0, handler: c.runtime.handler, bundle: c.runtime.bundle,
+            dataDir: c.runtime.dataDir, imageRef: c.imageId,
+            ...verboseSpecInfo(spec),
+            runtimeSpec: spec ?? null,
+          }),
+        };
       }
       return res;
     },

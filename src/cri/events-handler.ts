@@ -28,7 +28,7 @@ const TYPE = {
 } as const;
 
 async function toResponse(src: EventsSources, e: ContainerEvent): Promise<ContainerEventResponse> {
-  const pod = src.pods.tryGet(e.podId);
+  const pod = src.pods.tryGet(e.podId) ?? e.podSnapshot;
   const containers = pod ? await src.containers.list(pod.id) : [];
   return {
     container_id: e.containerId,

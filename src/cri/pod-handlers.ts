@@ -15,6 +15,10 @@ import type { SandboxService } from '../pod/sandbox-service.js';
 import type { Pod } from '../pod/types.js';
 import { describeUserns } from '../userns/mapping-rules.js';
 import { matchesId, matchesLabels } from './label-filter.js';
+import { verboseSpecInfo } from './container-handlers.js';
+import type { Spec } from '../spec/oci-types.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { checkPodSandboxConfig, type RequestLimits } from './validate/requests.js';
 
 const podState = (p: Pod): 'SANDBOX_READY' | 'SANDBOX_NOTREADY' => (p.state === 'ready' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY');
@@ -30,14 +34,14 @@ export function toCriPodStatus(p: Pod): PodSandboxStatus {
     linux: { namespaces: { options: p.config.linux?.security_context?.namespace_options ?? null } },
     labels: p.config.labels ?? {},
     annotations: p.config.annotations ?? {},
-    runtime_handler: p.handler,
+    runtime_handler: p.runtime.requestedHandler ?? p.handler,
   };
 }
 
 export function toCriPod(p: Pod): PodSandbox {
   return {
     id: p.id, metadata: p.config.metadata, state: podState(p), created_at: p.createdAt,
-    labels: p.config.labels ?? {}, annotations: p.config.annotations ?? {}, runtime_handler: p.handler,
+    labels: p.config.labels ?? {}, annotations: p.config.annotations ?? {}, runtime_handler: p.runtime.requestedHandler ?? p.handler,
   };
 }
 
@@ -63,15 +67,26 @@ export function makePodHandlers(pods: SandboxService, limits: RequestLimits) {
       const p = pods.get(req.pod_sandbox_id);
       const res: PodSandboxStatusResponse = { status: toCriPodStatus(p), info: {}, timestamp: String(BigInt(Date.now()) * 1_000_000n) };
       if (req.verbose) {
+        // The infra (pause) container's spec when the pod has one (PID mode POD), as containerd reports it.
+        let spec: Spec | undefined;
+        if (p.runtime.infra) spec = await readFile(join(p.runtime.runDir, 'infra', 'config.json'), 'utf8').then((t) => JSON.parse(t) as Spec, () => undefined);
+        const u = p.runtime.userns;
         res.info = {
           info: JSON.stringify({
+            sandboxID: p.id,
+            pid: p.runtime.infra?.pid ?? 0,
             runDir: p.runtime.runDir,
-            userNamespace: describeUserns(p.runtime.userns),
+            userNamespace: describeUserns(u),
+            idMappings: u.kind === 'pod' ? { uids: [u.uid], gids: [u.gid] } : null,
             namespaces: p.runtime.namespaces,
             netnsOwnedByUserns: p.runtime.netnsOwnedByUserns,
             cgroupParent: p.runtime.cgroupParent,
             ips: p.runtime.network?.ips ?? [],
             handler: p.handler,
+            runtimeHandler: p.runtime.requestedHandler ?? p.handler,
+            hostname: p.runtime.hostname ?? null,
+            idmappedMounts: verboseSpecInfo(spec).idmappedMounts,
+            runtimeSpec: spec ?? null,
           }),
         };
       }

@@ -71,7 +71,9 @@ export function makeRuntimeInfoHandlers(deps: RuntimeInfoDeps) {
       const res: StatusResponse = {
         status: { conditions: [runtimeReady, networkReady] },
         runtime_handlers,
-        features: { supplemental_groups_policy: false, user_namespaces_host_network: false },
+        // supplemental_groups_policy (KEP-3619): Merge and Strict are applied (spec/user.ts) and the
+        // identity in effect is reported in ContainerStatus.user.
+        features: { supplemental_groups_policy: true, user_namespaces_host_network: false },
         info: {},
       };
       if (req.verbose) {
@@ -82,6 +84,8 @@ export function makeRuntimeInfoHandlers(deps: RuntimeInfoDeps) {
             socket: deps.config.socket,
             defaultRuntime: deps.config.defaultRuntime,
             configFile: deps.config.source ?? null,
+            // The CRI's RuntimeFeatures has no field for these (yet): said here for operators and tools.
+            features: { imageVolumes: true, supplementalGroupsPolicy: true, sandboxEvents: true },
             kernel: deps.kernel.release,
             runtimeHandlers: handlers.map((h) => ({
               name: h.name,

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { LOG_LEVELS, type LogLevel } from '../common/logger.js';
 import { locateHostBinary } from '../common/host-binaries.js';
+import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from '../image/limits.js';
 
 export interface RuntimeHandlerConfig {
   name: string;
@@ -24,11 +25,14 @@ export interface Config {
   runtimes: RuntimeHandlerConfig[];
   registries: Record<string, RegistryConfig>;
   cni: { confDir: string; pluginDirs: string[] };
-  streaming: { address: string; port: number };
+  /** execSyncDrainSeconds: ExecSync keeps reading a background child's output this long after the command exits. */
+  streaming: { address: string; port: number; execSyncDrainSeconds: number };
   userns: { rootfs: 'idmap' | 'copy'; subidStart: number; subidLength: number; idsPerPod: number };
   metrics: { address: string; port: number };
   /** Caps on what one CRI request may make crius read or store (issue 13). */
   limits: { seccompProfileBytes: number; labelsAnnotationsBytes: number };
+  /** The [images] table: bounds on what a registry or a layer may cost. */
+  images: ImageLimits;
   /** The file the values came from, or undefined when only defaults were used. */
   source?: string;
 }
@@ -48,7 +52,7 @@ export function defaultConfig(): Config {
     ],
     registries: {},
     cni: { confDir: '/etc/cni/net.d', pluginDirs: ['/usr/lib/cni', '/opt/cni/bin'] },
-    streaming: { address: '127.0.0.1', port: 0 },
+    streaming: { address: '127.0.0.1', port: 0, execSyncDrainSeconds: 3 },
     // Standalone (`crius run`) pods take host IDs from here; the kubelet brings its own mappings.
     // 2^31 upwards keeps clear of typical /etc/subuid ranges and far below the reserved 2^32-1.
     userns: { rootfs: 'idmap', subidStart: 2_147_483_648, subidLength: 65536 * 4096, idsPerPod: 65536 },
@@ -56,6 +60,7 @@ export function defaultConfig(): Config {
     // 1 MiB holds any real seccomp profile (Docker's default is ~20 KiB); 256 KiB is what the API server
     // allows for an object's annotations (TotalAnnotationSizeLimitB), applied here to labels + annotations.
     limits: { seccompProfileBytes: 1024 * 1024, labelsAnnotationsBytes: 256 * 1024 },
+    images: { ...DEFAULT_IMAGE_LIMITS },
   };
 }
 
@@ -180,7 +185,7 @@ export function parseConfig(source: string, file: string): Config {
   }
   const r = new Reader(file, source);
   const d = defaultConfig();
-  r.known(doc, [], ['root_dir', 'state_dir', 'socket', 'log_level', 'default_runtime', 'runtimes', 'registries', 'cni', 'streaming', 'userns', 'metrics', 'limits']);
+  r.known(doc, [], ['root_dir', 'state_dir', 'socket', 'log_level', 'default_runtime', 'runtimes', 'registries', 'cni', 'streaming', 'userns', 'metrics', 'limits', 'images']);
 
   const logLevel = r.string(doc, [], 'log_level', d.logLevel);
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) r.fail([], 'log_level', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
@@ -217,7 +222,7 @@ export function parseConfig(source: string, file: string): Config {
   const cni = r.table(doc, [], 'cni');
   r.known(cni, ['cni'], ['conf_dir', 'plugin_dirs']);
   const streaming = r.table(doc, [], 'streaming');
-  r.known(streaming, ['streaming'], ['address', 'port']);
+  r.known(streaming, ['streaming'], ['address', 'port', 'exec_sync_drain_seconds']);
   const userns = r.table(doc, [], 'userns');
   r.known(userns, ['userns'], ['rootfs', 'subid_start', 'subid_length', 'ids_per_pod']);
   const rootfs = r.string(userns, ['userns'], 'rootfs', d.userns.rootfs);
@@ -226,6 +231,8 @@ export function parseConfig(source: string, file: string): Config {
   r.known(metrics, ['metrics'], ['address', 'port']);
   const limits = r.table(doc, [], 'limits');
   r.known(limits, ['limits'], ['max_seccomp_profile_bytes', 'max_labels_annotations_bytes']);
+  const images = r.table(doc, [], 'images');
+  r.known(images, ['images'], ['max_manifest_bytes', 'max_config_bytes', 'stall_timeout_seconds', 'max_layer_unpacked_bytes', 'max_layer_entries']);
 
   const subidStart = r.int(userns, ['userns'], 'subid_start', d.userns.subidStart, 1, 2 ** 32 - 2);
   const subidLength = r.int(userns, ['userns'], 'subid_length', d.userns.subidLength, 1, 2 ** 32 - 1);
@@ -248,6 +255,7 @@ export function parseConfig(source: string, file: string): Config {
     streaming: {
       address: r.string(streaming, ['streaming'], 'address', d.streaming.address),
       port: r.int(streaming, ['streaming'], 'port', d.streaming.port, 0, 65535),
+      execSyncDrainSeconds: r.int(streaming, ['streaming'], 'exec_sync_drain_seconds', d.streaming.execSyncDrainSeconds, 0, 600),
     },
     userns: { rootfs: rootfs as 'idmap' | 'copy', subidStart, subidLength, idsPerPod },
     metrics: {
@@ -257,6 +265,13 @@ export function parseConfig(source: string, file: string): Config {
     limits: {
       seccompProfileBytes: r.int(limits, ['limits'], 'max_seccomp_profile_bytes', d.limits.seccompProfileBytes, 1024, 64 * 1024 * 1024),
       labelsAnnotationsBytes: r.int(limits, ['limits'], 'max_labels_annotations_bytes', d.limits.labelsAnnotationsBytes, 1024, 64 * 1024 * 1024),
+    },
+    images: {
+      maxManifestBytes: r.int(images, ['images'], 'max_manifest_bytes', d.images.maxManifestBytes, 1024, 2 ** 30),
+      maxConfigBytes: r.int(images, ['images'], 'max_config_bytes', d.images.maxConfigBytes, 1024, 2 ** 30),
+      stallTimeoutSeconds: r.int(images, ['images'], 'stall_timeout_seconds', d.images.stallTimeoutSeconds, 1, 86_400),
+      maxLayerUnpackedBytes: r.int(images, ['images'], 'max_layer_unpacked_bytes', d.images.maxLayerUnpackedBytes, 1024, Number.MAX_SAFE_INTEGER),
+      maxLayerEntries: r.int(images, ['images'], 'max_layer_entries', d.images.maxLayerEntries, 1, 1_000_000_000),
     },
     source: file,
   };

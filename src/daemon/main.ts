@@ -1,6 +1,5 @@
 // criusd: parse flags, load config, open the store, wire the services, serve CRI on the socket.
 import { parseArgs } from 'node:util';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from '../common/logger.js';
@@ -11,6 +10,7 @@ import { logHostSummary } from '../doctor/host-summary.js';
 import { startCriServer, type CriHandlers, type CriServer, type UnaryHandler } from '../cri/server.js';
 import { makeVersionHandler, readHandlers } from '../cri/runtime-info.js';
 import { buildHandlers } from './wiring.js';
+import { applyPrivateState } from './private-state.js';
 import { criusVersion } from './version.js';
 import { errorMessage } from '../common/errors.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
@@ -48,8 +48,7 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   let db: Db | undefined;
   let wired: Awaited<ReturnType<typeof buildHandlers>>;
   try {
-    mkdirSync(config.rootDir, { recursive: true, mode: 0o711 });
-    mkdirSync(config.stateDir, { recursive: true, mode: 0o711 });
+    applyPrivateState(config.rootDir, config.stateDir, logger);
     db = openDb(join(config.rootDir, 'crius.db'));
     await logHostSummary(logger);
     wired = await buildHandlers({ config, db, features, kernel, logger, version });

@@ -1,7 +1,7 @@
 // Builds every domain service from the mechanisms and maps each CRI RPC to its handler. The one place
 // that knows which module serves which RPC; RPCs not listed here answer UNIMPLEMENTED.
 import { join } from 'node:path';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { capabilitiesFromMask } from '../spec/defaults.js';
 import type { Config } from './config.js';
 import type { Db } from '../store/db.js';
@@ -48,6 +48,7 @@ import { makePodResourcesHandlers } from '../cri/pod-resources.js';
 import { makeStatsStreamHandlers } from '../cri/stats-streams.js';
 import { applyPodLimits } from '../oci/pod-cgroup-resources.js';
 import { CriusError, errorMessage } from '../common/errors.js';
+import { podTraversalProblem } from './private-state.js';
 
 export interface WiringDeps {
   config: Config;
@@ -69,9 +70,9 @@ export interface Wired {
 
 export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   const { config, logger } = deps;
-  for (const d of ['pods', 'containers', 'exits', 'persist', 'a', 'idmap-tmp', 'exec']) mkdirSync(join(config.stateDir, d), { recursive: true, mode: 0o711 });
+  // The state dir's own directories and their modes: daemon/private-state.ts (applied at start).
 
-  const images = new ImageStore({ root: join(config.rootDir, 'images'), db: deps.db, registries: config.registries, logger: logger.child({ module: 'image' }) });
+  const images = new ImageStore({ root: join(config.rootDir, 'images'), db: deps.db, registries: config.registries, limits: config.images, logger: logger.child({ module: 'image' }) });
   images.recover();
 
   const host = await detectOciHost(logger, nativeBinary('crius-oci-wrap'));
@@ -108,7 +109,9 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     infra: infraAdapter({ stateDir: config.stateDir, oci, features: deps.features, config, ownCapabilities, logger: logger.child({ module: 'infra' }) }),
     logger: logger.child({ module: 'pod' }),
     // Standalone pods (`crius run`, annotation io.crius.userns/auto) take host IDs from [userns].
+    rootfsUnreachable: (uid, gid) => podTraversalProblem(config.stateDir, uid, gid),
     ranges: createRangeAllocator(deps.db, { start: config.userns.subidStart, length: config.userns.subidLength, idsPerPod: config.userns.idsPerPod }),
+    events,
   });
   containers = new ContainerService({
     containers: new ContainerStore<ContainerConfig, ContainerRuntime>(deps.db),

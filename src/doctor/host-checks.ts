@@ -32,6 +32,17 @@ export function hasCapSysResource(capEffHex: string): boolean {
   }
 }
 
+/**
+ * Whether user-namespaced pods can reach their root filesystems under the state dir: `problem` names the
+ * directory on the way that other users cannot search (daemon/private-state.ts stateDirTraversalProblem).
+ */
+export function checkStateDirTraversal(stateDir: string, problem: string | null): CheckResult {
+  const name = 'state dir reachable by pods';
+  if (problem === null) return ok(name, `every directory above ${stateDir}/pods and ${stateDir}/containers is searchable by other users (pods' host IDs)`, true);
+  return fail(name, `${problem}: every user-namespaced pod would fail in the runtime ("make \`rootfs\` private: Permission denied"); RunPodSandbox refuses them with FAILED_PRECONDITION`,
+    `chmod o+x that directory (0711 keeps it unlistable), or move state_dir (--state) below directories that are`, true);
+}
+
 export function checkCapSysResource(capEffHex: string | undefined, ownOomScoreAdj: number): CheckResult {
   const name = 'CAP_SYS_RESOURCE';
   if (capEffHex !== undefined && hasCapSysResource(capEffHex)) {

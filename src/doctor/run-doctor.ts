@@ -15,7 +15,8 @@ import { parseNetworkConfig, pickConfigFile } from '../network/cni.js';
 import { defaultIdmapHelperPath, type IdmapHelper } from '../userns/idmap-helper.js';
 import { type CheckResult, fail, ok } from './check.js';
 import { checkHandler, checkUsernsHandlers } from './handler-checks.js';
-import { checkCapSysResource, checkCgroups, checkSubidRange, parseSubidFile, type SubidEntry } from './host-checks.js';
+import { checkCapSysResource, checkCgroups, checkStateDirTraversal, checkSubidRange, parseSubidFile, type SubidEntry } from './host-checks.js';
+import { stateDirTraversalProblem } from '../daemon/private-state.js';
 import { checkIdmapProbe, checkOverlayIdmap } from './idmap-checks.js';
 import { runIdmapProbes } from './idmap-probes.js';
 import { checkKernel, checkRoot, checkUserNamespaces } from './kernel-checks.js';
@@ -140,6 +141,7 @@ export async function runDoctor(config: Config, o: DoctorOptions = {}): Promise<
 
   const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
   checks.push(checkCapSysResource(capEff, oomScoreAdjFloor()));
+  checks.push(checkStateDirTraversal(config.stateDir, stateDirTraversalProblem(config.stateDir)));
   checks.push(checkSubidRange({ start: config.userns.subidStart, length: config.userns.subidLength }, readSubids()));
   if (config.source) checks.unshift(ok('config', config.source));
   else checks.unshift(ok('config', 'no config file: built-in defaults'));

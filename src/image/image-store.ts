@@ -25,6 +25,7 @@ import { RegistryClient, type RegistriesConfig, type RegistryAuth, type Registry
 import { SharedLock, SingleFlight } from './single-flight.js';
 // Loaded at the first layer to unpack (tar-stream, fzstd): not on the daemon's start-up path.
 import type { unpackLayer } from './unpack-layer.js';
+import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
 
 export interface ImageStoreOptions {
   /** Directory holding content/ and layers/ (e.g. <rootDir>/images). */
@@ -40,7 +41,10 @@ export interface ImageStoreOptions {
   client?: Pick<RegistryClientOptions, 'retries' | 'backoffMs' | 'fetch'>;
   /** Layers downloaded and unpacked at once per pull. Default 3. */
   parallelLayers?: number;
+  /** Bounds on remote data and layers (the [images] config table); defaults as there. */
+  limits?: Partial<ImageLimits>;
 }
+
 
 export interface PullOptions {
   auth?: RegistryAuth | null;
@@ -107,12 +111,14 @@ export class ImageStore {
   private readonly layers = new SingleFlight<void>();
   /** Pulls and imports hold it shared; removal (with GC) exclusive. */
   readonly lock = new SharedLock();
+  readonly limits: ImageLimits;
 
   constructor(private readonly opts: ImageStoreOptions) {
     this.db = opts.db;
     this.log = opts.logger ?? silentLogger;
     this.fsopsPath = opts.fsopsPath ?? DEFAULT_FSOPS;
     this.platform = opts.platform ?? hostPlatform();
+    this.limits = { ...DEFAULT_IMAGE_LIMITS, ...opts.limits };
     this.content = new ContentStore(opts.root);
     this.layersDir = join(opts.root, 'layers');
     mkdirSync(this.layersDir, { recursive: true, mode: 0o700 });
@@ -142,20 +148,24 @@ export class ImageStore {
     }
     // Callers with different credentials do not share a pull: one's missing secret must not fail the other.
     const flightKey = `${key}\0${po.auth ? createHash('sha256').update(JSON.stringify(po.auth)).digest('hex') : ''}`;
-    return this.pulls.do(flightKey, () => this.lock.withShared(async () => {
+    // The flight's signal aborts only when every client waiting for this pull has gone.
+    return this.pulls.do(flightKey, (signal) => this.lock.withShared(async () => {
       const started = Date.now();
       try {
-        const info = await this.doPull(ref, po);
+        const info = await this.doPull(ref, { ...po, signal });
         this.log.info('image pulled', { image: key, id: info.id, ms: Date.now() - started });
         return info;
       } catch (err) {
         throw wrap(`pull image "${key}"`, err);
       }
-    }));
+    }), po.signal);
   }
 
   private async doPull(ref: ImageReference, po: PullOptions): Promise<ImageInfo> {
-    const copts: RegistryClientOptions = { ...this.opts.client, logger: this.log };
+    const copts: RegistryClientOptions = {
+      ...this.opts.client, logger: this.log,
+      maxManifestBytes: this.limits.maxManifestBytes, stallTimeoutMs: this.limits.stallTimeoutSeconds * 1000,
+    };
     if (this.opts.registries) copts.registries = this.opts.registries;
     if (po.auth) copts.auth = po.auth;
     if (po.signal) copts.signal = po.signal;
@@ -179,25 +189,33 @@ export class ImageStore {
     }
     await this.putBlob(manifestBytes, what, manifestDigest);
     const manifest = parsed;
-    await this.ensureBlob(manifest.config, () => client.fetchBlob(manifest.config, this.content, `${what}: config ${manifest.config.digest}`));
+    // The config is parsed in memory and kept in the database: its declared size is checked before any byte moves.
+    const maxConfig = this.limits.maxConfigBytes;
+    if (manifest.config.size > maxConfig) {
+      throw failedPrecondition(`${what}: the image config ${manifest.config.digest} is declared as ${manifest.config.size} bytes, over the limit images.max_config_bytes = ${maxConfig}; refusing the image`);
+    }
+    await this.ensureBlob(manifest.config, (signal) => client.fetchBlob(manifest.config, this.content, `${what}: config ${manifest.config.digest}`, signal), po.signal);
     const names: Array<{ name: string; kind: 'tag' | 'digest' }> = [];
     const tag = taggedName(ref);
     if (tag !== undefined && ref.digest === undefined) names.push({ name: tag, kind: 'tag' });
     names.push({ name: digestedName(ref, indexDigest ?? manifestDigest), kind: 'digest' });
     return this.commit(what, manifest, manifestDigest, indexDigest, names,
-      (layer) => client.fetchBlob(layer, this.content, `${what}: layer ${layer.digest}`));
+      (layer, signal) => client.fetchBlob(layer, this.content, `${what}: layer ${layer.digest}`, signal), po.signal);
   }
 
   private async putBlob(bytes: Buffer, what: string, digest: string): Promise<void> {
     if (!this.content.has(digest)) await this.content.put(bytes, what, digest);
   }
 
-  /** Makes sure a blob is in the content store, fetching it once however many pulls want it. */
-  async ensureBlob(desc: Descriptor, fetchIt: () => Promise<unknown>): Promise<void> {
+  /**
+   * Makes sure a blob is in the content store, fetching it once however many pulls want it. The fetch
+   * gets the flight's signal, which aborts only when every pull waiting for this blob has gone.
+   */
+  async ensureBlob(desc: Descriptor, fetchIt: (signal: AbortSignal) => Promise<unknown>, signal?: AbortSignal): Promise<void> {
     if (this.content.has(desc.digest)) return;
-    await this.blobs.do(desc.digest, async () => {
-      if (!this.content.has(desc.digest)) await fetchIt();
-    });
+    await this.blobs.do(desc.digest, async (shared) => {
+      if (!this.content.has(desc.digest)) await fetchIt(shared);
+    }, signal);
   }
 
   /**
@@ -206,7 +224,8 @@ export class ImageStore {
    */
   async commit(
     what: string, manifest: ImageManifest, manifestDigest: string, indexDigest: string | undefined,
-    names: Array<{ name: string; kind: 'tag' | 'digest' }>, fetchLayer: (d: Descriptor) => Promise<unknown>,
+    names: Array<{ name: string; kind: 'tag' | 'digest' }>, fetchLayer: (d: Descriptor, signal: AbortSignal) => Promise<unknown>,
+    signal?: AbortSignal,
   ): Promise<ImageInfo> {
     const configBytes = this.content.read(manifest.config.digest);
     const config = parseImageConfig(configBytes, what);
@@ -219,8 +238,8 @@ export class ImageStore {
     await mapLimit(manifest.layers, this.opts.parallelLayers ?? 3, async (desc, i) => {
       const layer = layers[i]!;
       if (this.layerReady(layer.chainId)) return;
-      await this.ensureBlob(desc, () => fetchLayer(desc));
-      await this.ensureLayer(what, layer);
+      await this.ensureBlob(desc, (shared) => fetchLayer(desc, shared), signal);
+      await this.ensureLayer(what, layer, signal);
     });
     const id = manifest.config.digest;
     const row: ImageRow = {
@@ -241,21 +260,32 @@ export class ImageStore {
     return getLayer(this.db, chainId) !== undefined && existsSync(join(this.layerDir(chainId), 'fs'));
   }
 
-  private async ensureLayer(what: string, layer: LayerRef): Promise<void> {
-    await this.layers.do(layer.chainId, async () => {
+  private async ensureLayer(what: string, layer: LayerRef, signal?: AbortSignal): Promise<void> {
+    await this.layers.do(layer.chainId, async (shared) => {
       if (this.layerReady(layer.chainId)) return;
       const dest = this.layerDir(layer.chainId);
       // A layer dir without a row is from a crash between rename and insert: redo it.
       rmSync(dest, { recursive: true, force: true });
       const opts: Parameters<typeof unpackLayer>[0] = {
         blobPath: this.content.path(layer.digest), dest, expectedDiffId: layer.diffId,
-        image: what, layerDigest: layer.digest, fsopsPath: this.fsopsPath,
+        image: what, layerDigest: layer.digest, fsopsPath: this.fsopsPath, signal: shared,
+        maxUnpackedBytes: this.limits.maxLayerUnpackedBytes, maxEntries: this.limits.maxLayerEntries,
       };
       if (this.opts.runner) opts.runner = this.opts.runner;
-      const r = await (await import('./unpack-layer.js')).unpackLayer(opts);
+      let r: Awaited<ReturnType<typeof unpackLayer>>;
+      try {
+        r = await (await import('./unpack-layer.js')).unpackLayer(opts);
+      } catch (err) {
+        // A layer refused for what it holds (a bomb, a path escape) would be refused again: its blob goes
+        // too, unless a stored image still uses it, so a refused pull leaves nothing behind.
+        if (err instanceof CriusError && err.code === 'FAILED_PRECONDITION' && !listImageRows(this.db).some((i) => i.layers.some((l) => l.digest === layer.digest))) {
+          this.content.delete(layer.digest);
+        }
+        throw err;
+      }
       if (r.skippedXattrs > 0) this.log.warn('layer xattrs skipped (namespace not allowed)', { image: what, layer: layer.digest, count: r.skippedXattrs });
       putLayer(this.db, { chainId: layer.chainId, diffId: layer.diffId, blobDigest: layer.digest, usedBytes: r.usedBytes, inodes: r.inodes });
-    });
+    }, signal);
   }
 
   /** Finds an image by ID (full, `sha256:`-less or a unique prefix of 12+ hex), tag, or repo@digest. */

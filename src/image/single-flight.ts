@@ -1,25 +1,69 @@
 // In-process single-flight: concurrent callers asking for the same key share one run of the work,
 // so two pulls of the same image (or two images sharing a layer) download and unpack it once.
-export class SingleFlight<T> {
-  private readonly inflight = new Map<string, Promise<T>>();
+// Cancellation is per caller: a caller whose signal aborts stops waiting at once, but the shared work is
+// cancelled (through the signal it was given) only when every caller has gone, so one client's short
+// deadline never fails another client's pull.
+import { CriusError } from '../common/errors.js';
 
-  do(key: string, work: () => Promise<T>): Promise<T> {
-    const running = this.inflight.get(key);
-    if (running) return running;
-    const p = (async () => {
-      try {
-        return await work();
-      } finally {
-        this.inflight.delete(key);
-      }
-    })();
-    this.inflight.set(key, p);
-    return p;
+interface Flight<T> {
+  promise: Promise<T>;
+  ctl: AbortController;
+  /** Callers still waiting; callers without a signal never leave early. */
+  waiters: number;
+}
+
+export class SingleFlight<T> {
+  private readonly inflight = new Map<string, Flight<T>>();
+
+  do(key: string, work: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(cancelled(signal));
+    let flight = this.inflight.get(key);
+    // A flight whose every caller left is being torn down: a newcomer starts afresh.
+    if (!flight || flight.ctl.signal.aborted) {
+      const ctl = new AbortController();
+      const f: Flight<T> = { ctl, waiters: 0, promise: undefined as unknown as Promise<T> };
+      f.promise = (async () => {
+        try {
+          return await work(ctl.signal);
+        } finally {
+          if (this.inflight.get(key) === f) this.inflight.delete(key);
+        }
+      })();
+      // Callers that left early no longer observe the outcome; it must not become an unhandled rejection.
+      f.promise.catch(() => undefined);
+      this.inflight.set(key, f);
+      flight = f;
+    }
+    return this.join(flight, signal);
+  }
+
+  private join(flight: Flight<T>, signal: AbortSignal | undefined): Promise<T> {
+    flight.waiters++;
+    if (!signal) return flight.promise;
+    return new Promise<T>((resolve, reject) => {
+      let left = false;
+      const leave = (): void => {
+        if (left) return;
+        left = true;
+        reject(cancelled(signal));
+        if (--flight.waiters === 0) flight.ctl.abort(new CriusError('CANCELLED', 'every caller waiting for this work has gone'));
+      };
+      signal.addEventListener('abort', leave, { once: true });
+      flight.promise.then(
+        (v) => { if (!left) { left = true; signal.removeEventListener('abort', leave); resolve(v); } },
+        (e: unknown) => { if (!left) { left = true; signal.removeEventListener('abort', leave); reject(e); } },
+      );
+    });
   }
 
   get size(): number {
     return this.inflight.size;
   }
+}
+
+function cancelled(signal: AbortSignal): CriusError {
+  const r: unknown = signal.reason;
+  return r instanceof CriusError ? r : new CriusError('CANCELLED', 'cancelled by the caller');
 }
 
 /**

@@ -5,6 +5,10 @@
 // whiteouts naming outside paths are refused with an error naming the image, the layer and the entry.
 // The layer is unpacked into a temp dir and renamed into place when complete and its diff ID verified,
 // so a crash never leaves a half layer that a later pull trusts.
+// A layer is hostile input: its uncompressed size and entry count are capped (a decompression bomb stops
+// at the cap and leaves nothing), the bookkeeping is a tree so whiteouts and replacements cost time in
+// proportion to what they remove (not to the layer's size), and the loop yields to the event loop every
+// few milliseconds so the daemon keeps answering while a large layer unpacks.
 import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync, constants, createReadStream, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync,
@@ -37,6 +41,12 @@ export interface UnpackOptions {
   /** Path of native/build/crius-fsops (mknod, setxattr). */
   fsopsPath: string;
   runner?: Runner;
+  /** Aborts the unpack (the temp dir is removed). */
+  signal?: AbortSignal;
+  /** Most bytes of uncompressed tar stream (images.max_layer_unpacked_bytes). Default: unbounded. */
+  maxUnpackedBytes?: number;
+  /** Most tar entries (images.max_layer_entries). Default: unbounded. */
+  maxEntries?: number;
 }
 
 export interface UnpackResult {
@@ -68,12 +78,78 @@ class ZstdTransform extends Transform {
   }
 }
 
+/** Hashes the uncompressed stream (the diff ID) and stops it once it passes `max` bytes. */
 class HashTransform extends Transform {
   readonly hash = createHash('sha256');
+  bytes = 0;
+  constructor(private readonly max: number, private readonly tooBig: () => Error) { super(); }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.max) { cb(this.tooBig()); return; }
     this.hash.update(chunk);
     cb(null, chunk);
   }
+}
+
+/**
+ * What the unpack remembers about a path inside the layer, in a tree: dropping a path and everything
+ * below it (a whiteout, a replaced directory) is one Map delete, whatever the layer's size.
+ */
+interface PathNode {
+  children?: Map<string, PathNode>;
+  /** A real directory (not a symlink) made or checked during this unpack. */
+  dir?: boolean;
+  pending?: PendingOps;
+  /** Directory mtime to set at the end (creating children changes it). */
+  mtime?: number;
+}
+
+class PathTree {
+  readonly root: PathNode = { dir: true };
+
+  get(rel: string, create: true): PathNode;
+  get(rel: string, create?: false): PathNode | undefined;
+  get(rel: string, create = false): PathNode | undefined {
+    if (rel === '') return this.root;
+    let n: PathNode = this.root;
+    for (const part of rel.split('/')) {
+      let c = n.children?.get(part);
+      if (!c) {
+        if (!create) return undefined;
+        c = {};
+        (n.children ??= new Map()).set(part, c);
+      }
+      n = c;
+    }
+    return n;
+  }
+
+  /** Forgets rel and everything below it. */
+  drop(rel: string): void {
+    const i = rel.lastIndexOf('/');
+    const parent = this.get(i < 0 ? '' : rel.slice(0, i));
+    parent?.children?.delete(i < 0 ? rel : rel.slice(i + 1));
+  }
+
+  /** Every node, parents before children (pre-order), with its relative path. */
+  *walk(): Generator<[string, PathNode]> {
+    const stack: Array<[string, PathNode]> = [['', this.root]];
+    while (stack.length > 0) {
+      const [rel, n] = stack.pop()!;
+      yield [rel, n];
+      if (n.children) for (const [name, c] of n.children) stack.push([rel === '' ? name : `${rel}/${name}`, c]);
+    }
+  }
+}
+
+/** Gives the event loop a turn when the caller has held it for a few milliseconds. */
+function yielder(everyMs = 10): () => Promise<void> | undefined {
+  let last = Date.now();
+  return () => {
+    const now = Date.now();
+    if (now - last < everyMs) return undefined;
+    return new Promise<void>((resolve) => setImmediate(() => { last = Date.now(); resolve(); }));
+  };
 }
 
 interface PendingOps {
@@ -105,12 +181,13 @@ function lstatOrUndefined(p: string): Stats | undefined {
 }
 
 /** Disk usage of a tree: st_blocks * 512 and inode count, hardlinks counted once. */
-export function diskUsage(root: string): { bytes: number; inodes: number } {
+export async function diskUsage(root: string, breathe: () => Promise<void> | undefined = () => undefined): Promise<{ bytes: number; inodes: number }> {
   const seen = new Set<number>();
   let bytes = 0;
   let inodes = 0;
-  const walk = (dir: string): void => {
+  const walk = async (dir: string): Promise<void> => {
     for (const name of readdirSync(dir)) {
+      await breathe();
       const p = join(dir, name);
       const st = lstatSync(p);
       if (st.nlink > 1) {
@@ -119,13 +196,13 @@ export function diskUsage(root: string): { bytes: number; inodes: number } {
       }
       bytes += st.blocks * 512;
       inodes++;
-      if (st.isDirectory()) walk(p);
+      if (st.isDirectory()) await walk(p);
     }
   };
   const st = lstatSync(root);
   bytes += st.blocks * 512;
   inodes++;
-  if (st.isDirectory()) walk(root);
+  if (st.isDirectory()) await walk(root);
   return { bytes, inodes };
 }
 
@@ -154,47 +231,51 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
     `image ${opts.image}: layer ${opts.layerDigest}: entry ${JSON.stringify(entry)}: ${why}; refusing the layer (it tries to write outside its directory or is malformed)`);
   const compression = detectCompression(readHead(opts.blobPath));
   const src = createReadStream(opts.blobPath, { highWaterMark: 256 * 1024 });
-  const hasher = new HashTransform();
+  const maxBytes = opts.maxUnpackedBytes ?? Number.POSITIVE_INFINITY;
+  const maxEntries = opts.maxEntries ?? Number.POSITIVE_INFINITY;
+  /** The first cap passed: preferred over whatever error the torn-down pipeline reports after it. */
+  let limitErr: CriusError | undefined;
+  const hasher = new HashTransform(maxBytes, () => (limitErr ??= new CriusError('FAILED_PRECONDITION',
+    `image ${opts.image}: layer ${opts.layerDigest}: unpacks to more than ${maxBytes} bytes (the limit images.max_layer_unpacked_bytes = ${maxBytes}); refusing the layer (a decompression bomb?), nothing was kept`)));
   const ex = extract();
   const stages: NodeJS.ReadWriteStream[] = [];
   if (compression === 'gzip') stages.push(createGunzip());
   if (compression === 'zstd') stages.push(new ZstdTransform());
 
-  /** Directories known to be real directories (not symlinks) inside this layer, by relative path. */
-  const knownDirs = new Set<string>(['']);
-  const pending = new Map<string, PendingOps>();
-  const dirTimes = new Map<string, number>();
+  /** Real directories, pending mknod/xattr work and directory mtimes, by relative path. */
+  const tree = new PathTree();
+  const isKnownDir = (rel: string): boolean => tree.get(rel)?.dir === true;
+  const dropPending = (rel: string): void => { const n = tree.get(rel); if (n) n.pending = undefined; };
+  const pendingOf = (rel: string): PendingOps | undefined => tree.get(rel)?.pending;
   let entries = 0;
   let skippedXattrs = 0;
   /** Once a setgid dir exists, new entries may inherit its group: chown every entry from then on. */
   let setgidSeen = false;
 
   const abs = (rel: string): string => (rel === '' ? root : join(root, rel));
+  const unsupportedXattr = (entry: string, xattr: string, on: string | undefined, why?: string): CriusError => new CriusError('FAILED_PRECONDITION',
+    `image ${opts.image}: layer ${opts.layerDigest}: entry ${JSON.stringify(entry)}: extended attribute "${xattr}"${on ? ` on ${on}` : ''} cannot be applied`
+    + `${why ? ` (${why})` : ' (Linux allows user.* attributes only on regular files and directories)'}; refusing the layer`);
 
-  const forget = (rel: string): void => {
-    const prefix = `${rel}/`;
-    for (const d of knownDirs) if (d === rel || d.startsWith(prefix)) knownDirs.delete(d);
-    for (const k of pending.keys()) if (k === rel || k.startsWith(prefix)) pending.delete(k);
-    for (const k of dirTimes.keys()) if (k === rel || k.startsWith(prefix)) dirTimes.delete(k);
-  };
+  const forget = (rel: string): void => tree.drop(rel);
 
   /** Makes sure every parent of parts is a real directory inside root, creating missing ones (0755). */
   const ensureParents = (entry: string, parts: string[], create: boolean): void => {
     let rel = '';
     for (let i = 0; i < parts.length - 1; i++) {
       rel = rel === '' ? parts[i]! : `${rel}/${parts[i]!}`;
-      if (knownDirs.has(rel)) continue;
+      if (isKnownDir(rel)) continue;
       const st = lstatOrUndefined(abs(rel));
       if (st === undefined) {
         if (!create) throw refuse(entry, `parent "${rel}" does not exist`);
-        if (pending.has(rel)) pending.delete(rel);
+        dropPending(rel);
         mkdirSync(abs(rel), { mode: 0o755 });
       } else if (st.isSymbolicLink()) {
         throw refuse(entry, `parent "${rel}" is a symlink`);
       } else if (!st.isDirectory()) {
         throw refuse(entry, `parent "${rel}" is not a directory`);
       }
-      knownDirs.add(rel);
+      tree.get(rel, true).dir = true;
     }
   };
 
@@ -203,7 +284,7 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
     const st = lstatOrUndefined(abs(rel));
     // A directory entry repeated keeps the dir, its children and its pending xattrs (an opaque marker).
     if (st !== undefined && st.isDirectory() && keepDir) return true;
-    pending.delete(rel);
+    dropPending(rel);
     if (st === undefined) return false;
     forget(rel);
     rmSync(abs(rel), { recursive: true, force: true });
@@ -211,13 +292,15 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
   };
 
   const pendingFor = (rel: string): PendingOps => {
-    let p = pending.get(rel);
-    if (!p) { p = { xattrs: [] }; pending.set(rel, p); }
-    return p;
+    const n = tree.get(rel, true);
+    return (n.pending ??= { xattrs: [] });
   };
 
   const handle = async (h: Header, body: AsyncIterable<Buffer>): Promise<void> => {
     entries++;
+    if (entries > maxEntries) {
+      throw (limitErr ??= new CriusError('FAILED_PRECONDITION', `image ${opts.image}: layer ${opts.layerDigest}: has more than ${maxEntries} entries (the limit images.max_layer_entries = ${maxEntries}); refusing the layer, nothing was kept`));
+    }
     const name = h.name;
     const split = splitEntryName(name);
     if (!split.ok) throw refuse(name, split.reason);
@@ -233,7 +316,7 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
         lchownSync(root, uid, gid);
         chmodSync(root, perm);
         if ((perm & 0o2000) !== 0) setgidSeen = true;
-        dirTimes.set('', mtime);
+        tree.root.mtime = mtime;
       }
       return;
     }
@@ -270,7 +353,7 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
     switch (type) {
       case 'directory': {
         // A device node or whiteout still pending at this path is replaced by the directory.
-        if (pending.get(rel)?.mknod) pending.delete(rel);
+        if (pendingOf(rel)?.mknod) dropPending(rel);
         try {
           mkdirSync(full, { mode: perm & 0o777 });
         } catch (err) {
@@ -281,15 +364,16 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
         // After chown, which clears setuid/setgid; mkdir's mode was filtered by the umask.
         if ((perm & 0o7000) !== 0 || (perm & UMASK) !== 0) chmodSync(full, perm);
         if ((perm & 0o2000) !== 0) setgidSeen = true;
-        knownDirs.add(rel);
-        dirTimes.set(rel, mtime);
+        const node = tree.get(rel, true);
+        node.dir = true;
+        node.mtime = mtime;
         break;
       }
       case 'file':
       case 'contiguous-file': {
         // Create exclusively without a prior lstat: new paths are the common case; EEXIST means replace.
         const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-        pending.delete(rel);
+        dropPending(rel);
         let fd: number;
         try {
           fd = openSync(full, flags, perm & 0o777);
@@ -312,7 +396,11 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
         break;
       }
       case 'symlink': {
-        pending.delete(rel);
+        // Linux keeps user.* attributes to regular files and directories (xattr(7)): lsetxattr on a
+        // symlink fails EPERM. That is the layer's fault, so say which entry before touching anything.
+        const user = xattrs.find((x) => x.name.startsWith('user.'));
+        if (user) throw unsupportedXattr(name, user.name, 'a symlink');
+        dropPending(rel);
         try {
           symlinkSync(h.linkname ?? '', full);
         } catch (err) {
@@ -331,7 +419,7 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
         ensureParents(name, t.parts, false);
         const targetRel = t.parts.join('/');
         if (targetRel === rel) break;
-        const pendingTarget = pending.get(targetRel);
+        const pendingTarget = pendingOf(targetRel);
         if (pendingTarget?.mknod) {
           clear(rel, false);
           pendingFor(rel).mknod = { ...pendingTarget.mknod };
@@ -347,6 +435,8 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
       case 'character-device':
       case 'block-device':
       case 'fifo': {
+        const user = xattrs.find((x) => x.name.startsWith('user.'));
+        if (user) throw unsupportedXattr(name, user.name, `a ${type}`);
         clear(rel, false);
         const fmt = type === 'character-device' ? S_IFCHR : type === 'block-device' ? S_IFBLK : S_IFIFO;
         pendingFor(rel).mknod = { mode: fmt | perm, major: h.devmajor ?? 0, minor: h.devminor ?? 0, uid, gid, mtime };
@@ -359,26 +449,36 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
     if (xattrs.length > 0) pendingFor(rel).xattrs.push(...xattrs);
   };
 
+  const breathe = yielder();
+  const cancelled = (): CriusError => new CriusError('CANCELLED', `image ${opts.image}: layer ${opts.layerDigest}: unpack cancelled`);
   const consume = (async () => {
     for await (const entry of ex) {
       try {
+        if (opts.signal?.aborted) throw cancelled();
         await handle(entry.header, entry as unknown as AsyncIterable<Buffer>);
       } catch (err) {
         entry.resume();
         throw err;
       }
       entry.resume(); // drain any unread body (non-file entries)
+      await breathe();
     }
   })();
   const flow = pipeline([src, ...stages, hasher, ex] as unknown as Parameters<typeof pipeline>[0][]);
+  const onAbort = (): void => { src.destroy(cancelled()); };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await Promise.all([consume, flow]);
   } catch (err) {
     src.destroy();
     ex.destroy();
     await Promise.allSettled([consume, flow]);
+    if (limitErr) throw limitErr;
+    if (opts.signal?.aborted) throw cancelled();
     if (err instanceof CriusError) throw err;
     throw new CriusError('FAILED_PRECONDITION', `image ${opts.image}: layer ${opts.layerDigest}: cannot unpack: ${errorMessage(err)}`, { cause: err });
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
   }
 
   const diffId = `sha256:${hasher.hash.digest('hex')}`;
@@ -387,7 +487,13 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
   }
 
   // mknod and setxattr go through the native helper in one batch, device nodes before xattrs.
-  if (pending.size > 0) {
+  const pending: Array<[string, PendingOps]> = [];
+  const dirTimes: Array<[string, number]> = [];
+  for (const [rel, n] of tree.walk()) {
+    if (n.pending) pending.push([rel, n.pending]);
+    if (n.mtime !== undefined) dirTimes.push([rel, n.mtime]);
+  }
+  if (pending.length > 0) {
     const chunks: string[] = [];
     for (const [rel, p] of pending) {
       if (p.mknod) {
@@ -402,13 +508,20 @@ export async function unpackInto(root: string, opts: UnpackOptions): Promise<Unp
     try {
       await (opts.runner ?? run)(opts.fsopsPath, [root], { input: chunks.join(''), timeoutMs: 120_000 });
     } catch (err) {
+      // An xattr the kernel or filesystem will not take (wrong file type, unsupported namespace, too
+      // large) is the layer's problem: name the entry. Anything else (mknod failing) is ours.
+      const x = /crius-fsops: xattr (.*) (\S+): ([^|\n]+)/.exec(errorMessage(err));
+      if (x) throw unsupportedXattr(x[1]!, x[2]!, undefined, x[3]!.trim());
       throw new CriusError('INTERNAL', `image ${opts.image}: layer ${opts.layerDigest}: creating device nodes, whiteouts or xattrs failed: ${errorMessage(err)}`, { cause: err });
     }
   }
-  // Directory mtimes last, deepest first: creating children changed them.
-  const dirs = [...dirTimes.entries()].sort((a, b) => b[0].split('/').length - a[0].split('/').length);
-  for (const [rel, t] of dirs) utimesSync(abs(rel), t, t);
+  // Directory mtimes last, deepest first (reverse pre-order puts every child before its parent).
+  for (let i = dirTimes.length - 1; i >= 0; i--) {
+    const [rel, t] = dirTimes[i]!;
+    utimesSync(abs(rel), t, t);
+    await breathe();
+  }
 
-  const du = diskUsage(root);
+  const du = await diskUsage(root, breathe);
   return { diffId, entries, usedBytes: du.bytes, inodes: du.inodes, skippedXattrs };
 }

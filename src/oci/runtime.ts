@@ -1,15 +1,15 @@
 // One OCI runtime handler (crun or runc) driven the way CRI-O drives it (notes §1): every container is
 // created through its own conmon, which supervises it, writes its CRI log and its exit file, and
 // outlives the daemon; start/kill/state/delete/update are direct runtime calls; ExecSync is a short
-// `conmon --sync -e`. On hybrid cgroup hosts every runtime call, including the ones conmon makes, goes
+// `<runtime> exec` run by the daemon (exec-sync.ts). On hybrid cgroup hosts every runtime call, including the ones conmon makes, goes
 // through native/crius-oci-wrap with the cgroup2 mount hidden (see cgroup-mode.ts).
 import { constants } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CriusError, failedPrecondition, internal, notFound, wrap } from '../common/errors.js';
 import { ExecError, run, type Runner } from '../common/exec.js';
-import { conmonCreateArgv, conmonExecSyncArgv, spawnConmon, type RuntimeInvocation } from './conmon.js';
-import { splitCriLog } from './cri-log.js';
+import { conmonCreateArgv, spawnConmon, type RuntimeInvocation } from './conmon.js';
+import { runExecSync } from './exec-sync.js';
 import { processStartTime } from './process-liveness.js';
 import { locateHostBinary } from '../common/host-binaries.js';
 
@@ -29,7 +29,13 @@ export interface OciHandlerConfig {
   wrapperPath?: string;
   /** Mounts to hide from the runtime (cgroup-mode.ts runtimeHiddenMounts). */
   hideMounts?: string[];
+  /** ExecSync: how long to keep reading output a background child writes after the command exited. */
+  execDrainMs?: number;
 }
+
+export const DEFAULT_EXEC_DRAIN_MS = 3000;
+/** ExecSync output kept per stream (CRI-O's limit); the kubelet's probes need far less. */
+export const EXEC_SYNC_MAX_BYTES = 16 * 1024 * 1024;
 
 export interface CreateContainerOptions {
   /** The CRI log file (k8s-file format). */
@@ -70,9 +76,11 @@ export interface RuntimeState {
 export interface ExecSyncResult {
   stdout: Buffer;
   stderr: Buffer;
-  /** The exec'd process's exit code; -1 when it timed out (stderr then says "command timed out"). */
+  /** The exec'd process's exit code (a timeout is a DEADLINE_EXCEEDED error instead). */
   exitCode: number;
   timedOut: boolean;
+  /** What cut the output short, for the daemon's log. */
+  notes?: string[];
 }
 
 export interface OciRuntime {
@@ -216,6 +224,8 @@ export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): O
       let conmonPid = 0;
       try {
         conmonPid = Number((await readFile(conmonPidFile, 'utf8')).trim());
+        // conmon writes it 0644 in the bundle, which the pod's users may traverse: keep it root's.
+        await chmod(conmonPidFile, 0o600);
       } catch { /* reported below as unknown */ }
       return { pid, conmonPid, conmonStartTime: await processStartTime(conmonPid) };
     },
@@ -251,40 +261,33 @@ export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): O
     async execSync(id, processSpec, timeoutSec) {
       const what = `exec in container ${id}`;
       await mkdir(execDir, { recursive: true, mode: 0o700 });
-      await mkdir(cfg.socketDir, { recursive: true, mode: 0o700 });
       const dir = await mkdtemp(path.join(execDir, 'x-'));
       try {
         const specFile = path.join(dir, 'process.json');
-        const logPath = path.join(dir, 'log');
-        await writeFile(specFile, JSON.stringify(processSpec), { mode: 0o600 });
-        const terminal = (processSpec as { terminal?: unknown }).terminal === true;
-        const argv = conmonExecSyncArgv({
-          id, runtime: invocation(), processSpecFile: specFile, logPath, pidFile: path.join(dir, 'pid'),
-          socketDir: cfg.socketDir, timeoutSec, terminal,
+        const pidFile = path.join(dir, 'pid');
+        // ExecSync has no tty in the CRI: output comes back through our pipes.
+        await writeFile(specFile, JSON.stringify({ ...processSpec, terminal: false }), { mode: 0o600 });
+        const c = command(['exec', '--process', specFile, '--pid-file', pidFile, id]);
+        const r = await runExecSync({
+          file: c.file, args: c.args, env: conmonEnv(), cwd: dir, pidFile,
+          timeoutMs: timeoutSec > 0 ? timeoutSec * 1000 : 0,
+          drainMs: cfg.execDrainMs ?? DEFAULT_EXEC_DRAIN_MS, maxBytes: EXEC_SYNC_MAX_BYTES,
         });
-        let r;
-        try {
-          // conmon enforces timeoutSec itself (SIGKILL to the process group); ours is only a backstop.
-          r = await spawnConmon(conmon, argv, { cwd: dir, env: conmonEnv(), timeoutMs: timeoutSec > 0 ? timeoutSec * 1000 + 30_000 : Infinity });
-        } catch (err) {
-          throw wrap(what, err);
+        if (r.spawnError) throw mapRuntimeError(what, new ExecError({ command: c.file, code: null, signal: null, stdout: '', stderr: '', timedOut: false, notFound: (r.spawnError as NodeJS.ErrnoException).code === 'ENOENT', reason: r.spawnError.message }));
+        if (r.timedOut) {
+          // The kubelet's exec probes read DeadlineExceeded as "probe timed out".
+          throw new CriusError('DEADLINE_EXCEEDED', `${what}: the command timed out after ${timeoutSec} s; it and its children were killed`);
         }
-        const code = r.message.exit_code;
-        const message = r.message.message ?? '';
-        if (code === -1 && /timed out/i.test(message)) {
-          return { stdout: Buffer.alloc(0), stderr: Buffer.from('command timed out'), exitCode: -1, timedOut: true };
+        if (r.code === null) throw internal(`${what}: the runtime was killed by ${r.signal ?? 'a signal'}`);
+        if (!r.started && r.code !== 0) {
+          // The runtime failed before starting anything (container gone or stopped, bad spec): its error.
+          throw mapRuntimeError(what, new ExecError({ command: c.file, code: r.code, signal: null, stdout: '', stderr: r.stderr.toString(), timedOut: false, notFound: false, reason: `exit status ${r.code}` }));
         }
-        if (code === undefined || code < 0) {
-          const text = message.trim() || 'no message';
-          if (NOT_FOUND_PATTERNS.some((re) => re.test(text))) throw notFound(`${what}: ${text}`);
-          throw internal(`${what}: the runtime failed: ${text}`);
-        }
-        let log = '';
-        try {
-          log = await readFile(logPath, 'latin1');
-        } catch { /* no output */ }
-        const { stdout, stderr } = splitCriLog(log);
-        return { stdout: Buffer.from(stdout, 'latin1'), stderr: Buffer.from(stderr, 'latin1'), exitCode: code, timedOut: false };
+        const notes = [
+          r.drainCut ? `output after the command exited was cut: a background process kept its stdout/stderr open past ${cfg.execDrainMs ?? DEFAULT_EXEC_DRAIN_MS} ms` : '',
+          r.truncated ? `output beyond ${EXEC_SYNC_MAX_BYTES} bytes per stream was dropped` : '',
+        ].filter(Boolean);
+        return { stdout: r.stdout, stderr: r.stderr, exitCode: r.code, timedOut: false, notes };
       } finally {
         await rm(dir, { recursive: true, force: true });
       }

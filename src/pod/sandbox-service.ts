@@ -4,7 +4,9 @@
 // happens, so a crash at any point can be undone by recover().
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
-import { alreadyExists, CriusError, invalidArgument, notFound, wrap } from '../common/errors.js';
+import { hostname as osHostname } from 'node:os';
+import { alreadyExists, CriusError, failedPrecondition, invalidArgument, notFound, wrap } from '../common/errors.js';
+import { TRAVERSAL_FIX } from '../userns/path-traversal.js';
 import { newPodId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { PodStore } from '../store/pods.js';
@@ -13,6 +15,7 @@ import { hostnameFromPodName, writeSandboxFiles, updateHosts } from './sandbox-f
 import type { CgroupPort, InfraPort, NamespacePort, NetworkPort, PodContainers, PortMapping, ShmPort } from './ports.js';
 import type { Pod, PodConfig, PodRuntime, SandboxStep } from './types.js';
 import { StepTimer } from '../common/step-timer.js';
+import type { ContainerEventType, EventSink } from '../container/events.js';
 import type { IdRange } from '../userns/mapping-rules.js';
 
 /**
@@ -46,6 +49,16 @@ export interface SandboxServiceDeps {
   now?: () => bigint;
   /** Host ID ranges for pods annotated io.crius.userns/auto; absent = the annotation is refused. */
   ranges?: PodRanges;
+  /** The node's hostname, which host-network pods have (default: os.hostname()). */
+  nodeHostname?: () => string;
+  /** Sandbox lifecycle events for GetContainerEvents (container_id = the pod's ID). */
+  events?: EventSink;
+  /**
+   * Why a user-namespaced pod whose root is host uid/gid could not reach root filesystems under the state
+   * dir (a directory on the way it cannot search), or null. Asked before anything is set up, so the pod is
+   * refused with the directory named instead of failing inside the runtime. Absent: not checked.
+   */
+  rootfsUnreachable?: (hostUid: number, hostGid: number) => string | null;
 }
 
 const DEFAULT_SHM_BYTES = 64 * 1024 * 1024;
@@ -118,9 +131,20 @@ export class SandboxService {
       userns = parseUserNamespace(config.linux?.security_context?.namespace_options?.userns_options, 'config.linux.security_context.namespace_options.userns_options');
       hostNs = hostNamespaceModes(config);
       checkHostNamespacesWithUserns(userns, hostNs, false);
+      if (userns.kind === 'pod') {
+        const root = hostRoot(userns);
+        const why = this.d.rootfsUnreachable?.(root.uid, root.gid);
+        if (why) throw failedPrecondition(`run pod "${podName}": its user namespace's root (host uid ${root.uid}) cannot reach the pod's root filesystems: ${why}; ${TRAVERSAL_FIX}`);
+      }
       // The handler's idmap support is checked where idmapped mounts are handed to it (CreateContainer and
       // the infra container), with the exact missing feature named: the pod's namespaces need none of it.
       ports = portMappings(config);
+      // A host-network pod shares the node's UTS namespace: its hostname is the node's, everywhere
+      // (uname, /etc/hostname, HOSTNAME). Another name could only be half applied (kubelet sends none).
+      const node = (this.d.nodeHostname ?? osHostname)();
+      if (hostNs.network && config.hostname && config.hostname !== node) {
+        throw invalidArgument(`run pod "${podName}": hostname "${config.hostname}" cannot be set in a host-network pod (it has the node's hostname "${node}"); leave hostname empty`);
+      }
       const existing = this.d.pods.byName(meta.name, meta.namespace, meta.uid, meta.attempt);
       if (existing) throw alreadyExists(`pod "${podName}" (uid ${meta.uid}, attempt ${meta.attempt}) already exists as ${existing.id}`);
     } catch (err) {
@@ -131,6 +155,8 @@ export class SandboxService {
     const runDir = join(this.d.stateDir, 'pods', id);
     const runtime: PodRuntime = {
       runDir, userns, namespaces: {}, netnsOwnedByUserns: false,
+      requestedHandler: handlerName,
+      hostname: hostNs.network ? (this.d.nodeHostname ?? osHostname)() : (config.hostname || hostnameFromPodName(meta.name)),
       cgroupParent: this.d.cgroups.podParent(id, config.linux?.cgroup_parent ?? ''),
       done: [],
     };
@@ -151,7 +177,7 @@ export class SandboxService {
     try {
       const root = hostRoot(userns);
       step('rundir');
-      const hostname = config.hostname || hostnameFromPodName(meta.name);
+      const hostname = runtime.hostname!;
       const files = await writeSandboxFiles(runDir, { hostname, dns: config.dns_config });
       runtime.files = { ...files };
       if (!hostNs.ipc) {
@@ -190,7 +216,10 @@ export class SandboxService {
       timer.lap(current);
       log.debug('pod start steps', timer.fields());
       log.info('pod ready', { userns: userns.kind, ip: runtime.network?.ips[0] });
-      return { ...pod, state: 'ready', runtime };
+      const ready: Pod = { ...pod, state: 'ready', runtime };
+      this.emit(ready, 'created');
+      this.emit(ready, 'started');
+      return ready;
     } catch (err) {
       log.warn('pod start failed; undoing', { error: (err as Error).message });
       await this.undo(pod).catch((e: unknown) => log.error('undo failed', { error: (e as Error).message }));
@@ -227,6 +256,10 @@ export class SandboxService {
     } as PodConfig;
   }
 
+  private emit(pod: Pod, type: ContainerEventType): void {
+    this.d.events?.emit({ containerId: pod.id, podId: pod.id, type, at: nowNanos(), podSnapshot: pod });
+  }
+
   /** Stops the pod's containers and releases its network; idempotent, and NotFound-free as the CRI asks. */
   async stop(id: string): Promise<void> {
     const pod = this.tryGet(id);
@@ -238,7 +271,10 @@ export class SandboxService {
     timer.lap('infra');
     await this.releaseNetwork(pod);
     timer.lap('network');
-    if (pod.state !== 'notready') this.d.pods.setState(pod.id, 'notready');
+    if (pod.state !== 'notready') {
+      this.d.pods.setState(pod.id, 'notready');
+      this.emit({ ...pod, state: 'notready' }, 'stopped');
+    }
     this.d.logger.debug('pod stop steps', { pod_id: pod.id, ...timer.fields() });
   }
 
@@ -252,6 +288,9 @@ export class SandboxService {
     await this.d.containers.removeAll(pod.id);
     timer.lap('remove_containers');
     await this.undo(pod, timer);
+    const gone: Pod = { ...this.tryGet(pod.id) ?? pod, state: 'notready' };
+    if (pod.state === 'ready') this.emit(gone, 'stopped');
+    this.emit(gone, 'deleted');
     this.d.logger.debug('pod remove steps', { pod_id: pod.id, ...timer.fields() });
   }
 

@@ -28,6 +28,13 @@ export interface PodRuntime {
   infra?: { containerId: string; pid: number; conmonPid?: number; conmonStartTime?: string };
   /** Side effects done so far, in order, so recovery knows what to undo after a crash mid-way. */
   done: SandboxStep[];
+  /**
+   * The runtime_handler RunPodSandbox was given ("" = the default), reported back as sent: the kubelet
+   * compares it. `handler` holds the resolved name. Absent in pods recorded before it was kept.
+   */
+  requestedHandler?: string;
+  /** The hostname the pod's containers have: the pod's own, or the node's for host-network pods. */
+  hostname?: string;
 }
 
 export type SandboxStep = 'rundir' | 'shm' | 'namespaces' | 'network' | 'cgroup' | 'infra';

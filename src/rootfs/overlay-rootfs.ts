@@ -60,7 +60,9 @@ export async function mountContainerRootfs(o: ContainerRootfsOptions): Promise<M
   const runner = o.runner ?? run;
   const helper = o.helper ?? idmapHelper({ runner });
   try {
-    for (const d of [o.upperDir, o.workDir, o.target]) await mkdir(d, { recursive: true, mode: 0o755 });
+    // upper is the container's `/` (its mode shows inside); work is overlayfs's scratch, for the kernel only.
+    for (const d of [o.upperDir, o.target]) await mkdir(d, { recursive: true, mode: 0o755 });
+    await mkdir(o.workDir, { recursive: true, mode: 0o700 });
     // overlayfs wants the topmost lower first.
     const topFirst = [...o.layers].reverse();
     if (!o.userns) {

@@ -2,7 +2,7 @@
 // /etc/resolv.conf, /dev/shm) and the image's VOLUME dirs. Idmaps are added by withIdmappedMounts
 // (userns.ts), which recognises each mount by destination and source.
 import { posix } from 'node:path';
-import { failedPrecondition, invalidArgument, unimplemented } from '../common/errors.js';
+import { failedPrecondition, internal, invalidArgument } from '../common/errors.js';
 import { containerName, securityContext, type SpecContext, type SpecOpt } from './context.js';
 import type { Mount, Spec } from './oci-types.js';
 import type { CriMount, ImageConfig, MountPropagation } from './types.js';
@@ -37,9 +37,7 @@ function propagationOption(p: MountPropagation | undefined): string {
  */
 export function criMountToOci(m: CriMount, ctx: SpecContext): Mount {
   const dest = cleanContainerPath(m.container_path, `container "${containerName(ctx)}" mount`);
-  if (m.image?.image) {
-    throw unimplemented(`container "${containerName(ctx)}": mount at "${dest}" is an image volume ("${m.image.image}"), which crius does not support yet; use a host path volume`);
-  }
+  if (m.image?.image) return imageVolumeMount(m, dest, ctx);
   if (!m.host_path) throw invalidArgument(`container "${containerName(ctx)}": mount at "${dest}" has no host_path; set the host path to bind`);
   const options = ['rbind', propagationOption(m.propagation)];
   if (m.recursive_read_only) {
@@ -57,6 +55,31 @@ export function criMountToOci(m: CriMount, ctx: SpecContext): Mount {
     options.push(m.readonly ? 'ro' : 'rw');
   }
   return { destination: dest, type: 'bind', source: m.host_path, options };
+}
+
+/**
+ * image_sub_path as a clean relative path ("" for the image's root), or InvalidArgument: it may not be
+ * absolute or climb out of the image.
+ */
+export function cleanImageSubPath(sub: string | undefined, what: string): string {
+  if (!sub) return '';
+  const n = posix.normalize(sub);
+  if (sub.startsWith('/') || n === '..' || n.startsWith('../')) throw invalidArgument(`${what}: image_sub_path "${sub}" must be a relative path inside the image`);
+  return n === '.' ? '' : n.replace(/\/$/, '');
+}
+
+/**
+ * An image volume (KEP-4639): a bind of the image mounted on the host (caller mounted it, see
+ * imageMountDirs), read-only, noexec as the kubelet requires, nosuid, nodev. With image_sub_path the
+ * source is refined to the resolved path once the image is mounted (the caller resolves symlinks inside
+ * the image); here it is the lexical join.
+ */
+function imageVolumeMount(m: CriMount, dest: string, ctx: SpecContext): Mount {
+  const what = `container "${containerName(ctx)}": image volume "${m.image?.image}" at "${dest}"`;
+  const dir = ctx.runtime.imageMountDirs?.[dest];
+  if (!dir) throw internal(`${what}: the image is not mounted (a crius bug)`);
+  const sub = cleanImageSubPath(m.image_sub_path, what);
+  return { destination: dest, type: 'bind', source: sub ? posix.join(dir, sub) : dir, options: ['rbind', 'rprivate', 'ro', 'nosuid', 'nodev', 'noexec'] };
 }
 
 function removeAt(spec: Spec, dest: string): void {

@@ -52,7 +52,7 @@ export function mergeEnv(env: string[], entries: readonly string[]): string[] {
 export const withEnv: SpecOpt = (spec, ctx) => {
   const p = ensureProcess(spec);
   let env = mergeEnv(p.env ?? [], [DEFAULT_PATH_ENV]);
-  const hostname = ctx.sandbox.hostname;
+  const hostname = ctx.runtime.podHostname ?? ctx.sandbox.hostname;
   if (hostname) env = mergeEnv(env, [`HOSTNAME=${hostname}`]);
   env = mergeEnv(env, ctx.image.Env ?? []);
   if (ctx.container.tty && !env.some((e) => envKey(e) === 'TERM')) env.push('TERM=xterm');

@@ -41,8 +41,10 @@ export interface CriMount {
   uidMappings?: IDMapping[];
   gidMappings?: IDMapping[];
   recursive_read_only?: boolean;
-  /** An image volume (KEP-4639); not supported yet, refused with UNIMPLEMENTED. */
+  /** An image volume (KEP-4639): this image, mounted read-only, instead of host_path. */
   image?: { image?: string } | null;
+  /** A directory (or file) inside that image to mount instead of its root. */
+  image_sub_path?: string;
 }
 
 export interface CriDevice {
@@ -227,6 +229,10 @@ export interface RuntimeContext {
   oomScoreAdjMin: number;
   /** Host dirs the runtime made for the image's VOLUMEs, by container path (see imageVolumesToCreate). */
   imageVolumeDirs?: Record<string, string>;
+  /** Where each image volume's image is mounted on the host, by container path (KEP-4639). */
+  imageMountDirs?: Record<string, string>;
+  /** The pod's actual hostname (the node's for host-network pods), for HOSTNAME; default sandbox.hostname. */
+  podHostname?: string;
   /** stat results of the CRI devices' host paths, by host path. */
   deviceNodes?: Record<string, DeviceNodeInfo>;
   /** Every host device (path in /dev -> node), for privileged containers. */

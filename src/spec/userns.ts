@@ -2,7 +2,7 @@
 // the adjustments a user namespace forces on the rest of the spec.
 import { failedPrecondition, invalidArgument } from '../common/errors.js';
 import { containerName, ensureLinux, ensureProcess, type SpecOpt } from './context.js';
-import { cleanContainerPath, DEV_SHM, imageVolumesToCreate, isBindMount, sandboxFileMounts } from './mounts.js';
+import { cleanContainerPath, DEV_SHM, isBindMount, sandboxFileMounts } from './mounts.js';
 import { namespaceOptions } from './namespaces.js';
 import type { LinuxIDMapping, Mount, Spec } from './oci-types.js';
 import type { IDMapping, IdRange, PodUserns } from './types.js';
@@ -80,8 +80,10 @@ export const withMappedIdsCheck: SpecOpt = (spec, ctx) => {
  *   - every CRI mount carrying uidMappings/gidMappings keeps exactly those (the kubelet copies the
  *     pod's mapping onto configMap, secret, projected, emptyDir, hostPath, PVC, /etc/hosts and the
  *     termination log), so a file owned by 1000 on disk reads as 1000 inside;
- *   - runtime-made binds (/etc/hostname, /etc/hosts, /etc/resolv.conf, image VOLUME dirs) get the
- *     pod's mapping so their host-root-owned files read as the pod's root;
+ *   - runtime-made binds (/etc/hostname, /etc/hosts, /etc/resolv.conf) get the pod's mapping so their
+ *     host-root-owned files read as the pod's root;
+ *   - image VOLUME dirs get none: they are copied from the container's rootfs, whose owners are already
+ *     in the pod's host range (rootfs/image-volume.ts), so a plain bind shows the image's owners inside;
  *   - /dev/shm gets none: it is a tmpfs the sandbox made owned by the pod's root (idmapping tmpfs
  *     needs Linux 6.3 and buys nothing for an empty, 1777 dir).
  * No `idmap` option is added: the mappings alone ask for an idmapped bind (runtime-spec 1.2), which
@@ -111,10 +113,6 @@ export const withIdmappedMounts: SpecOpt = (spec, ctx) => {
   const u = ctx.runtime.userns;
   const runtimeMade = new Map<string, string>();
   for (const m of sandboxFileMounts(ctx)) if (m.destination !== DEV_SHM && m.source) runtimeMade.set(m.destination, m.source);
-  for (const dest of imageVolumesToCreate(ctx.image, ctx.container.mounts ?? [])) {
-    const src = ctx.runtime.imageVolumeDirs?.[dest];
-    if (src) runtimeMade.set(dest, src);
-  }
   const h = ctx.runtime.handler;
   for (const m of spec.mounts ?? []) {
     delete m.uidMappings;

@@ -2,7 +2,7 @@
 // Opened once by the daemon; every module gets typed access through its own small repository file
 // (e.g. store/pods.ts) that takes this Db.
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
@@ -28,7 +28,13 @@ function nativeBinding(): string | object {
 }
 
 export function openDb(path: string, migrations: readonly Migration[] = MIGRATIONS): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // Container env (Kubernetes secrets) lives here: root only. SQLite gives the -wal and -shm files the
+    // database file's mode, so creating it 0600 before SQLite does covers all three.
+    closeSync(openSync(path, 'a', 0o600));
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+  }
   const db = new Database(path, { nativeBinding: nativeBinding() as string });
   // WAL: readers never wait for the writer; synchronous=NORMAL is durable across a process crash
   // (kill -9), which is what the daemon must survive; FULL would only add power-loss durability.

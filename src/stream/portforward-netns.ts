@@ -2,7 +2,10 @@
 // does with ns.WithNetNSPath + net.Dial (internal/oci/runtime_oci_linux.go). Node cannot setns(), so
 // native/crius-relay joins the namespace and relays the TCP connection over its stdio (one short-lived
 // process per forwarded connection). Host-network pods dial localhost directly.
-import { spawn } from 'node:child_process';
+// The pod closing its side first (a web server answering and closing) is the normal end of a forwarded
+// connection, never an error: the relay then exits, what the client still sends is discarded, and nothing
+// may reach the error stream (client-go tears the whole port-forward down on any error-stream text).
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { once } from 'node:events';
 import { Duplex, type Readable } from 'node:stream';
@@ -21,7 +24,8 @@ export function createNetnsPortForwardBackend(cfg: NetnsPortForwardConfig): Port
     async dial(p: PortForwardParams): Promise<Duplex> {
       const netns = await cfg.netnsPath(p.podSandboxId);
       if (netns === null) {
-        const s = net.connect({ host: 'localhost', port: p.port, signal: p.signal });
+        // allowHalfOpen: the pod's FIN ends only the pod->client direction, as with the relay.
+        const s = net.connect({ host: 'localhost', port: p.port, signal: p.signal, allowHalfOpen: true });
         await once(s, 'connect');
         return s;
       }
@@ -43,10 +47,46 @@ export function createNetnsPortForwardBackend(cfg: NetnsPortForwardConfig): Port
       const onAbort = (): void => { child.kill('SIGKILL'); };
       p.signal.addEventListener('abort', onAbort, { once: true });
       child.once('close', () => p.signal.removeEventListener('abort', onAbort));
-      child.stdin.on('error', () => {});
-      const duplex = Duplex.from({ readable: child.stdout, writable: child.stdin });
-      duplex.once('close', () => child.kill('SIGKILL'));
-      return duplex;
+      return new RelayConnection(child);
     },
   };
+}
+
+/**
+ * The relay's stdio as one byte stream. Unlike Duplex.from({readable, writable}), which fails with
+ * "Premature close" when the relay exits while the client may still write, the relay exiting is an end:
+ * stdout's EOF ends the readable side, and writes after the relay is gone are dropped.
+ */
+class RelayConnection extends Duplex {
+  constructor(private readonly child: ChildProcess) {
+    super({ allowHalfOpen: true });
+    const out = child.stdout!;
+    out.on('data', (c: Buffer) => { if (!this.push(c)) out.pause(); });
+    out.once('end', () => this.push(null));
+    out.on('error', () => this.push(null));
+    child.stdin!.on('error', () => { /* the relay exited: later input has nowhere to go */ });
+  }
+
+  override _read(): void {
+    this.child.stdout!.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    const stdin = this.child.stdin!;
+    if (stdin.destroyed || !stdin.writable) { cb(); return; }
+    stdin.write(chunk, () => cb());
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    const stdin = this.child.stdin!;
+    if (stdin.destroyed || !stdin.writable) { cb(); return; }
+    stdin.end(() => cb());
+  }
+
+  override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
+    this.child.stdin!.destroy();
+    this.child.stdout!.destroy();
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    cb(err);
+  }
 }

@@ -1,7 +1,11 @@
 // portforward.k8s.io over SPDY (kubelet portforward/httpstream.go; client-go tools/portforward). Per local
 // TCP connection the client opens an error stream and a data stream, both tagged `port` and `requestid`;
 // the server dials the port inside the pod and pipes the data stream to it. Errors go to the error stream
-// as text, which client-go prints ("an error occurred forwarding ...").
+// as text, which client-go prints ("an error occurred forwarding ...") and then closes the whole session
+// (client-go portforward.go handleConnection: any error-stream text -> streamConn.Close()). So only a failed
+// dial goes there; once connected, the pod closing or resetting its side ends that one data stream, and the
+// session carries on with its other connections.
+import { setMaxListeners } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { SpdyConnection, SpdyStream } from './spdy/connection.js';
 import { RstStatus } from './spdy/frames.js';
@@ -25,6 +29,8 @@ export function parsePort(value: string | undefined): number | null {
 export function servePortForwardSpdy(conn: SpdyConnection, podSandboxId: string, backend: PortForwardBackend, log: Logger): Promise<void> {
   const pairs = new Map<string, Pair>();
   const abort = new AbortController();
+  // One listener per open forwarded connection (each dial's relay process is killed with the session).
+  setMaxListeners(0, abort.signal);
   return new Promise((resolve) => {
     conn.on('close', () => { abort.abort(); resolve(); });
     conn.on('stream', (s: SpdyStream) => {
@@ -68,7 +74,8 @@ async function forward(
     return;
   }
   target.on('error', (err: Error) => {
-    if (!errorStream.destroyed && !errorStream.writableEnded) errorStream.end(Buffer.from(`error forwarding port ${port} to pod ${podSandboxId}: ${err.message}`));
+    // A reset from the pod: cut this data stream (the client sees its end), keep the error stream clean.
+    log.debug('port-forward connection to the pod failed', { podSandboxId, port, error: err.message });
     data.reset(RstStatus.CANCEL);
   });
   // Half-closes travel both ways: client FIN -> target end(); target EOF -> DATA FIN.

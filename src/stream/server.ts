@@ -70,7 +70,7 @@ export class StreamServer {
   /** The WebSocket server (noServer: upgrades are handed to it), made at the first WebSocket upgrade. */
   private webSockets(): Promise<{ wss: WebSocketServer; sessions: typeof import('./websocket.js') }> {
     this.wss ??= Promise.all([import('ws'), import('./websocket.js')]).then(([ws, sessions]) => {
-      const wss = new ws.WebSocketServer({ noServer: true, perMessageDeflate: false });
+      const wss = new ws.WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: sessions.WS_MAX_MESSAGE });
       wss.on('headers', (headers: string[], req: http.IncomingMessage) => {
         const chosen = this.wsChosen.get(req);
         if (chosen !== undefined) headers.push(`Sec-WebSocket-Protocol: ${chosen}`);

@@ -3,6 +3,7 @@ import { readFile, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ImageStore } from '../../image/image-store.js';
 import { mountContainerRootfs, unmountContainerRootfs } from '../../rootfs/overlay-rootfs.js';
+import { copyImageVolume, resolveInRoot } from '../../rootfs/image-volume.js';
 import type { FeaturesCache } from '../../oci/features.js';
 import type { Config } from '../config.js';
 import type { DevicePort, HandlerPort, ImagePort, RootfsPort, VolumeProbePort } from '../../container/ports.js';
@@ -34,6 +35,8 @@ export function rootfsAdapter(config: Config): RootfsPort {
       });
     },
     unmount: (target) => unmountContainerRootfs(target),
+    copyImageVolume: (o) => copyImageVolume(o),
+    resolveIn: (root, path) => resolveInRoot(root, path),
   };
 }
 

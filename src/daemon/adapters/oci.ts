@@ -37,6 +37,7 @@ export function createOciAdapter(config: Config, host: OciHost, logger: Logger):
       socketDir: join(config.stateDir, 'a'),
       wrapperPath: nativeBinary('crius-oci-wrap'),
       hideMounts: host.hideMounts,
+      execDrainMs: config.streaming.execSyncDrainSeconds * 1000,
     }));
   }
   const rt = (handler: string): OciRuntime => {
@@ -81,7 +82,11 @@ export function createOciAdapter(config: Config, host: OciHost, logger: Logger):
       return e && { exitCode: e.exitCode, finishedAt: e.finishedAtNs, oomKilled: e.oomKilled };
     },
     alive: async (c) => (c.pid !== undefined && c.startTime !== undefined ? processAlive(c.pid, c.startTime) : false),
-    execSync: (handler, id, proc, timeout) => rt(handler).execSync(id, proc, timeout),
+    async execSync(handler, id, proc, timeout) {
+      const r = await rt(handler).execSync(id, proc, timeout);
+      for (const note of r.notes ?? []) logger.warn(`exec sync: ${note}`, { container_id: id });
+      return r;
+    },
     reopenLog: (id, logPath) => runtimes.values().next().value!.reopenLog(bundleOf(id), logPath),
     update: (handler, id, resources) => rt(handler).update(id, resources),
     async cleanup(id) {

@@ -4,6 +4,13 @@
 // client-go and crictl):
 //  - no send-side flow control: spdystream never sends WINDOW_UPDATE, so honouring the 64 KiB initial window
 //    would stall any output above 64 KiB. Backpressure comes from the socket instead.
+//  - no receive window either (spdystream ignores WINDOW_UPDATE): inbound flow control is TCP's. When a
+//    stream's reader falls behind (stdin into a process that does not read it, a pod that reads slowly),
+//    the connection stops reading its socket until that reader catches up, as spdystream's own read loop
+//    blocks on a stream's channel. So what one stream buffers is bounded by its high-water mark plus one
+//    socket read, whatever the client sends. A connection that is not read cannot see its peer vanish, so
+//    while input is held it sends a PING every few seconds: a peer that reset the connection then fails
+//    the write and the session ends.
 //  - every PING from the peer is echoed unchanged (client-go pings every 5 s and tears the connection down
 //    when pings go unanswered).
 //  - the accepting side must answer every SYN_STREAM (SYN_REPLY or RST_STREAM): client-go waits 30 s for it.
@@ -16,6 +23,17 @@ import {
 import { HeaderCodec } from './header-codec.js';
 
 const SOCKET_BUFFER_LIMIT = 1024 * 1024;
+/** Bytes a stream holds for its reader before the connection stops reading the socket. */
+export const STREAM_INPUT_BUFFER = 64 * 1024;
+/** Output the peer left unread beyond which its input is not read either (PINGs it never reads, ...). */
+const OUTPUT_BACKLOG_LIMIT = 4 * SOCKET_BUFFER_LIMIT;
+/**
+ * The largest frame accepted. Go peers write DATA frames of at most 32 KiB (io.Copy's buffer) and small
+ * header blocks; a frame declaring up to 16 MiB would otherwise be buffered whole before it is parsed.
+ */
+export const MAX_INBOUND_FRAME = 1024 * 1024;
+/** How often a connection whose input is held checks that its peer is still there. */
+export const HELD_INPUT_PROBE_MS = 5_000;
 
 export interface SpdyConnectionOptions {
   /** Servers use even stream and ping ids, clients odd ones (SPDY/3.1 section 2.3.2). */
@@ -33,7 +51,7 @@ export class SpdyStream extends Duplex {
   private remoteFin = false;
 
   constructor(private readonly conn: SpdyConnection, id: number, headers: SpdyHeaders, replied: boolean) {
-    super({ allowHalfOpen: true });
+    super({ allowHalfOpen: true, readableHighWaterMark: STREAM_INPUT_BUFFER });
     this.id = id;
     this.headers = headers;
     this.replied = replied;
@@ -57,7 +75,8 @@ export class SpdyStream extends Duplex {
   }
 
   override _read(): void {
-    // Data is pushed as frames arrive; the SPDY peer has no per-stream pause to pass on.
+    // The reader wants more: if this stream held the connection's input, let it flow again.
+    this.conn.releaseInput(this);
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -79,13 +98,14 @@ export class SpdyStream extends Duplex {
       this.conn.sendFrame(encodeRstStream(this.id, RstStatus.CANCEL));
     }
     this.conn.forget(this.id);
+    this.conn.releaseInput(this);
     cb(err);
   }
 
   /** @internal */
   onData(payload: Buffer, fin: boolean): void {
-    if (this.remoteFin) return;
-    if (payload.length > 0) this.push(payload);
+    if (this.remoteFin || this.destroyed) return;
+    if (payload.length > 0 && !this.push(payload)) this.conn.holdInput(this);
     if (fin) this.onRemoteFin();
   }
 
@@ -131,6 +151,10 @@ export class SpdyConnection extends EventEmitter {
   private readonly outQueue: Array<Buffer | Promise<Buffer>> = [];
   private readonly inQueue: RawFrame[] = [];
   private readonly writableWaiters: Array<() => void> = [];
+  /** Why the socket is not being read: streams whose readers are behind, or the output backlog. */
+  private readonly inputHolds = new Set<object>();
+  private readonly outputBacklog = {};
+  private probeTimer: NodeJS.Timeout | undefined;
   private inChunks: Buffer[] = [];
   private inLen = 0;
   private pumpingOut = false;
@@ -138,6 +162,7 @@ export class SpdyConnection extends EventEmitter {
   private terminateWhenDrained = false;
   private closed = false;
   private goingAway = false;
+  private droppingInput = false;
   private nextStreamId: number;
   private nextPingId: number;
   private lastRemoteStreamId = 0;
@@ -149,7 +174,7 @@ export class SpdyConnection extends EventEmitter {
     this.nextStreamId = opts.isServer ? 2 : 1;
     this.nextPingId = opts.isServer ? 2 : 1;
     socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
-    socket.on('drain', () => this.notifyWritable());
+    socket.on('drain', () => { this.releaseInput(this.outputBacklog); this.notifyWritable(); });
     // Frames already received are still delivered when the peer ends the socket (a session's last frames and
     // its GOAWAY often arrive together with the FIN).
     socket.on('end', () => this.terminateAfterInput());
@@ -182,8 +207,7 @@ export class SpdyConnection extends EventEmitter {
 
   /** Sends a PING and resolves with the round trip in milliseconds. */
   ping(): Promise<number> {
-    const id = this.nextPingId;
-    this.nextPingId = (this.nextPingId + 2) >>> 0;
+    const id = this.nextProbeId();
     const start = process.hrtime.bigint();
     return new Promise((resolve, reject) => {
       if (this.closed) { reject(new Error('SPDY connection is closed')); return; }
@@ -192,10 +216,12 @@ export class SpdyConnection extends EventEmitter {
     });
   }
 
-  /** Sends GOAWAY and ends the socket once queued frames are written. */
+  /** Sends GOAWAY and ends the socket once queued frames are written; input from then on is read and dropped. */
   close(): void {
     if (this.closed || this.goingAway) return;
     this.goingAway = true;
+    this.droppingInput = true;
+    this.releaseAllInput();
     this.sendFrame(encodeGoAway(this.lastRemoteStreamId, 0));
     this.afterFlush(() => this.socket.end());
   }
@@ -247,6 +273,36 @@ export class SpdyConnection extends EventEmitter {
     this.streams.delete(id);
   }
 
+  /** @internal Stops reading the socket until every holder released it. */
+  holdInput(holder: object): void {
+    if (this.closed || this.inputHolds.has(holder)) return;
+    this.inputHolds.add(holder);
+    if (this.inputHolds.size > 1) return;
+    this.socket.pause();
+    this.probeTimer = setInterval(() => this.sendFrame(encodePing(this.nextProbeId())), HELD_INPUT_PROBE_MS);
+    this.probeTimer.unref();
+  }
+
+  /** @internal */
+  releaseInput(holder: object): void {
+    if (!this.inputHolds.delete(holder) || this.inputHolds.size > 0) return;
+    clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+    if (!this.closed) this.socket.resume();
+  }
+
+  /** True while the socket is not read (a stream's reader is behind or the peer does not read its output). */
+  isInputHeld(): boolean {
+    return this.inputHolds.size > 0;
+  }
+
+  /** The next id for a PING of ours (even on servers, odd on clients). */
+  private nextProbeId(): number {
+    const id = this.nextPingId;
+    this.nextPingId = (this.nextPingId + 2) >>> 0;
+    return id;
+  }
+
   // Streams may keep writing while less than this is buffered in the socket; the socket's own high-water
   // mark (16 KiB) is below one DATA frame, so waiting for 'drain' after every frame would serialise the
   // output with the peer's reads.
@@ -285,7 +341,8 @@ export class SpdyConnection extends EventEmitter {
   }
 
   private onSocketData(chunk: Buffer): void {
-    if (this.closed) return;
+    if (this.closed || this.droppingInput) return; // after our GOAWAY nothing more is served: drain and drop
+    if (this.socket.writableLength > OUTPUT_BACKLOG_LIMIT) this.holdInput(this.outputBacklog);
     // Reads and frames rarely line up. Frames are cut out of the reads as views; only a frame spanning
     // two reads is copied, so large outputs are not copied once per read.
     this.inChunks.push(chunk);
@@ -299,7 +356,9 @@ export class SpdyConnection extends EventEmitter {
           this.inChunks.unshift(head);
           this.inLen += head.length;
         }
-        const need = 8 + this.inChunks[0]!.readUIntBE(5, 3);
+        const length = this.inChunks[0]!.readUIntBE(5, 3);
+        if (length > MAX_INBOUND_FRAME) throw new Error(`SPDY frame of ${length} bytes exceeds the limit of ${MAX_INBOUND_FRAME}`);
+        const need = 8 + length;
         if (this.inLen < need) break;
         const { frames: one } = parseFrames(this.take(need));
         frames.push(...one);
@@ -435,6 +494,10 @@ export class SpdyConnection extends EventEmitter {
     }
   }
 
+  private releaseAllInput(): void {
+    for (const h of [...this.inputHolds]) this.releaseInput(h);
+  }
+
   private protocolError(err: unknown): void {
     if (this.closed) return;
     this.socket.write(encodeGoAway(this.lastRemoteStreamId, 1));
@@ -451,6 +514,10 @@ export class SpdyConnection extends EventEmitter {
     for (const s of [...this.streams.values()]) s.onConnectionGone();
     this.streams.clear();
     this.outQueue.length = 0;
+    this.inQueue.length = 0;
+    this.inChunks = [];
+    this.inLen = 0;
+    this.releaseAllInput();
     this.notifyWritable();
     this.codec.close();
     if (err && this.listenerCount('error') > 0) this.emit('error', err);

@@ -43,7 +43,8 @@ const KINDS: Kind[] = [
 
 for (const k of KINDS) {
   test(`${k.name} (${k.handler}): nothing remains after the pod is removed`, async () => {
-    const pod = podConfig(node, { name: `lk-${k.name}`, linux: { security_context: { namespace_options: k.ns } } });
+    // A host-network pod has the node's hostname; the kubelet sends none for it.
+    const pod = podConfig(node, { name: `lk-${k.name}`, ...(k.ns['network'] === 'NODE' ? { hostname: '' } : {}), linux: { security_context: { namespace_options: k.ns } } });
     const { pod_sandbox_id: podId } = await node.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config: pod, runtime_handler: k.handler });
     podIds.push(podId);
     const ctr = (name: string, cmd: string[]): Record<string, any> =>

@@ -60,7 +60,7 @@ describe('crius doctor (integration)', () => {
     expectOk('conmon', /version 2\.1\.\d+/);
     expectOk('CNI plugins', /bridge.*host-local.*portmap.*loopback/);
     expectOk('CNI config', /network/);
-    expectOk('unshare --map-users');
+    expectOk('unshare');
     expectOk('cgroups', /^hybrid .*crius-oci-wrap/);
     expectOk('native helpers');
     // This host lacks CAP_SYS_RESOURCE (machine facts): a warning, not a blocker.

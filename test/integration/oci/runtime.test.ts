@@ -154,13 +154,9 @@ for (const handler of HANDLERS) {
       const ok = await fx.runtime.execSync(c.id, { ...base, args: ['/bin/true'] }, 0);
       assert.equal(ok.exitCode, 0);
       const t0 = Date.now();
-      const t = await fx.runtime.execSync(c.id, { ...base, args: ['/bin/sleep', '4321'] }, 1);
-      assert.equal(t.timedOut, true);
-      assert.equal(t.exitCode, -1);
-      assert.equal(t.stderr.toString(), 'command timed out');
+      await rejectsCode(fx.runtime.execSync(c.id, { ...base, args: ['/bin/sleep', '4321'] }, 1), 'DEADLINE_EXCEEDED');
       assert.ok(Date.now() - t0 < 15_000);
-      for (let i = 0; i < 50 && (await pidsWithCmdline(['/bin/sleep', '4321'])).length > 0; i++) await new Promise((res) => setTimeout(res, 20));
-      assert.deepEqual(await pidsWithCmdline(['/bin/sleep', '4321']), [], 'the timed-out process is gone');
+      assert.deepEqual(await pidsWithCmdline(['/bin/sleep', '4321']), [], 'the timed-out process is gone when the call returns');
       const missing = await fx.runtime.execSync(c.id, { ...base, args: ['/bin/nonexistent'] }, 5).catch((e: unknown) => e);
       assert.ok(missing instanceof Error || (typeof missing === 'object' && missing !== null && 'exitCode' in missing && (missing as { exitCode: number }).exitCode !== 0));
       await fx.runtime.kill(c.id, 'KILL');
@@ -218,9 +214,10 @@ for (const handler of HANDLERS) {
       }
       assert.match(log, / stdout F tty-out\r?$/m);
       assert.match(log, / stdout F is-a-tty\r?$/m);
-      const r = await fx.runtime.execSync(c.id, { terminal: true, user: { uid: 0, gid: 0 }, env: ['PATH=/bin'], cwd: '/', args: ['/bin/sh', '-c', '[ -t 1 ] && echo exec-tty'] }, 10);
+      // CRI ExecSync has no tty: a process spec asking for one still runs with plain pipes.
+      const r = await fx.runtime.execSync(c.id, { terminal: true, user: { uid: 0, gid: 0 }, env: ['PATH=/bin'], cwd: '/', args: ['/bin/sh', '-c', '[ -t 1 ] && echo exec-tty || echo no-tty'] }, 10);
       assert.equal(r.exitCode, 0);
-      assert.match(r.stdout.toString(), /^exec-tty\r?\n$/);
+      assert.equal(r.stdout.toString(), 'no-tty\n');
       await fx.runtime.kill(c.id, 'KILL');
       await fx.waitExit(c);
       await fx.runtime.delete(c.id);

@@ -4,6 +4,7 @@
 // lands on disk as 0, another pod with another host range sees the same volume the same way, and the
 // RuntimeDefault seccomp profile refuses namespace creation.
 import { CRUN, RUNC } from '../../helpers/host-binaries.js';
+import { createPodNamespaces } from '../../../src/userns/userns-file.js';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
@@ -70,8 +71,8 @@ async function pinNamespaces(dir: string, hostId: number): Promise<Record<'user'
   await run('mount', ['--make-private', dir]);
   const p = { user: join(dir, 'user'), net: join(dir, 'net'), ipc: join(dir, 'ipc'), uts: join(dir, 'uts') };
   for (const f of Object.values(p)) writeFileSync(f, '');
-  const map = `0:${hostId}:65536`;
-  await run('unshare', ['--mount', `--user=${p.user}`, `--map-users=${map}`, `--map-groups=${map}`, '--setgroups=allow', `--net=${p.net}`, `--ipc=${p.ipc}`, `--uts=${p.uts}`, 'true']);
+  const range = { containerId: 0, hostId, length: 65536 };
+  await createPodNamespaces(p, { uid: range, gid: range });
   for (const f of Object.values(p)) mounted.push(f);
   return p;
 }
@@ -103,6 +104,15 @@ async function shmFor(hostId: number): Promise<string> {
   return shm;
 }
 
+async function imageVolumeDirFor(hostId: number): Promise<string> {
+  const dir = join(work, `imgvol-${hostId}`);
+  if (!existsSync(dir)) {
+    mkdirSync(dir);
+    chownSync(dir, hostId, hostId);
+  }
+  return dir;
+}
+
 async function runInPod(handler: { name: string; path: string }, hostId: number, script: string): Promise<string> {
   await setup();
   let ns = pods.get(hostId);
@@ -132,7 +142,8 @@ async function runInPod(handler: { name: string; path: string }, hostId: number,
       rootfs,
       namespaces: ns,
       sandboxFiles: { hostname: join(work, 'files/hostname'), hosts: join(work, 'files/hosts'), resolvConf: join(work, 'files/resolv.conf'), shm: await shmFor(hostId) },
-      imageVolumeDirs: { '/imgvol': join(work, 'imgvol') },
+      // crius copies an image VOLUME with owners already in the pod's range (no idmap): a dir per range here.
+      imageVolumeDirs: { '/imgvol': await imageVolumeDirFor(hostId) },
       userns: { uid: { containerId: 0, hostId, length: 65536 }, gid: { containerId: 0, hostId, length: 65536 } },
       handler: handlerCapabilities(handler.name, features),
       oomScoreAdjMin: Number(readFileSync('/proc/self/oom_score_adj', 'utf8')),

@@ -1,13 +1,14 @@
 // crictl stats, statsp and update against the real daemon. crictl is not part of the repo: point CRICTL
-// at a binary (default /tmp/crictl); without one the test is skipped and says so.
+// at a binary (default: crictl on PATH, else /tmp/crictl); without one the test is skipped and says so.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { containerConfig, podConfig, removePod, runContainer, startCriNode, type CriNode } from '../../helpers/cri-fixture.js';
+import { crictlPath } from '../../helpers/host-binaries.js';
 
-const CRICTL = process.env['CRICTL'] ?? '/tmp/crictl';
+const CRICTL = crictlPath();
 const skip = existsSync(CRICTL) ? false : `no crictl at ${CRICTL} (set CRICTL)`;
 
 let node: CriNode;

@@ -1,7 +1,8 @@
 // crictl (the Go client-go streaming stack: SPDY/3.1 and WebSocket) against the streaming server with the
-// real backends. crictl is not part of the repo: point CRICTL at a binary (default /tmp/crictl); the
-// test is skipped without one. A minimal CRI RuntimeService on a temporary unix socket answers Exec,
-// Attach and PortForward with URLs from the streaming server; everything else is UNIMPLEMENTED.
+// real backends. crictl is not part of the repo: point CRICTL at a binary (else /usr/local/bin/crictl, as
+// ../shared/cri-tools/install.sh puts it, or /tmp/crictl); the test is skipped without one. A minimal CRI
+// RuntimeService on a temporary unix socket answers Exec, Attach and PortForward with URLs from the
+// streaming server; everything else is UNIMPLEMENTED.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,7 +20,7 @@ import {
   PTY_HELPER, makeTestNetns, realStreamBackends, startPodServer, startStreamContainer, streamContainerUnavailable, type StreamContainer,
 } from '../../helpers/stream-container.js';
 
-const CRICTL = process.env['CRICTL'] ?? '/tmp/crictl';
+const CRICTL = [process.env['CRICTL'], '/usr/local/bin/crictl', '/tmp/crictl'].find((p) => p !== undefined && existsSync(p)) ?? '/tmp/crictl';
 const skip = streamContainerUnavailable() ?? (existsSync(CRICTL) ? null : `no crictl at ${CRICTL} (set CRICTL)`);
 let ctr: StreamContainer | undefined;
 let stream: StreamServer | undefined;
@@ -108,6 +109,15 @@ test('crictl exec -i: stdin echo', { skip: skip ?? false }, async () => {
   assert.equal(r.stdout, 'one\ntwo\n');
   assert.equal(r.code, 0);
 });
+
+for (const transport of ['spdy', 'websocket']) {
+  test(`crictl exec -i (${transport}): 32 MiB of stdin through cat come back whole (inbound flow control pauses and resumes)`, { skip: skip ?? false }, async () => {
+    const input = 'x'.repeat(32 * 1024 * 1024);
+    const r = await crictl(['exec', '--transport', transport, '-i', ctr!.id, 'cat'], input);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.length, input.length);
+  });
+}
 
 test('crictl exec -it on a terminal: the terminal size reaches the container', { skip: skip ?? false }, async () => {
   const r = await crictl(['exec', '-it', ctr!.id, 'sh', '-c', 'stty size; exit 5'], undefined, true);

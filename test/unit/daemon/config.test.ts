@@ -92,3 +92,13 @@ test('[limits] caps have documented defaults and are read and range-checked', ()
   assert.throws(() => parseConfig('[limits]\nmax_seccomp_profile_bytes = 0\n', 'c.toml'), /c\.toml:2: key "limits\.max_seccomp_profile_bytes": must be an integer from 1024/);
   assert.throws(() => parseConfig('[limits]\nmanifest = 1\n', 'c.toml'), /key "limits\.manifest": unknown key/);
 });
+
+test('[images] limits: the documented defaults, each key read, bad values named', () => {
+  const d = parseConfig('', 'c.toml').images;
+  assert.deepEqual(d, { maxManifestBytes: 4194304, maxConfigBytes: 8388608, stallTimeoutSeconds: 60, maxLayerUnpackedBytes: 34359738368, maxLayerEntries: 5000000 });
+  const c = parseConfig('[images]\nmax_manifest_bytes = 65536\nmax_config_bytes = 1048576\nstall_timeout_seconds = 5\nmax_layer_unpacked_bytes = 68719476736\nmax_layer_entries = 1000\n', 'c.toml');
+  assert.deepEqual(c.images, { maxManifestBytes: 65536, maxConfigBytes: 1048576, stallTimeoutSeconds: 5, maxLayerUnpackedBytes: 68719476736, maxLayerEntries: 1000 });
+  assert.throws(() => parseConfig('[images]\nstall_timeout_seconds = 0\n', 'c.toml'), /c\.toml:2: key "images\.stall_timeout_seconds": must be an integer from 1/);
+  assert.throws(() => parseConfig('[images]\nmax_manifest_bytes = "4M"\n', 'c.toml'), /key "images\.max_manifest_bytes"/);
+  assert.throws(() => parseConfig('[images]\nmax_layer_size = 1\n', 'c.toml'), /key "images\.max_layer_size": unknown key/);
+});

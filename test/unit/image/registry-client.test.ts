@@ -114,3 +114,35 @@ test('retries 5xx and network errors with backoff, then gives up with UNAVAILABL
     (e: unknown) => e instanceof CriusError && e.code === 'UNAVAILABLE');
   assert.equal(down.calls.length, 3);
 });
+
+test('readCapped stops an endless body at the cap, reads a small one whole, refuses a large Content-Length unread', async () => {
+  const { readCapped } = await import('../../../src/image/registry-client.js');
+  let pulled = 0;
+  const endless = new ReadableStream<Uint8Array>({ pull(c) { pulled++; c.enqueue(new Uint8Array(1024)); } });
+  const tooBig = (): CriusError => new CriusError('FAILED_PRECONDITION', 'too big');
+  await assert.rejects(readCapped(new Response(endless), 10_000, undefined, tooBig), /too big/);
+  assert.ok(pulled <= 12, `read ${pulled} chunks for a 10 kB cap`);
+  assert.equal((await readCapped(new Response('hello'), 5, undefined, tooBig)).toString(), 'hello');
+  let started = false;
+  const declared = new Response(new ReadableStream({ start() { started = true; } }), { headers: { 'content-length': '999999' } });
+  await assert.rejects(readCapped(declared, 1000, undefined, tooBig), /too big/);
+  assert.ok(started);
+});
+
+test('stall watchdog: a request that gets less than 1 KiB within the timeout is cut off, steady progress keeps it alive', async () => {
+  const { RequestWatch } = await import('../../../src/image/registry-client.js');
+  const w = new RequestWatch(150, () => 'fetch x');
+  for (let i = 0; i < 6; i++) { await new Promise((r) => setTimeout(r, 50)); w.progress(1024); }
+  assert.equal(w.signal.aborted, false, '1 KiB every 50 ms is progress');
+  for (let i = 0; i < 6 && !w.signal.aborted; i++) { await new Promise((r) => setTimeout(r, 50)); w.progress(10); }
+  assert.equal(w.signal.aborted, true, 'a trickle of 10 bytes is not');
+  assert.equal(w.stalled?.code, 'UNAVAILABLE');
+  assert.match(w.stalled?.message ?? '', /less than 1024 bytes in 0\.15 s.*images\.stall_timeout_seconds/);
+  w.close();
+  const caller = new AbortController();
+  const w2 = new RequestWatch(10_000, () => 'fetch y', caller.signal);
+  caller.abort();
+  assert.equal(w2.signal.aborted, true);
+  assert.equal(w2.stalled, undefined);
+  w2.close();
+});

@@ -79,9 +79,15 @@ test('withMountOrder puts parents before children and keeps order otherwise', ()
   assert.deepEqual(s.mounts.map((x) => x.destination), ['/x', '/a', '/y', '/a/b', '/a/b/c']);
 });
 
-test('image volumes (KEP-4639) are UNIMPLEMENTED; an empty host_path is InvalidArgument', () => {
-  const ctx = ctxM([]);
-  assert.throws(() => criMountToOci(m({ host_path: '', image: { image: 'busybox:latest' } }), ctx), isCode('UNIMPLEMENTED', /image volume \("busybox:latest"\)/));
+test('image volumes (KEP-4639): a read-only, noexec bind of the mounted image, sub path inside it; an empty host_path is InvalidArgument', () => {
+  const ctx = ctxM([], { imageMountDirs: { '/data': '/var/lib/crius/containers/c/image-volumes/0/mnt' } });
+  assert.deepEqual(criMountToOci(m({ host_path: '', image: { image: 'busybox:latest' } }), ctx),
+    { destination: '/data', type: 'bind', source: '/var/lib/crius/containers/c/image-volumes/0/mnt', options: ['rbind', 'rprivate', 'ro', 'nosuid', 'nodev', 'noexec'] });
+  assert.equal(criMountToOci(m({ host_path: '', image: { image: 'busybox:latest' }, image_sub_path: 'etc/./x/' }), ctx).source, '/var/lib/crius/containers/c/image-volumes/0/mnt/etc/x');
+  for (const bad of ['/etc', '..', '../x', 'a/../../x']) {
+    assert.throws(() => criMountToOci(m({ host_path: '', image: { image: 'busybox:latest' }, image_sub_path: bad }), ctx), isCode('INVALID_ARGUMENT', /image_sub_path .* must be a relative path inside the image/), bad);
+  }
+  assert.throws(() => criMountToOci(m({ host_path: '', image: { image: 'busybox:latest' } }), ctxM([])), isCode('INTERNAL', /not mounted/));
   assert.throws(() => criMountToOci(m({ host_path: '' }), ctx), isCode('INVALID_ARGUMENT', /no host_path/));
   assert.equal(criMountToOci(m({ image: { image: '' } }), ctx).source, '/host/data', 'an empty ImageSpec (proto default) is no image volume');
 });

@@ -59,7 +59,7 @@ function volumesSpec(mounts: CriMount[], runtime: Partial<RuntimeContext>): { sp
   return { spec, warnings: ctx.warnings };
 }
 
-test('withIdmappedMounts: CRI mappings verbatim, runtime-made mounts get the pod mapping, /dev/shm none', () => {
+test('withIdmappedMounts: CRI mappings verbatim, runtime-made files get the pod mapping, /dev/shm and image VOLUMEs none', () => {
   const other = [{ host_id: 300000, container_id: 0, length: 1000 }];
   const { spec } = volumesSpec(
     [
@@ -73,10 +73,11 @@ test('withIdmappedMounts: CRI mappings verbatim, runtime-made mounts get the pod
   assert.deepEqual(by('/config').uidMappings, OCI_MAP);
   assert.deepEqual(by('/other').gidMappings, [{ containerID: 0, hostID: 300000, size: 1000 }]);
   assert.equal(by('/plain').uidMappings, undefined, 'a CRI mount without mappings stays unmapped (the kubelet decides)');
-  for (const d of ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/var/lib/db']) {
+  for (const d of ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf']) {
     assert.deepEqual(by(d).uidMappings, OCI_MAP, d);
     assert.deepEqual(by(d).gidMappings, OCI_MAP, d);
   }
+  assert.equal(by('/var/lib/db').uidMappings, undefined, 'image VOLUME dirs are copied with owners in the pod range, not idmapped');
   assert.equal(by('/dev/shm').uidMappings, undefined);
   assert.ok(spec.mounts!.every((x) => !(x.options ?? []).includes('idmap')), 'mappings alone ask for the idmap');
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { SpdyConnection, type SpdyStream } from '../../../src/stream/spdy/connection.js';
+import { MAX_INBOUND_FRAME, SpdyConnection, type SpdyStream } from '../../../src/stream/spdy/connection.js';
 import { FLAG_FIN, FrameType, encodeControl, encodeData } from '../../../src/stream/spdy/frames.js';
 import { Duplex } from 'node:stream';
 
@@ -92,4 +92,56 @@ test('frames split across reads at every byte boundary are reassembled', async (
   const got = new Promise<Buffer>((resolve) => server.on('stream', (st: SpdyStream) => resolve(collect(st))));
   for (let i = 0; i < bytes.length; i++) server.feed(bytes.subarray(i, i + 1));
   assert.equal((await got).toString(), 'hello world');
+});
+
+test('inbound flow control: a stream nobody reads holds the socket, buffers stay bounded, reading resumes it', async () => {
+  const { client, server, cleanup } = await pair();
+  try {
+    const accepted = once(server, 'stream') as Promise<[SpdyStream]>;
+    const c = await (async () => {
+      const p = client.openStream({ streamtype: 'stdin' });
+      const [s] = await accepted;
+      s.reply();
+      return { s, out: await p };
+    })();
+    const total = 32 * 1024 * 1024;
+    const chunk = Buffer.alloc(256 * 1024, 'z');
+    let written = 0;
+    let stalled = false;
+    // The client writes until its own writes stop completing: the server no longer reads the socket.
+    while (written < total) {
+      const done = new Promise<boolean>((resolve) => c.out.write(chunk, () => resolve(true)));
+      const ok = await Promise.race([done, new Promise<boolean>((r) => setTimeout(() => r(false), 500))]);
+      written += chunk.length; // queued either way: it arrives once the server reads again
+      if (!ok) { stalled = true; break; }
+    }
+    assert.equal(stalled, true, 'the client could write 32 MiB into a stream nobody reads');
+    assert.equal(server.isInputHeld(), true);
+    // Bounded: the stream's high-water mark plus at most one socket read and one frame.
+    assert.ok(c.s.readableLength <= 64 * 1024 + 128 * 1024, `buffered ${c.s.readableLength}`);
+    let got = 0;
+    c.s.on('data', (b: Buffer) => { got += b.length; });
+    const ended = once(c.s, 'end');
+    await once(c.out, 'drain').catch(() => undefined);
+    while (written < total) { if (!c.out.write(chunk)) await once(c.out, 'drain'); written += chunk.length; }
+    c.out.end();
+    await ended;
+    assert.equal(got, written);
+    assert.equal(server.isInputHeld(), false);
+  } finally { cleanup(); }
+});
+
+test('a frame larger than MAX_INBOUND_FRAME is a protocol error (GOAWAY), not a 16 MiB buffer', async () => {
+  const { client, server, cleanup } = await pair();
+  try {
+    const errored = once(server, 'error') as Promise<[Error]>;
+    const sock = (client as unknown as { socket: net.Socket }).socket;
+    const header = Buffer.alloc(8);
+    header.writeUInt32BE(1, 0);
+    header.writeUIntBE(MAX_INBOUND_FRAME + 1, 5, 3);
+    sock.write(header);
+    const [err] = await errored;
+    assert.match(err.message, /exceeds the limit/);
+    assert.equal(server.isClosed(), true);
+  } finally { cleanup(); }
 });
