@@ -36,14 +36,19 @@ export async function readHandlers(deps: Pick<RuntimeInfoDeps, 'config' | 'featu
   return Promise.all(deps.config.runtimes.map((h) => deps.features.read(h.name, h.path)));
 }
 
+/** Version needs nothing but crius's own version: the daemon answers it while it is still starting. */
+export function makeVersionHandler(version: string): () => Promise<VersionResponse> {
+  return async () => ({
+    version: '0.1.0',
+    runtime_name: RUNTIME_NAME,
+    runtime_version: version,
+    runtime_api_version: CRI_API_VERSION,
+  });
+}
+
 export function makeRuntimeInfoHandlers(deps: RuntimeInfoDeps) {
   return {
-    Version: async (): Promise<VersionResponse> => ({
-      version: '0.1.0',
-      runtime_name: RUNTIME_NAME,
-      runtime_version: deps.version,
-      runtime_api_version: CRI_API_VERSION,
-    }),
+    Version: makeVersionHandler(deps.version),
 
     Status: async (req: StatusRequest__Output): Promise<StatusResponse> => {
       const handlers = await readHandlers(deps);

@@ -19,7 +19,7 @@ import { SandboxService } from '../pod/sandbox-service.js';
 import { ContainerService } from '../container/container-service.js';
 import { containerCgroupFsPath, detectOciHost, podCgroupFsPath } from '../oci/host-setup.js';
 import { createCni } from '../network/cni.js';
-import { openNativeIdmapProbe } from '../userns/idmap-probe.js';
+import { openLazyNativeIdmapProbe } from '../userns/idmap-probe.js';
 import { createIdmapSupport } from '../userns/idmap-support.js';
 import { cleanupTemporaryIdmapMounts } from '../rootfs/overlay-rootfs.js';
 import { createOciAdapter, nativeBinary } from './adapters/oci.js';
@@ -30,7 +30,7 @@ import type { RequestLimits } from '../cri/validate/requests.js';
 import { networkAdapter } from './adapters/network.js';
 import { createRangeAllocator } from '../userns/range-allocator.js';
 import { streamBackends } from './adapters/stream.js';
-import { startStreamServer } from '../stream/server.js';
+import type { StreamServer } from '../stream/server.js';
 import { makeStreamHandlers } from '../cri/stream-handlers.js';
 import type { PodConfig, PodRuntime } from '../pod/types.js';
 import type { ContainerConfig, ContainerRuntime } from '../container/types.js';
@@ -40,12 +40,14 @@ import { makeStatsHandlers } from '../cri/stats-handlers.js';
 import { makeMetricsHandlers } from '../cri/pod-metrics.js';
 import { createCgroupReader } from '../stats/cgroup-reader.js';
 import { StatsCollector } from '../stats/stats-collector.js';
-import { countBy, createDaemonMetrics, type DaemonMetrics } from './metrics.js';
+import type { DaemonMetrics } from './metrics.js';
+import { METRICS_OFF } from './metrics-off.js';
 import { instrumentOci } from './instrument.js';
 import type { StreamHandler } from '../cri/server.js';
 import { makePodResourcesHandlers } from '../cri/pod-resources.js';
 import { makeStatsStreamHandlers } from '../cri/stats-streams.js';
 import { applyPodLimits, applySliceLimits } from '../oci/pod-cgroup-resources.js';
+import { CriusError, errorMessage } from '../common/errors.js';
 import { podTraversalProblem } from './private-state.js';
 import { setUpAppArmor } from '../oci/apparmor.js';
 
@@ -81,15 +83,17 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   // Late-bound like `containers` below: the gauges read the services at scrape time.
   let pods!: SandboxService;
   let containers!: ContainerService;
-  const metrics = createDaemonMetrics({
+  // [metrics] port = 0 (the default): nothing can scrape, so nothing is counted and prom-client stays unloaded.
+  const metrics: DaemonMetrics = config.metrics.port === 0 ? METRICS_OFF : await import('./metrics.js').then(({ countBy, createDaemonMetrics }) => createDaemonMetrics({
     pods: () => countBy(pods.list(), (p) => p.state, ['ready', 'notready']),
     containers: () => countBy(containers.listRecorded(), (c) => c.state, ['created', 'running', 'exited']),
-  });
-  instrumentOci(oci, metrics);
+  }));
+  if (metrics !== METRICS_OFF) instrumentOci(oci, metrics);
   const events = new ContainerEvents();
   const cni = createCni({ confDir: config.cni.confDir, pluginDirs: config.cni.pluginDirs, resultsDir: join(config.rootDir, 'cni', 'results') });
   const network = networkAdapter(cni);
-  const probe = await openNativeIdmapProbe(config.stateDir);
+  // Pinned at the first volume check, not here: start-up does not wait for the helper.
+  const probe = await openLazyNativeIdmapProbe(config.stateDir);
   const idmap = createIdmapSupport({ probe: probe.probe });
   await cleanupTemporaryIdmapMounts(join(config.stateDir, 'idmap-tmp')).catch((err: unknown) => logger.warn('idmap tmp cleanup', { error: (err as Error).message }));
 
@@ -139,13 +143,26 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     cgroup: { mode: host.layout.mode, driver: host.driver },
     apparmor,
   });
-  const stream = await startStreamServer({
-    backends: streamBackends({ containers, pods, oci, stateDir: config.stateDir, logger: logger.child({ module: 'stream' }) }),
-    address: config.streaming.address,
-    port: config.streaming.port,
-    logger: logger.child({ module: 'stream' }),
-  });
-  logger.info('streaming server', { url: stream.baseUrl });
+  // The streaming server (and its code) starts at the first Exec, Attach or PortForward: with an ephemeral
+  // port (the default) nothing needs it before. A configured port is taken now, so a port in use fails
+  // the start-up as it always did. A failed start fails that RPC and is tried again by the next one.
+  let streamServer: Promise<StreamServer> | undefined;
+  const stream = (): Promise<StreamServer> => {
+    streamServer ??= import('../stream/server.js').then(({ startStreamServer }) => startStreamServer({
+      backends: streamBackends({ containers, pods, oci, stateDir: config.stateDir, logger: logger.child({ module: 'stream' }) }),
+      address: config.streaming.address,
+      port: config.streaming.port,
+      logger: logger.child({ module: 'stream' }),
+    })).then((s) => {
+      logger.info('streaming server', { url: s.baseUrl });
+      return s;
+    }, (err: unknown) => {
+      streamServer = undefined;
+      throw new CriusError('UNAVAILABLE', `cannot start the streaming server on ${config.streaming.address}:${config.streaming.port}: ${errorMessage(err)}`);
+    });
+    return streamServer;
+  };
+  if (config.streaming.port !== 0) await stream();
   const streaming = makeStreamHandlers(stream, containers, pods);
   const image = makeImageServiceHandlers({ images });
   const limits: RequestLimits = { labelsAnnotationsBytes: config.limits.labelsAnnotationsBytes, host: readHostCpuset() };
@@ -201,7 +218,8 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     handlers: { unary, stream: streams, observer: (o) => metrics.observeRpc(o) },
     pods, containers, images, metrics,
     close: async () => {
-      await stream.close();
+      const s = await streamServer?.catch(() => undefined);
+      await s?.close();
       oci.close();
       await probe.close().catch(() => undefined);
     },

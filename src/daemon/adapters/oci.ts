@@ -3,7 +3,7 @@
 // cgroups, cgroup base, oom_score_adj floor) decided once at start.
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { nativeBuildPath } from '../../common/install-root.js';
 import { notFound, CriusError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { Config } from '../config.js';
@@ -15,7 +15,7 @@ import type { OciPort } from '../../container/ports.js';
 import { loadedProfiles, type AppArmorState } from '../../oci/apparmor.js';
 
 export function nativeBinary(name: string): string {
-  return fileURLToPath(new URL(`../../../../native/build/${name}`, import.meta.url));
+  return nativeBuildPath(name);
 }
 
 export interface OciAdapter extends OciPort {
