@@ -118,8 +118,8 @@ printf 'node %s\n' "$(node --version)"
 
 [ "$system_only" = 1 ] && { step "system part done (--system-only: no npm, no build)"; exit 0; }
 
-step "test and demo tools (busybox-static for images, docker-registry for a local registry)"
-apt_install busybox-static docker-registry apache2-utils zstd openssl
+step "test and demo tools (busybox-static for images, docker-registry for a local registry, debootstrap and qemu for the chroot and VM stages)"
+apt_install busybox-static docker-registry apache2-utils zstd openssl debootstrap e2fsprogs qemu-system-x86 qemu-utils
 
 step "npm ci and build"
 cd "$here"

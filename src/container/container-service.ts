@@ -298,11 +298,15 @@ export class ContainerService {
           ...(pod.runtime.hostname ? { podHostname: pod.runtime.hostname } : {}),
           ids: { sandboxId: pod.id, containerId: id, imageName: imageRef },
           cgroupV2: this.d.oci.cgroupV2(),
+          // cgroup v2: a private cgroup namespace (as containerd and CRI-O), so the container sees its
+          // own cgroup as / and not the node's layout; privileged containers keep the host's.
+          cgroupNamespace: this.d.oci.cgroupV2() && config.linux?.security_context?.privileged !== true,
           arch: process.arch,
           ownCapabilities: this.d.ownCapabilities,
           seccompLocalhost,
           deviceNodes,
           hostDevices,
+          ...(this.d.oci.apparmor ? { apparmor: this.d.oci.apparmor() } : {}),
         },
       });
       spec = built.spec;
@@ -612,7 +616,7 @@ export class ContainerService {
   }
 
   /**
-   * Start-up reconciliation (before the socket serves): containers half-created by a crash are undone;
+   * Start-up reconciliation (RPCs wait for it): containers half-created by a crash are undone;
    * created or running ones get what oci/recovery.ts decides: still running, the exit conmon recorded,
    * or lost (exit 255: conmon died without recording one, or the node rebooted).
    */

@@ -57,6 +57,8 @@ export interface OciPort {
   oomScoreAdjMin(): number;
   /** Whether containers' cgroups are cgroup v2 (unified limits) on this host. */
   cgroupV2(): boolean;
+  /** AppArmor as the spec builder needs it (absent: not used). */
+  apparmor?(): { enabled: boolean; defaultProfile?: string; loaded?: (name: string) => boolean };
 }
 
 export interface ResolvedImageLike {

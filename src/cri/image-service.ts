@@ -9,7 +9,6 @@ import type { ImageStatusResponse } from '../generated/runtime/v1/ImageStatusRes
 import type { ListImagesResponse } from '../generated/runtime/v1/ListImagesResponse.js';
 import type { PullImageResponse } from '../generated/runtime/v1/PullImageResponse.js';
 import type { RemoveImageResponse } from '../generated/runtime/v1/RemoveImageResponse.js';
-import { importArchive } from '../image/import.js';
 
 /**
  * ImageSpec annotation on PullImage: import this archive (OCI layout or `docker save` tar, a path on the
@@ -75,6 +74,8 @@ export function makeImageServiceHandlers(deps: ImageServiceDeps) {
       if (archive !== undefined) {
         if (!archive.startsWith('/')) throw invalidArgument(`PullImage: annotation ${IMPORT_FROM_ANNOTATION} must be an absolute path on the node, got "${archive}"`);
         const name = req.image?.image ?? '';
+        // Loaded on first use (tar-stream): not on the daemon's start-up path.
+        const { importArchive } = await import('../image/import.js');
         const imported = await importArchive(images, archive, name ? { names: [name] } : {});
         if (imported.length === 0) throw invalidArgument(`PullImage: ${archive} holds no image`);
         return { image_ref: imported[0]!.id };

@@ -186,7 +186,7 @@ export function makeMetricsHandlers(src: StatsSources) {
       const pod_metrics = await Promise.all(pods.map(async (p) => {
         const mine: Container[] = all.filter((c) => c.podId === p.id);
         const [ps, cs] = await Promise.all([
-          src.collector.pod(podTarget(p, mine.filter((c) => c.state === 'running'))),
+          src.collector.pod(podTarget(p, mine.filter((c) => c.state === 'running'), src.podCgroupPath)),
           Promise.all(mine.map(async (c) => {
             const t = containerTarget(src, c, p);
             const [s, d] = await Promise.all([src.collector.container(t), src.collector.containerDetail(t)]);

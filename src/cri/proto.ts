@@ -1,36 +1,70 @@
-// Loads the CRI schema (proto/runtime/v1/api.proto) once, with the options the generated types assume.
+// The CRI schema (proto/runtime/v1/api.proto) as gRPC service definitions, built once from the schema
+// precompiled at build time (scripts/proto-json.mjs -> src/generated/api-descriptor.ts). Same wire
+// behaviour and decoded shapes as @grpc/proto-loader with PROTO_LOADER_OPTIONS (the options the generated
+// types assume), without its costs at start-up: no .proto parsing and no reflection descriptor per message
+// (crius serves no gRPC reflection), only the two services' method definitions.
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
-import { existsSync } from 'node:fs';
+import protobuf from 'protobufjs/light.js';
 import type { ProtoGrpcType } from '../generated/api.js';
+import { API_DESCRIPTOR } from '../generated/api-descriptor.js';
 
-export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
+/** The decoding options (keepCase is applied when the schema is precompiled). */
+export const PROTO_LOADER_OPTIONS = {
   keepCase: true,
   longs: String,
   enums: String,
   defaults: true,
   oneofs: true,
-};
+} as const;
 
-/** proto/ sits at the project root; this file runs from dist/src/cri/ (or src/cri/ under a TS loader). */
-export function protoPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'proto', 'runtime', 'v1', 'api.proto');
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
+const SERVICES = ['runtime.v1.RuntimeService', 'runtime.v1.ImageService'] as const;
+
+function serializer(type: protobuf.Type): grpc.serialize<object> {
+  return (value) => {
+    if (Array.isArray(value)) throw new Error(`Failed to serialize message: expected object with ${type.name} structure, got array instead`);
+    // protobuf.js writes into a Buffer under Node: no copy needed.
+    return type.encode(type.fromObject(value)).finish() as Buffer;
+  };
+}
+
+function deserializer(type: protobuf.Type): grpc.deserialize<object> {
+  return (buf) => type.toObject(type.decode(buf), PROTO_LOADER_OPTIONS);
+}
+
+function serviceDefinition(root: protobuf.Root, name: string): grpc.ServiceDefinition {
+  const service = root.lookupService(name);
+  const def: Record<string, grpc.MethodDefinition<object, object>> = {};
+  for (const m of service.methodsArray) {
+    m.resolve();
+    const req = m.resolvedRequestType!;
+    const res = m.resolvedResponseType!;
+    def[m.name] = {
+      path: `/${name}/${m.name}`,
+      requestStream: m.requestStream === true,
+      responseStream: m.responseStream === true,
+      requestSerialize: serializer(req),
+      requestDeserialize: deserializer(req),
+      responseSerialize: serializer(res),
+      responseDeserialize: deserializer(res),
+      // proto-loader's camelCase of the method name: clients get both RunPodSandbox and runPodSandbox.
+      originalName: m.name.charAt(0).toLowerCase() + m.name.slice(1),
+    };
   }
-  throw new Error('cannot find proto/runtime/v1/api.proto above ' + fileURLToPath(import.meta.url));
+  return def;
 }
 
 let cached: ProtoGrpcType | undefined;
 
+/** The runtime.v1 package for grpc-js: services only (message type entries are not built). */
 export function loadCriProto(): ProtoGrpcType {
   if (!cached) {
-    const def = protoLoader.loadSync(protoPath(), PROTO_LOADER_OPTIONS);
-    cached = grpc.loadPackageDefinition(def) as unknown as ProtoGrpcType;
+    // Not Root.fromJSON: it resolves every type up front (tens of ms). Each method's types are resolved
+    // here, and a type's fields when protobuf.js first builds its encoder/decoder, on first use.
+    const root = new protobuf.Root();
+    root.addJSON((API_DESCRIPTOR as protobuf.INamespace).nested!);
+    const def: Record<string, grpc.ServiceDefinition> = {};
+    for (const name of SERVICES) def[name] = serviceDefinition(root, name);
+    cached = grpc.loadPackageDefinition(def as Parameters<typeof grpc.loadPackageDefinition>[0]) as unknown as ProtoGrpcType;
   }
   return cached;
 }

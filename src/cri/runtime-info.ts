@@ -26,20 +26,29 @@ export interface RuntimeInfoDeps {
   network: () => Promise<NetworkReadiness>;
   /** The cgroup driver crius uses; cgroupfs (crius writes cgroup paths itself, no systemd). */
   cgroupDriver: 'CGROUPFS' | 'SYSTEMD';
+  /** The host's cgroup mode and the driver, for Status's verbose info. */
+  cgroup?: { mode: string; driver: string };
+  /** Whether containers get AppArmor profiles here, and the default one. */
+  apparmor?: { enabled: boolean; defaultProfile?: string; reason?: string };
 }
 
 export async function readHandlers(deps: Pick<RuntimeInfoDeps, 'config' | 'features'>): Promise<HandlerInfo[]> {
   return Promise.all(deps.config.runtimes.map((h) => deps.features.read(h.name, h.path)));
 }
 
+/** Version needs nothing but crius's own version: the daemon answers it while it is still starting. */
+export function makeVersionHandler(version: string): () => Promise<VersionResponse> {
+  return async () => ({
+    version: '0.1.0',
+    runtime_name: RUNTIME_NAME,
+    runtime_version: version,
+    runtime_api_version: CRI_API_VERSION,
+  });
+}
+
 export function makeRuntimeInfoHandlers(deps: RuntimeInfoDeps) {
   return {
-    Version: async (): Promise<VersionResponse> => ({
-      version: '0.1.0',
-      runtime_name: RUNTIME_NAME,
-      runtime_version: deps.version,
-      runtime_api_version: CRI_API_VERSION,
-    }),
+    Version: makeVersionHandler(deps.version),
 
     Status: async (req: StatusRequest__Output): Promise<StatusResponse> => {
       const handlers = await readHandlers(deps);
@@ -82,6 +91,11 @@ export function makeRuntimeInfoHandlers(deps: RuntimeInfoDeps) {
             // The CRI's RuntimeFeatures has no field for these (yet): said here for operators and tools.
             features: { imageVolumes: true, supplementalGroupsPolicy: true, sandboxEvents: true },
             kernel: deps.kernel.release,
+            cgroupVersion: deps.cgroup ? (deps.cgroup.mode === 'v2' ? 2 : deps.cgroup.mode === 'v1' ? 1 : 'hybrid') : null,
+            cgroupDriver: deps.cgroup?.driver ?? null,
+            apparmor: deps.apparmor
+              ? { enabled: deps.apparmor.enabled, inUse: deps.apparmor.enabled, defaultProfile: deps.apparmor.defaultProfile ?? null, reason: deps.apparmor.reason ?? null }
+              : { enabled: false, inUse: false, defaultProfile: null, reason: null },
             runtimeHandlers: handlers.map((h) => ({
               name: h.name,
               path: h.path,

@@ -38,10 +38,32 @@ export interface CriServer {
   inFlight(): number;
 }
 
+/**
+ * The handlers as the server sees them while the daemon starts: `early` ones (Version) answer at once;
+ * every other RPC waits until `ready` gives the full set (the daemon has recovered its pods and
+ * containers), or fails UNAVAILABLE if start-up failed.
+ */
+class HandlerGate {
+  current: CriHandlers | undefined;
+  private readonly ready: Promise<CriHandlers>;
+
+  constructor(handlers: CriHandlers | Promise<CriHandlers>, readonly early: Record<string, UnaryHandler>) {
+    this.ready = Promise.resolve(handlers).then((h) => { this.current = h; return h; });
+    // A failed start-up is reported by whoever awaits it (startDaemon); waiting RPCs get UNAVAILABLE.
+    this.ready.catch(() => undefined);
+  }
+
+  /** Calls fn with the full handlers once they exist (at once if they do). */
+  when(fn: (h: CriHandlers) => void, failed: (err: unknown) => void): void {
+    if (this.current) fn(this.current);
+    else this.ready.then(fn, (err: unknown) => failed(new CriusError('UNAVAILABLE', `crius did not finish starting: ${errorMessage(err)}`)));
+  }
+}
+
 function serviceImplementation(
   service: grpc.ServiceDefinition,
   serviceName: string,
-  handlers: CriHandlers,
+  gate: HandlerGate,
   logger: Logger,
   track: { n: number },
 ): grpc.UntypedServiceImplementation {
@@ -50,34 +72,39 @@ function serviceImplementation(
     const full = `${serviceName}/${method}`;
     if (def.responseStream) {
       impl[method] = (call: grpc.ServerWritableStream<object, object>) => {
-        const h = handlers.stream?.[method];
         const started = performance.now();
         track.n++;
         const done = (code: grpc.status, message?: string): void => {
           track.n--;
           const ms = performance.now() - started;
-          handlers.observer?.({ method: full, code: grpcCodeName(code), durationMs: ms });
+          gate.current?.observer?.({ method: full, code: grpcCodeName(code), durationMs: ms });
           logger.info('rpc', { method: full, code: grpcCodeName(code), duration_ms: round(ms), ...(message ? { error: message } : {}) });
         };
-        if (!h) {
-          done(grpc.status.UNIMPLEMENTED);
-          failStream(call, grpc.status.UNIMPLEMENTED, `${method} is not implemented by crius yet`);
-          return;
+        gate.when((handlers) => serveStream(handlers.stream?.[method]), (err) => {
+          const code = grpcCode(errorCode(err));
+          done(code, errorMessage(err));
+          failStream(call, code, errorMessage(err));
+        });
+        function serveStream(h: StreamHandler | undefined): void {
+          if (!h) {
+            done(grpc.status.UNIMPLEMENTED);
+            failStream(call, grpc.status.UNIMPLEMENTED, `${method} is not implemented by crius yet`);
+            return;
+          }
+          h(call.request as never, call).then(
+            () => { done(grpc.status.OK); call.end(); },
+            (err: unknown) => {
+              const code = grpcCode(errorCode(err));
+              done(code, errorMessage(err));
+              failStream(call, code, errorMessage(err));
+            },
+          );
         }
-        h(call.request as never, call).then(
-          () => { done(grpc.status.OK); call.end(); },
-          (err: unknown) => {
-            const code = grpcCode(errorCode(err));
-            done(code, errorMessage(err));
-            failStream(call, code, errorMessage(err));
-          },
-        );
       };
       continue;
     }
     impl[method] = (call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
       const started = performance.now();
-      const h = handlers.unary[method];
       track.n++;
       const controller = new AbortController();
       call.on('cancelled', () => controller.abort(new CriusError('CANCELLED', `${method} cancelled by the client`)));
@@ -93,7 +120,7 @@ function serviceImplementation(
         if (deadlineTimer) clearTimeout(deadlineTimer);
         track.n--;
         const ms = round(performance.now() - started);
-        handlers.observer?.({ method: full, code: err === undefined ? 'OK' : grpcCodeName(grpcCode(errorCode(err))), durationMs: performance.now() - started });
+        gate.current?.observer?.({ method: full, code: err === undefined ? 'OK' : grpcCodeName(grpcCode(errorCode(err))), durationMs: performance.now() - started });
         if (err === undefined) {
           logger.info('rpc', { method: full, code: 'OK', duration_ms: ms });
           callback(null, response);
@@ -106,18 +133,23 @@ function serviceImplementation(
         logger[code === grpc.status.INTERNAL ? 'error' : 'info']('rpc', { method: full, code: grpcCodeName(code), duration_ms: ms, error: message, ...fields });
         callback({ code, details: message, name: 'Error', message });
       };
-      if (!h) {
-        finish(new CriusError('UNIMPLEMENTED', `${method} is not implemented by crius yet`));
-        return;
-      }
-      let promise: Promise<object>;
-      try {
-        promise = h(call.request as never, { method, signal: controller.signal });
-      } catch (err) {
-        finish(err);
-        return;
-      }
-      promise.then((res) => finish(undefined, res), (err: unknown) => finish(err));
+      const serve = (h: UnaryHandler | undefined): void => {
+        if (!h) {
+          finish(new CriusError('UNIMPLEMENTED', `${method} is not implemented by crius yet`));
+          return;
+        }
+        let promise: Promise<object>;
+        try {
+          promise = h(call.request as never, { method, signal: controller.signal });
+        } catch (err) {
+          finish(err);
+          return;
+        }
+        promise.then((res) => finish(undefined, res), (err: unknown) => finish(err));
+      };
+      const early = gate.early[method];
+      if (early && !gate.current) serve(early);
+      else gate.when((handlers) => serve(handlers.unary[method]), finish);
     };
   }
   return impl;
@@ -162,8 +194,13 @@ export async function claimSocket(path: string): Promise<void> {
   unlinkSync(path);
 }
 
-export async function startCriServer(socket: string, handlers: CriHandlers, logger: Logger): Promise<CriServer> {
+/**
+ * Serves CRI on the unix socket. `handlers` may still be in the making (a promise): RPCs then wait for
+ * it, except those in `early`, answered at once (the daemon serves Version while it recovers pods).
+ */
+export async function startCriServer(socket: string, handlers: CriHandlers | Promise<CriHandlers>, logger: Logger, early: Record<string, UnaryHandler> = {}): Promise<CriServer> {
   await claimSocket(socket);
+  const gate = new HandlerGate(handlers, early);
   const proto = loadCriProto();
   const server = new grpc.Server({
     // The kubelet sends large ListContainers/stats responses; match its 16 MiB limit.
@@ -171,8 +208,8 @@ export async function startCriServer(socket: string, handlers: CriHandlers, logg
     'grpc.max_send_message_length': 16 * 1024 * 1024,
   });
   const track = { n: 0 };
-  server.addService(proto.runtime.v1.RuntimeService.service, serviceImplementation(proto.runtime.v1.RuntimeService.service, 'runtime.v1.RuntimeService', handlers, logger, track));
-  server.addService(proto.runtime.v1.ImageService.service, serviceImplementation(proto.runtime.v1.ImageService.service, 'runtime.v1.ImageService', handlers, logger, track));
+  server.addService(proto.runtime.v1.RuntimeService.service, serviceImplementation(proto.runtime.v1.RuntimeService.service, 'runtime.v1.RuntimeService', gate, logger, track));
+  server.addService(proto.runtime.v1.ImageService.service, serviceImplementation(proto.runtime.v1.ImageService.service, 'runtime.v1.ImageService', gate, logger, track));
   await new Promise<void>((resolve, reject) => {
     server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
   });

@@ -9,7 +9,10 @@ import { invalidArgument, notFound } from '../common/errors.js';
 import type { Container } from '../container/types.js';
 import type { Pod } from '../pod/types.js';
 import type { CgroupStats, ContainerSample, PodSample, StatsCollector } from '../stats/stats-collector.js';
-import type { InterfaceSample } from '../stats/cgroup-parsers.js';
+import type { InterfaceSample, PsiLine, PsiSample } from '../stats/cgroup-parsers.js';
+import type { IoUsage } from '../generated/runtime/v1/IoUsage.js';
+import type { PsiData } from '../generated/runtime/v1/PsiData.js';
+import type { PsiStats } from '../generated/runtime/v1/PsiStats.js';
 import { matchesId, matchesLabels } from './label-filter.js';
 
 export interface StatsSources {
@@ -18,15 +21,27 @@ export interface StatsSources {
   collector: StatsCollector;
   /** The container's cgroupsPath from its pod's cgroup parent (oci/cgroup-mode.ts containerCgroupsPath). */
   cgroupsPath(podParent: string, containerId: string): string;
+  /** The cgroupfs path of a pod's cgroup parent (systemd driver: the slice's path); identity when absent. */
+  podCgroupPath?(podParent: string): string;
   /** Where writable layers live (reported as the writable layer's fs_id). */
   containersDir: string;
+}
+
+function psiStats(p: PsiSample | undefined): PsiStats | null {
+  if (!p) return null;
+  const line = (l: PsiLine | undefined): PsiData | null => (l ? { Total: String(l.totalNs), Avg10: l.avg10, Avg60: l.avg60, Avg300: l.avg300 } : null);
+  return { Some: line(p.some), Full: line(p.full) };
+}
+
+function ioUsage(s: CgroupStats): IoUsage | null {
+  return s.psi?.io ? { timestamp: String(s.atNs), psi: psiStats(s.psi.io) } : null;
 }
 
 const u64 = (v: bigint | number | undefined): { value: string } | null => (v === undefined ? null : { value: String(v) });
 
 function cpuUsage(s: CgroupStats): CpuUsage | null {
   if (!s.cpu) return null;
-  return { timestamp: String(s.atNs), usage_core_nano_seconds: u64(s.cpu.usageNs), usage_nano_cores: u64(s.cpu.nanoCores) };
+  return { timestamp: String(s.atNs), usage_core_nano_seconds: u64(s.cpu.usageNs), usage_nano_cores: u64(s.cpu.nanoCores), psi: psiStats(s.psi?.cpu) };
 }
 
 function memoryUsage(s: CgroupStats): MemoryUsage | null {
@@ -35,6 +50,7 @@ function memoryUsage(s: CgroupStats): MemoryUsage | null {
   return {
     timestamp: String(s.atNs), working_set_bytes: u64(m.workingSetBytes), available_bytes: u64(m.availableBytes),
     usage_bytes: u64(m.usageBytes), rss_bytes: u64(m.rssBytes), page_faults: u64(m.pageFaults), major_page_faults: u64(m.majorPageFaults),
+    psi: psiStats(s.psi?.memory),
   };
 }
 
@@ -46,10 +62,11 @@ export function containerTarget(src: StatsSources, c: Container, pod: Pod): { id
   return { id: c.id, cgroupPath: src.cgroupsPath(pod.runtime.cgroupParent, c.id), upperDir: `${c.runtime.dataDir}/upper` };
 }
 
-export function podTarget(p: Pod, running: Container[]): { id: string; cgroupPath: string; netns?: { netnsPath: string; pids: number[] } } {
+export function podTarget(p: Pod, running: Container[], cgroupPath: (parent: string) => string = (x) => x): { id: string; cgroupPath: string; netns?: { netnsPath: string; pids: number[] } } {
   const net = p.runtime.namespaces.net;
   const pids = [...(p.runtime.infra ? [p.runtime.infra.pid] : []), ...running.map((c) => c.runtime.pid).filter((x): x is number => x !== undefined)];
-  return net ? { id: p.id, cgroupPath: p.runtime.cgroupParent, netns: { netnsPath: net, pids } } : { id: p.id, cgroupPath: p.runtime.cgroupParent };
+  const cg = cgroupPath(p.runtime.cgroupParent);
+  return net ? { id: p.id, cgroupPath: cg, netns: { netnsPath: net, pids } } : { id: p.id, cgroupPath: cg };
 }
 
 export function toCriContainerStats(src: StatsSources, c: Container, s: ContainerSample): ContainerStats {
@@ -57,6 +74,7 @@ export function toCriContainerStats(src: StatsSources, c: Container, s: Containe
     attributes: { id: c.id, metadata: c.config.metadata, labels: c.config.labels ?? {}, annotations: c.config.annotations ?? {} },
     cpu: cpuUsage(s),
     memory: memoryUsage(s),
+    io: ioUsage(s),
     writable_layer: s.writable
       ? { timestamp: String(s.atNs), fs_id: { mountpoint: src.containersDir }, used_bytes: u64(s.writable.bytes), inodes_used: u64(s.writable.inodes) }
       : null,
@@ -74,6 +92,7 @@ export function toCriPodStats(p: Pod, s: PodSample, containers: ContainerStats[]
         : null,
       process: s.processCount === undefined ? null : { timestamp: String(s.atNs), process_count: u64(s.processCount) },
       containers,
+      io: ioUsage(s),
     },
   };
 }
@@ -91,7 +110,7 @@ export async function sampleContainers(src: StatsSources, list: Container[]): Pr
 
 export async function samplePod(src: StatsSources, p: Pod, containers: Container[]): Promise<PodSandboxStats> {
   const running = containers.filter((c) => c.state === 'running');
-  const [s, cstats] = await Promise.all([src.collector.pod(podTarget(p, running)), sampleContainers(src, containers)]);
+  const [s, cstats] = await Promise.all([src.collector.pod(podTarget(p, running, src.podCgroupPath)), sampleContainers(src, containers)]);
   return toCriPodStats(p, s, cstats);
 }
 

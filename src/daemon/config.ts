@@ -29,6 +29,11 @@ export interface Config {
   streaming: { address: string; port: number; execSyncDrainSeconds: number };
   userns: { rootfs: 'idmap' | 'copy'; subidStart: number; subidLength: number; idsPerPod: number };
   metrics: { address: string; port: number };
+  /**
+   * `cgroup_manager`: who creates containers' cgroups. Unset: systemd when PID 1 is systemd and the host
+   * is pure cgroup v2 (what the kubelet's systemd driver expects there), else cgroupfs (oci/cgroup-driver.ts).
+   */
+  cgroupManager?: 'systemd' | 'cgroupfs';
   /** Caps on what one CRI request may make crius read or store (issue 13). */
   limits: { seccompProfileBytes: number; labelsAnnotationsBytes: number };
   /** The [images] table: bounds on what a registry or a layer may cost. */
@@ -185,7 +190,7 @@ export function parseConfig(source: string, file: string): Config {
   }
   const r = new Reader(file, source);
   const d = defaultConfig();
-  r.known(doc, [], ['root_dir', 'state_dir', 'socket', 'log_level', 'default_runtime', 'runtimes', 'registries', 'cni', 'streaming', 'userns', 'metrics', 'limits', 'images']);
+  r.known(doc, [], ['root_dir', 'state_dir', 'socket', 'log_level', 'default_runtime', 'runtimes', 'registries', 'cni', 'streaming', 'userns', 'metrics', 'limits', 'images', 'cgroup_manager']);
 
   const logLevel = r.string(doc, [], 'log_level', d.logLevel);
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) r.fail([], 'log_level', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
@@ -240,7 +245,13 @@ export function parseConfig(source: string, file: string): Config {
   const idsPerPod = r.int(userns, ['userns'], 'ids_per_pod', d.userns.idsPerPod, 1, 2 ** 32 - 1);
   if (idsPerPod > subidLength) r.fail(['userns'], 'ids_per_pod', `is larger than subid_length (${subidLength})`);
 
+  const cgroupManager = doc['cgroup_manager'] === undefined ? undefined : r.string(doc, [], 'cgroup_manager', '');
+  if (cgroupManager !== undefined && cgroupManager !== 'systemd' && cgroupManager !== 'cgroupfs') {
+    r.fail([], 'cgroup_manager', `must be "systemd" or "cgroupfs", got "${cgroupManager}"`);
+  }
+
   return {
+    ...(cgroupManager !== undefined ? { cgroupManager: cgroupManager as 'systemd' | 'cgroupfs' } : {}),
     rootDir: r.absPath(doc, [], 'root_dir', d.rootDir),
     stateDir: r.absPath(doc, [], 'state_dir', d.stateDir),
     socket: r.absPath(doc, [], 'socket', d.socket),

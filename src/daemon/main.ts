@@ -7,12 +7,14 @@ import { openDb, type Db } from '../store/db.js';
 import { FeaturesCache } from '../oci/features.js';
 import { readKernelFacts } from '../common/kernel.js';
 import { logHostSummary } from '../doctor/host-summary.js';
-import { startCriServer, type CriServer } from '../cri/server.js';
+import { startCriServer, type CriHandlers, type CriServer, type UnaryHandler } from '../cri/server.js';
+import { makeVersionHandler, readHandlers } from '../cri/runtime-info.js';
 import { buildHandlers } from './wiring.js';
 import { applyPrivateState } from './private-state.js';
 import { criusVersion } from './version.js';
 import { errorMessage } from '../common/errors.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
+import { notifyReady } from './sd-notify.js';
 
 const USAGE = `usage: criusd [--config PATH] [--socket PATH] [--root DIR] [--state DIR] [--log-level debug|info|warn|error]
 
@@ -32,36 +34,45 @@ export interface Daemon {
 
 export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
   const t0 = performance.now();
-  applyPrivateState(config.rootDir, config.stateDir, logger);
-  const db = openDb(join(config.rootDir, 'crius.db'));
   const features = new FeaturesCache();
   const kernel = readKernelFacts();
-  await logHostSummary(logger);
+  const version = criusVersion();
+  // The socket is served first: Version answers at once (the kubelet's first question), every other RPC
+  // waits until the services are wired, which includes recovering the pods and containers of a previous
+  // run, so no lifecycle RPC sees a half-recovered state.
+  let wiringDone!: (h: CriHandlers) => void;
+  let wiringFailed!: (err: unknown) => void;
+  const handlers = new Promise<CriHandlers>((resolve, reject) => { wiringDone = resolve; wiringFailed = reject; });
+  const server = await startCriServer(config.socket, handlers, logger, { Version: makeVersionHandler(version) as UnaryHandler });
+  // Status needs every handler's `features` (two runtime spawns each): read them while the rest starts.
+  void readHandlers({ config, features }).catch(() => undefined);
+  let db: Db | undefined;
   let wired: Awaited<ReturnType<typeof buildHandlers>>;
   try {
-    wired = await buildHandlers({ config, db, features, kernel, logger, version: criusVersion() });
+    applyPrivateState(config.rootDir, config.stateDir, logger);
+    db = openDb(join(config.rootDir, 'crius.db'));
+    await logHostSummary(logger);
+    wired = await buildHandlers({ config, db, features, kernel, logger, version });
   } catch (err) {
-    db.close();
-    throw err;
-  }
-  let server: CriServer;
-  try {
-    server = await startCriServer(config.socket, wired.handlers, logger);
-  } catch (err) {
-    await wired.close();
-    db.close();
+    wiringFailed(err);
+    await server.shutdown(0);
+    db?.close();
     throw err;
   }
   let metricsServer: MetricsServer | undefined;
   try {
     metricsServer = await startMetricsServer(wired.metrics.registry, config.metrics.address, config.metrics.port, logger.child({ module: 'metrics' }));
   } catch (err) {
+    const failure = new Error(`cannot serve metrics on ${config.metrics.address}:${config.metrics.port}: ${errorMessage(err)}; choose another [metrics] port, or 0 to disable`);
+    wiringFailed(failure);
     await server.shutdown(0);
     await wired.close();
     db.close();
-    throw new Error(`cannot serve metrics on ${config.metrics.address}:${config.metrics.port}: ${errorMessage(err)}; choose another [metrics] port, or 0 to disable`);
+    throw failure;
   }
-  logger.info('serving CRI', { socket: config.socket, root: config.rootDir, state: config.stateDir, startup_ms: Math.round(performance.now() - t0), version: criusVersion() });
+  wiringDone(wired.handlers);
+  logger.info('serving CRI', { socket: config.socket, root: config.rootDir, state: config.stateDir, startup_ms: Math.round(performance.now() - t0), version });
+  await notifyReady(logger);
   let stopping: Promise<void> | undefined;
   return {
     config, db, server, logger,

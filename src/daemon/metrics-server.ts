@@ -11,11 +11,12 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function startMetricsServer(registry: Registry, address: string, port: number, logger: Logger): Promise<MetricsServer | undefined> {
+export async function startMetricsServer(registry: Registry | undefined, address: string, port: number, logger: Logger): Promise<MetricsServer | undefined> {
   if (port === 0) {
     logger.info('metrics endpoint disabled', { why: '[metrics] port = 0' });
     return undefined;
   }
+  if (!registry) throw new Error('metrics were not collected (no registry) although [metrics] port is set');
   const server: Server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: crius serves only GET /metrics\n');

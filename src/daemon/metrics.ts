@@ -18,7 +18,8 @@ export interface StateCounts {
 }
 
 export interface DaemonMetrics {
-  registry: Registry;
+  /** Undefined when metrics are off ([metrics] port = 0): see metrics-off.ts. */
+  registry: Registry | undefined;
   observeRpc(o: RpcObservation): void;
   observeOci(handler: string, op: string, seconds: number, ok: boolean): void;
   observePull(o: { bytes: number; seconds: number; ok: boolean }): void;

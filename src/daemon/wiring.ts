@@ -17,9 +17,9 @@ import { PodStore } from '../store/pods.js';
 import { ContainerStore } from '../store/containers.js';
 import { SandboxService } from '../pod/sandbox-service.js';
 import { ContainerService } from '../container/container-service.js';
-import { detectOciHost } from '../oci/host-setup.js';
+import { containerCgroupFsPath, detectOciHost, podCgroupFsPath } from '../oci/host-setup.js';
 import { createCni } from '../network/cni.js';
-import { openNativeIdmapProbe } from '../userns/idmap-probe.js';
+import { openLazyNativeIdmapProbe } from '../userns/idmap-probe.js';
 import { createIdmapSupport } from '../userns/idmap-support.js';
 import { cleanupTemporaryIdmapMounts } from '../rootfs/overlay-rootfs.js';
 import { createOciAdapter, nativeBinary } from './adapters/oci.js';
@@ -30,7 +30,7 @@ import type { RequestLimits } from '../cri/validate/requests.js';
 import { networkAdapter } from './adapters/network.js';
 import { createRangeAllocator } from '../userns/range-allocator.js';
 import { streamBackends } from './adapters/stream.js';
-import { startStreamServer } from '../stream/server.js';
+import type { StreamServer } from '../stream/server.js';
 import { makeStreamHandlers } from '../cri/stream-handlers.js';
 import type { PodConfig, PodRuntime } from '../pod/types.js';
 import type { ContainerConfig, ContainerRuntime } from '../container/types.js';
@@ -40,12 +40,14 @@ import { makeStatsHandlers } from '../cri/stats-handlers.js';
 import { makeMetricsHandlers } from '../cri/pod-metrics.js';
 import { createCgroupReader } from '../stats/cgroup-reader.js';
 import { StatsCollector } from '../stats/stats-collector.js';
-import { countBy, createDaemonMetrics, type DaemonMetrics } from './metrics.js';
+import type { DaemonMetrics } from './metrics.js';
+import { METRICS_OFF } from './metrics-off.js';
 import { instrumentOci } from './instrument.js';
 import type { StreamHandler } from '../cri/server.js';
 import { makePodResourcesHandlers } from '../cri/pod-resources.js';
 import { makeStatsStreamHandlers } from '../cri/stats-streams.js';
-import { applyPodLimits } from '../oci/pod-cgroup-resources.js';
+import { applyPodLimits, applySliceLimits } from '../oci/pod-cgroup-resources.js';
+import { CriusError, errorMessage } from '../common/errors.js';
 import { KeyedLock } from '../common/keyed-lock.js';
 import { getMeta, setMeta } from '../store/meta.js';
 
@@ -60,6 +62,7 @@ function readBootId(): string | undefined {
   }
 }
 import { podTraversalProblem } from './private-state.js';
+import { setUpAppArmor } from '../oci/apparmor.js';
 
 export interface WiringDeps {
   config: Config;
@@ -86,20 +89,24 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   const images = new ImageStore({ root: join(config.rootDir, 'images'), db: deps.db, registries: config.registries, limits: config.images, logger: logger.child({ module: 'image' }) });
   images.recover();
 
-  const host = await detectOciHost(logger, nativeBinary('crius-oci-wrap'));
-  const oci = createOciAdapter(config, host, logger.child({ module: 'oci' }));
+  const host = await detectOciHost(logger, nativeBinary('crius-oci-wrap'), config.cgroupManager);
+  const apparmor = await setUpAppArmor(join(config.stateDir, 'apparmor'));
+  logger.info('apparmor', { enabled: apparmor.enabled, defaultProfile: apparmor.defaultProfile ?? null, ...(apparmor.reason ? { reason: apparmor.reason } : {}) });
+  const oci = createOciAdapter(config, host, logger.child({ module: 'oci' }), apparmor);
   // Late-bound like `containers` below: the gauges read the services at scrape time.
   let pods!: SandboxService;
   let containers!: ContainerService;
-  const metrics = createDaemonMetrics({
+  // [metrics] port = 0 (the default): nothing can scrape, so nothing is counted and prom-client stays unloaded.
+  const metrics: DaemonMetrics = config.metrics.port === 0 ? METRICS_OFF : await import('./metrics.js').then(({ countBy, createDaemonMetrics }) => createDaemonMetrics({
     pods: () => countBy(pods.list(), (p) => p.state, ['ready', 'notready']),
     containers: () => countBy(containers.listRecorded(), (c) => c.state, ['created', 'running', 'exited']),
-  });
-  instrumentOci(oci, metrics);
+  }));
+  if (metrics !== METRICS_OFF) instrumentOci(oci, metrics);
   const events = new ContainerEvents();
   const cni = createCni({ confDir: config.cni.confDir, pluginDirs: config.cni.pluginDirs, resultsDir: join(config.rootDir, 'cni', 'results') });
   const network = networkAdapter(cni);
-  const probe = await openNativeIdmapProbe(config.stateDir);
+  // Pinned at the first volume check, not here: start-up does not wait for the helper.
+  const probe = await openLazyNativeIdmapProbe(config.stateDir);
   const idmap = createIdmapSupport({ probe: probe.probe });
   await cleanupTemporaryIdmapMounts(join(config.stateDir, 'idmap-tmp')).catch((err: unknown) => logger.warn('idmap tmp cleanup', { error: (err as Error).message }));
 
@@ -158,15 +165,30 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   const info = makeRuntimeInfoHandlers({
     config, version: deps.version, features: deps.features, kernel: deps.kernel,
     network: () => network.ready(),
-    cgroupDriver: 'CGROUPFS',
+    cgroupDriver: host.driver === 'systemd' ? 'SYSTEMD' : 'CGROUPFS',
+    cgroup: { mode: host.layout.mode, driver: host.driver },
+    apparmor,
   });
-  const stream = await startStreamServer({
-    backends: streamBackends({ containers, pods, oci, stateDir: config.stateDir, logger: logger.child({ module: 'stream' }) }),
-    address: config.streaming.address,
-    port: config.streaming.port,
-    logger: logger.child({ module: 'stream' }),
-  });
-  logger.info('streaming server', { url: stream.baseUrl });
+  // The streaming server (and its code) starts at the first Exec, Attach or PortForward: with an ephemeral
+  // port (the default) nothing needs it before. A configured port is taken now, so a port in use fails
+  // the start-up as it always did. A failed start fails that RPC and is tried again by the next one.
+  let streamServer: Promise<StreamServer> | undefined;
+  const stream = (): Promise<StreamServer> => {
+    streamServer ??= import('../stream/server.js').then(({ startStreamServer }) => startStreamServer({
+      backends: streamBackends({ containers, pods, oci, stateDir: config.stateDir, logger: logger.child({ module: 'stream' }) }),
+      address: config.streaming.address,
+      port: config.streaming.port,
+      logger: logger.child({ module: 'stream' }),
+    })).then((s) => {
+      logger.info('streaming server', { url: s.baseUrl });
+      return s;
+    }, (err: unknown) => {
+      streamServer = undefined;
+      throw new CriusError('UNAVAILABLE', `cannot start the streaming server on ${config.streaming.address}:${config.streaming.port}: ${errorMessage(err)}`);
+    });
+    return streamServer;
+  };
+  if (config.streaming.port !== 0) await stream();
   const streaming = makeStreamHandlers(stream, containers, pods);
   const image = makeImageServiceHandlers({ images });
   const limits: RequestLimits = { labelsAnnotationsBytes: config.limits.labelsAnnotationsBytes, host: readHostCpuset() };
@@ -176,12 +198,13 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     pods,
     containers: { get: (id: string) => containers.get(id), list: async (podId?: string) => containers.listRecorded(podId) },
     collector: new StatsCollector({ cgroups: createCgroupReader(host.layout), now: () => BigInt(Date.now()) * 1_000_000n }),
-    cgroupsPath: (parent: string, id: string) => oci.cgroupsPath(parent, id),
+    cgroupsPath: (parent: string, id: string) => containerCgroupFsPath(host, parent, id),
+    podCgroupPath: (parent: string) => podCgroupFsPath(host, parent),
     containersDir: join(config.rootDir, 'containers'),
   };
   const stats = makeStatsHandlers(statsSources);
   const podMetrics = makeMetricsHandlers(statsSources);
-  const podResources = makePodResourcesHandlers({ pods, apply: (cg, l) => applyPodLimits(host.layout, cg, l), host: limits.host });
+  const podResources = makePodResourcesHandlers({ pods, apply: (cg, l) => (host.driver === 'systemd' ? applySliceLimits(cg, l) : applyPodLimits(host.layout, cg, l)), host: limits.host });
   const pullImage = async (req: never, ctx: Parameters<UnaryHandler>[1]): Promise<object> => {
     const t0 = performance.now();
     let before: string | undefined;
@@ -221,7 +244,8 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
     handlers: { unary, stream: streams, observer: (o) => metrics.observeRpc(o) },
     pods, containers, images, metrics,
     close: async () => {
-      await stream.close();
+      const s = await streamServer?.catch(() => undefined);
+      await s?.close();
       oci.close();
       await probe.close().catch(() => undefined);
     },

@@ -89,3 +89,38 @@ export function checkSubidRange(range: { start: number; length: number }, entrie
   }
   return ok(name, `${shown}; no overlap with ${entries.length} /etc/subuid and /etc/subgid entries (used by standalone pods; the kubelet brings its own)`);
 }
+
+/**
+ * The cgroup driver crius will use and whether the kubelet is likely to agree (KEP-4033: the kubelet
+ * takes the runtime's driver from RuntimeConfig; older ones read their own cgroupDriver setting, whose
+ * default with kubeadm is systemd). `kubelet` is the cgroupDriver of /var/lib/kubelet/config.yaml, if any.
+ */
+export function checkCgroupDriver(f: {
+  layout: CgroupLayout; driver: 'systemd' | 'cgroupfs'; configured: boolean; pid1IsSystemd: boolean; problem?: string; kubelet?: string;
+}): CheckResult {
+  const name = 'cgroup driver';
+  const version = f.layout.mode === 'v2' ? 'cgroup v2' : f.layout.mode === 'v1' ? 'cgroup v1' : 'hybrid cgroups';
+  const how = f.configured ? 'cgroup_manager in the config' : `default (${f.pid1IsSystemd ? 'systemd is PID 1' : 'systemd is not PID 1'}, ${version})`;
+  if (f.problem) return fail(name, `${f.driver} from ${how}: ${f.problem}`, 'set cgroup_manager to the driver this host supports');
+  const detail = `${f.driver} on ${version}, from ${how}; RuntimeConfig reports ${f.driver.toUpperCase()}`;
+  if (f.kubelet !== undefined && f.kubelet !== f.driver) {
+    return warn(name, `${detail}, but the kubelet's config says cgroupDriver: ${f.kubelet}`,
+      `make them agree: cgroup_manager = "${f.kubelet}" in crius's config, or cgroupDriver: ${f.driver} for the kubelet (kubelets >= 1.32 take it from RuntimeConfig)`);
+  }
+  if (f.kubelet === undefined && f.driver === 'cgroupfs' && f.pid1IsSystemd) {
+    return warn(name, `${detail}; kubeadm configures kubelets with cgroupDriver: systemd on systemd hosts`,
+      'use cgroup_manager = "systemd" (the default on pure cgroup v2 with systemd) unless the kubelet uses cgroupfs');
+  }
+  return ok(name, f.kubelet !== undefined ? `${detail}; the kubelet's config agrees` : detail);
+}
+
+/** Whether containers get AppArmor profiles here. */
+export function checkAppArmor(f: { enabled: boolean; parser?: string; defaultLoaded: boolean }): CheckResult {
+  const name = 'AppArmor';
+  if (!f.enabled) return ok(name, 'not enabled in this kernel: containers run without AppArmor profiles (Localhost profiles are refused)');
+  if (!f.parser) {
+    return warn(name, 'enabled in the kernel, but apparmor_parser is missing: crius cannot load crius-default, so RuntimeDefault containers run unconfined',
+      'apt-get install apparmor');
+  }
+  return ok(name, `enabled and in use: RuntimeDefault containers run under crius-default (${f.defaultLoaded ? 'loaded now' : 'loaded when criusd starts'} with ${f.parser}); Localhost profiles must be loaded first`);
+}

@@ -15,8 +15,20 @@ import { parseNetworkConfig, pickConfigFile } from '../network/cni.js';
 import { defaultIdmapHelperPath, type IdmapHelper } from '../userns/idmap-helper.js';
 import { type CheckResult, fail, ok } from './check.js';
 import { checkHandler, checkUsernsHandlers } from './handler-checks.js';
-import { checkCapSysResource, checkCgroups, checkStateDirTraversal, checkSubidRange, parseSubidFile, type SubidEntry } from './host-checks.js';
+import { checkAppArmor, checkCapSysResource, checkCgroupDriver, checkCgroups, checkStateDirTraversal, checkSubidRange, parseSubidFile, type SubidEntry } from './host-checks.js';
 import { stateDirTraversalProblem } from '../daemon/private-state.js';
+import { cgroupDriverProblem, defaultCgroupDriver } from '../oci/cgroup-driver.js';
+import { pid1IsSystemd } from '../oci/host-setup.js';
+import { apparmorEnabled, DEFAULT_APPARMOR_PROFILE, loadedProfiles } from '../oci/apparmor.js';
+
+/** cgroupDriver from the kubelet's config file (kubeadm writes /var/lib/kubelet/config.yaml), if any. */
+function kubeletCgroupDriver(file = '/var/lib/kubelet/config.yaml'): string | undefined {
+  try {
+    return /^cgroupDriver:\s*"?(\w+)"?\s*$/m.exec(readFileSync(file, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
 import { checkIdmapProbe, checkOverlayIdmap } from './idmap-checks.js';
 import { runIdmapProbes } from './idmap-probes.js';
 import { checkKernel, checkRoot, checkUserNamespaces } from './kernel-checks.js';
@@ -134,6 +146,17 @@ export async function runDoctor(config: Config, o: DoctorOptions = {}): Promise<
   const buildDir = nativeBuildDir();
   const wrapper = join(buildDir, 'crius-oci-wrap');
   checks.push(checkCgroups(layout, { path: wrapper, exists: existsSync(wrapper) }));
+  const systemd = pid1IsSystemd();
+  const driver = config.cgroupManager ?? defaultCgroupDriver(layout, systemd);
+  const problem = cgroupDriverProblem(driver, layout, systemd);
+  const kubelet = kubeletCgroupDriver();
+  checks.push(checkCgroupDriver({
+    layout, driver, configured: config.cgroupManager !== undefined, pid1IsSystemd: systemd,
+    ...(problem ? { problem } : {}), ...(kubelet ? { kubelet } : {}),
+  }));
+  const aaEnabled = apparmorEnabled();
+  const parser = ['/usr/sbin/apparmor_parser', '/sbin/apparmor_parser'].find((p) => existsSync(p));
+  checks.push(checkAppArmor({ enabled: aaEnabled, ...(parser ? { parser } : {}), defaultLoaded: aaEnabled && loadedProfiles().has(DEFAULT_APPARMOR_PROFILE) }));
   const specs = nativeHelperSpecs(layout.mode === 'hybrid');
   // CRIUS_IDMAP_HELPER may point the idmap helper elsewhere; judge the one crius would really use.
   const helperPath = (n: string): string => (n === 'crius-idmap' ? defaultIdmapHelperPath() : join(buildDir, n));

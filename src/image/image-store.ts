@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { nativeBuildPath } from '../common/install-root.js';
 import { CriusError, failedPrecondition, notFound, wrap } from '../common/errors.js';
 import type { Runner } from '../common/exec.js';
 import { silentLogger, type Logger } from '../common/logger.js';
@@ -23,7 +23,8 @@ import {
 } from './reference.js';
 import { RegistryClient, type RegistriesConfig, type RegistryAuth, type RegistryClientOptions } from './registry-client.js';
 import { SharedLock, SingleFlight } from './single-flight.js';
-import { unpackLayer } from './unpack-layer.js';
+// Loaded at the first layer to unpack (tar-stream, fzstd): not on the daemon's start-up path.
+import type { unpackLayer } from './unpack-layer.js';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
 
 export interface ImageStoreOptions {
@@ -80,7 +81,7 @@ export interface ImageFsUsage {
   inodesUsed: number;
 }
 
-const DEFAULT_FSOPS = fileURLToPath(new URL('../../../native/build/crius-fsops', import.meta.url));
+const DEFAULT_FSOPS = nativeBuildPath('crius-fsops');
 
 /** Runs fn over items with at most `limit` at a time; the first failure rejects (others still settle). */
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
@@ -273,7 +274,7 @@ export class ImageStore {
       if (this.opts.runner) opts.runner = this.opts.runner;
       let r: Awaited<ReturnType<typeof unpackLayer>>;
       try {
-        r = await unpackLayer(opts);
+        r = await (await import('./unpack-layer.js')).unpackLayer(opts);
       } catch (err) {
         // A layer refused for what it holds (a bomb, a path escape) would be refused again: its blob goes
         // too, unless a stored image still uses it, so a refused pull leaves nothing behind.

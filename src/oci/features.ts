@@ -24,6 +24,8 @@ interface CacheEntry {
 
 export class FeaturesCache {
   private readonly entries = new Map<string, CacheEntry>();
+  /** Probes under way, by cache key: concurrent reads (a prefetch and Status) share one. */
+  private readonly probing = new Map<string, Promise<Omit<HandlerInfo, 'name'>>>();
   constructor(private readonly runner: Runner = defaultRun, private readonly timeoutMs = 10_000) {}
 
   async read(name: string, path: string): Promise<HandlerInfo> {
@@ -38,7 +40,12 @@ export class FeaturesCache {
     }
     const cached = this.entries.get(path);
     if (cached && cached.key === key) return { name, ...cached.info };
-    const info = await this.probe(path);
+    let probing = this.probing.get(key);
+    if (!probing) {
+      probing = this.probe(path).finally(() => this.probing.delete(key));
+      this.probing.set(key, probing);
+    }
+    const info = await probing;
     this.entries.set(path, { key, info });
     return { name, ...info };
   }

@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { invalidArgument, wrap } from '../common/errors.js';
 import { cgroupDirs, type CgroupLayout } from './cgroup-mode.js';
+import { run, type Runner } from '../common/exec.js';
 
 export interface PodLimits {
   cpuShares?: number;
@@ -85,4 +86,33 @@ export async function applyPodLimits(layout: CgroupLayout, podCgroup: string, l:
     }
   }
   return writes;
+}
+
+/**
+ * The same limits as systemd unit properties of the pod's slice (systemd driver): systemd owns the
+ * slice's cgroup files and would put its own values back on the next reload, so the change goes through
+ * it (`systemctl set-property --runtime`, which also enables the controllers the slice needs). Pure.
+ */
+export function sliceProperties(l: PodLimits): string[] {
+  const out: string[] = [];
+  if (l.cpuShares !== undefined) out.push(`CPUWeight=${sharesToWeight(l.cpuShares)}`);
+  if (l.cpuQuota !== undefined || l.cpuPeriod !== undefined) {
+    const period = l.cpuPeriod ?? 100000;
+    out.push(`CPUQuotaPeriodSec=${period}us`);
+    // CPUQuota is a percentage of one CPU, to 1/100 of a percent; empty means no quota.
+    out.push(l.cpuQuota === undefined || l.cpuQuota < 0 ? 'CPUQuota=' : `CPUQuota=${(Math.max(1, Math.round((l.cpuQuota / period) * 10000)) / 100).toFixed(2)}%`);
+  }
+  if (l.memoryLimit !== undefined) out.push(`MemoryMax=${l.memoryLimit}`);
+  return out;
+}
+
+export async function applySliceLimits(slice: string, l: PodLimits, runner: Runner = run): Promise<CgroupWrite[]> {
+  const props = sliceProperties(l);
+  if (props.length === 0) return [];
+  try {
+    await runner('systemctl', ['set-property', '--runtime', slice, ...props], { timeoutMs: 30_000 });
+  } catch (err) {
+    throw wrap(`set ${props.join(' ')} on ${slice}`, err);
+  }
+  return props.map((p) => ({ controller: '', file: slice, value: p }));
 }

@@ -12,6 +12,7 @@ import { conmonCreateArgv, spawnConmon, type RuntimeInvocation } from './conmon.
 import { runExecSync } from './exec-sync.js';
 import { processStartTime } from './process-liveness.js';
 import { locateHostBinary } from '../common/host-binaries.js';
+import { conmonScope } from './cgroup-driver.js';
 
 export interface OciHandlerConfig {
   /** Handler name (RuntimeClass handler), e.g. "crun". */
@@ -31,6 +32,12 @@ export interface OciHandlerConfig {
   hideMounts?: string[];
   /** ExecSync: how long to keep reading output a background child writes after the command exited. */
   execDrainMs?: number;
+  /**
+   * The systemd cgroup driver (cgroup-driver.ts): the runtime gets --systemd-cgroup (containers become
+   * transient scopes), and each conmon starts in its own scope in `conmonSlice` through systemd-run, so
+   * neither is in the daemon's cgroup and `systemctl restart crius` leaves both running.
+   */
+  systemd?: { conmonSlice: string; systemdRun?: string };
 }
 
 export const DEFAULT_EXEC_DRAIN_MS = 3000;
@@ -159,13 +166,26 @@ async function waitForFile(file: string, timeoutMs: number): Promise<boolean> {
   }
 }
 
+/**
+ * How conmon is started for a container. systemd driver: in crius-conmon-<id>.scope from its first
+ * instruction (systemd-run --scope creates the scope, then execs conmon in place, keeping the sync and
+ * start pipes), so its daemonized child stays there, out of the daemon's cgroup; the scope goes away
+ * with conmon. Pure.
+ */
+export function conmonCommand(conmon: string, argv: readonly string[], id: string, systemd?: OciHandlerConfig['systemd']): [string, string[]] {
+  if (!systemd) return [conmon, [...argv]];
+  return [systemd.systemdRun ?? '/usr/bin/systemd-run', [
+    '--scope', '--quiet', '--collect', `--unit=${conmonScope(id)}`, `--slice=${systemd.conmonSlice}`, conmon, ...argv,
+  ]];
+}
+
 export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): OciRuntime {
   const conmon = cfg.conmonPath ?? locateHostBinary('conmon');
   const hide = cfg.hideMounts ?? [];
   if (hide.length > 0 && !cfg.wrapperPath) {
     throw failedPrecondition(`OCI handler "${cfg.name}": mounts ${hide.join(', ')} must be hidden from the runtime but no wrapper (crius-oci-wrap) is configured; build it with make -C native`);
   }
-  const globalArgs = [`--root=${cfg.root}`];
+  const globalArgs = [`--root=${cfg.root}`, ...(cfg.systemd ? ['--systemd-cgroup'] : [])];
   const invocation = (): RuntimeInvocation => hide.length === 0
     ? { file: cfg.path, globalArgs }
     : { file: cfg.wrapperPath ?? '', globalArgs: [...hide.flatMap((h) => ['--hide', h]), cfg.path, ...globalArgs] };
@@ -206,9 +226,10 @@ export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): O
         ...(o.stdinOnce !== undefined ? { stdinOnce: o.stdinOnce } : {}),
         ...(o.logSizeMax !== undefined ? { logSizeMax: o.logSizeMax } : {}),
       });
+      const [file, args] = conmonCommand(conmon, argv, id, cfg.systemd);
       let r;
       try {
-        r = await spawnConmon(conmon, argv, { cwd: bundle, env: conmonEnv(), timeoutMs: o.timeoutMs ?? 60_000 });
+        r = await spawnConmon(file, args, { cwd: bundle, env: conmonEnv(), timeoutMs: o.timeoutMs ?? 60_000 });
       } catch (err) {
         // conmon hung or died (its process group was killed): do not leave a created container behind.
         await runtime('cleanup', ['delete', '--force', id]).catch(() => undefined);

@@ -410,7 +410,7 @@ export class SandboxService {
   }
 
   /**
-   * Start-up reconciliation (before the socket serves): a pod left in 'creating' by a crash is undone.
+   * Start-up reconciliation (RPCs wait for it): a pod left in 'creating' by a crash is undone.
    * Ready pods keep their pinned namespaces (bind mounts outlive the daemon), unless the node rebooted
    * (boot ID changed): then their namespaces and processes are gone and they become NOTREADY, for the
    * kubelet's Stop/Remove to clean up. A ready pod whose infra process died meanwhile becomes NOTREADY.

@@ -149,10 +149,23 @@ export const withSeccomp: SpecOpt = (spec, ctx) => {
  * containerd), which is the configured default profile; Localhost is the named profile
  * ("localhost/" prefix removed); Unconfined and privileged containers get none.
  */
+/**
+ * The deprecated `apparmor_profile` string (older kubelets): "runtime/default", "unconfined",
+ * "localhost/<name>"; empty means unset. Pure.
+ */
+export function fromDeprecatedField(v: string | null | undefined): { profile_type: 'RuntimeDefault' | 'Unconfined' | 'Localhost'; localhost_ref?: string } | undefined {
+  const s = (v ?? '').trim();
+  if (s === '') return undefined;
+  if (s === 'runtime/default') return { profile_type: 'RuntimeDefault' };
+  if (s === 'unconfined') return { profile_type: 'Unconfined' };
+  if (s.startsWith('localhost/')) return { profile_type: 'Localhost', localhost_ref: s.slice('localhost/'.length) };
+  throw invalidArgument(`apparmor_profile "${s}" is not "runtime/default", "unconfined" or "localhost/<profile>"`);
+}
+
 export const withApparmor: SpecOpt = (spec, ctx) => {
   const p = ensureProcess(spec);
   delete p.apparmorProfile;
-  const profile = securityContext(ctx).apparmor ?? { profile_type: 'RuntimeDefault' as const };
+  const profile = securityContext(ctx).apparmor ?? fromDeprecatedField(securityContext(ctx).apparmor_profile) ?? { profile_type: 'RuntimeDefault' as const };
   const aa = ctx.runtime.apparmor;
   const type = profile.profile_type ?? 'RuntimeDefault';
   if (type === 'Unconfined') return;
@@ -166,6 +179,10 @@ export const withApparmor: SpecOpt = (spec, ctx) => {
   if (type === 'Localhost') {
     const name = (profile.localhost_ref ?? '').replace(/^localhost\//, '');
     if (name === '') throw invalidArgument(`container "${containerName(ctx)}": AppArmor Localhost profile without localhost_ref; name the loaded profile`);
+    // The runtime would fail at exec with an opaque "write to /proc/self/attr/apparmor/exec: No such file".
+    if (aa.loaded && !aa.loaded(name)) {
+      throw failedPrecondition(`container "${containerName(ctx)}": AppArmor profile "${name}" is not loaded on this host; load it first (apparmor_parser -r /etc/apparmor.d/${name})`);
+    }
     p.apparmorProfile = name;
     return;
   }

@@ -80,6 +80,8 @@ export interface LinuxContainerSecurityContext {
   readonly_paths?: string[];
   seccomp?: SecurityProfile | null;
   apparmor?: SecurityProfile | null;
+  /** Deprecated in the CRI (superseded by `apparmor`); older kubelets still send it. */
+  apparmor_profile?: string | null;
 }
 
 export interface HugepageLimit {
@@ -249,7 +251,7 @@ export interface RuntimeContext {
   /** Whether the handler and kernel do seccomp (default true). */
   seccompEnabled?: boolean;
   /** AppArmor on this host: profiles are only set when enabled. */
-  apparmor?: { enabled: boolean; defaultProfile?: string };
+  apparmor?: { enabled: boolean; defaultProfile?: string; loaded?: (name: string) => boolean };
   /** process.arch of the host ('x64' or 'arm64'), for the seccomp architectures. */
   arch?: string;
   /** Whether cgroup v2 controls the container (unified limits are only valid there). */

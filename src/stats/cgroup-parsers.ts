@@ -145,3 +145,31 @@ export function parseNetDev(text: string): InterfaceSample[] {
 export function defaultInterface(ifaces: InterfaceSample[]): InterfaceSample | undefined {
   return ifaces.find((i) => i.name === 'eth0') ?? ifaces.find((i) => i.name !== 'lo');
 }
+
+/** One line of a cgroup v2 pressure file (PSI): averages in percent, total stall time in nanoseconds. */
+export interface PsiLine {
+  avg10: number;
+  avg60: number;
+  avg300: number;
+  totalNs: bigint;
+}
+
+export interface PsiSample {
+  some?: PsiLine;
+  /** Absent from cpu.pressure on kernels before 5.13. */
+  full?: PsiLine;
+}
+
+/**
+ * cpu.pressure / memory.pressure / io.pressure: "some avg10=0.00 avg60=0.00 avg300=0.00 total=123" and
+ * the same for "full"; total is in microseconds (the CRI's PsiData.Total is nanoseconds). Pure.
+ */
+export function parsePressure(text: string): PsiSample {
+  const out: PsiSample = {};
+  for (const line of text.split('\n')) {
+    const m = /^(some|full)\s+avg10=([\d.]+)\s+avg60=([\d.]+)\s+avg300=([\d.]+)\s+total=(\d+)\s*$/.exec(line.trim());
+    if (!m) continue;
+    out[m[1] as 'some' | 'full'] = { avg10: Number(m[2]), avg60: Number(m[3]), avg300: Number(m[4]), totalNs: BigInt(m[5]!) * 1000n };
+  }
+  return out;
+}

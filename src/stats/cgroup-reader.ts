@@ -5,13 +5,15 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CgroupLayout } from '../oci/cgroup-mode.js';
 import { createDetailReader, type CgroupDetail } from './cadvisor-reader.js';
-import { cpuFromV1, cpuFromV2, memoryFromV1, memoryFromV2, parseSingleValue, type CpuSample, type MemorySample } from './cgroup-parsers.js';
+import { cpuFromV1, cpuFromV2, memoryFromV1, memoryFromV2, parsePressure, parseSingleValue, type CpuSample, type MemorySample, type PsiSample } from './cgroup-parsers.js';
 
 export interface CgroupUsage {
   cpu?: CpuSample;
   memory?: MemorySample;
   /** pids.current: processes and threads in the cgroup (the kubelet's process_count). */
   processCount?: bigint;
+  /** Pressure stall information (cgroup v2 with PSI in the kernel): cpu/memory/io.pressure. */
+  psi?: { cpu?: PsiSample; memory?: PsiSample; io?: PsiSample };
 }
 
 export interface CgroupReader {
@@ -62,6 +64,13 @@ export function createCgroupReader(layout: CgroupLayout): CgroupReader {
         if (current !== undefined) u.memory = memoryFromV2(current, max ?? 'max', stat ?? '');
         const n = pids === undefined ? undefined : parseSingleValue(pids);
         if (n !== undefined) u.processCount = n;
+        // Absent when the kernel has no PSI (CONFIG_PSI off, or psi=0 on the command line).
+        const psi: NonNullable<CgroupUsage['psi']> = {};
+        for (const k of ['cpu', 'memory', 'io'] as const) {
+          const t = readOr(path.join(dir, `${k}.pressure`));
+          if (t !== undefined) psi[k] = parsePressure(t);
+        }
+        if (Object.keys(psi).length > 0) u.psi = psi;
         return u;
       },
     };

@@ -1,7 +1,7 @@
 // Samples containers and pods: cgroup CPU/memory/pids, the writable layer, the pod's interfaces. Keeps the
 // previous CPU sample of each target so usage_nano_cores is a rate over the kubelet's own polling window
 // (cAdvisor/containerd do the same); entries not sampled for 10 minutes are dropped.
-import type { CgroupReader } from './cgroup-reader.js';
+import type { CgroupReader, CgroupUsage } from './cgroup-reader.js';
 import { defaultInterface, nanoCores, type CpuSample, type InterfaceSample, type MemorySample } from './cgroup-parsers.js';
 import { dirUsage as realDirUsage, type DirUsage } from './dir-usage.js';
 import { readPodNetDev, type NetnsTarget } from './netns-dev.js';
@@ -34,6 +34,7 @@ export interface CgroupStats {
   cpu?: CpuStat;
   memory?: MemorySample;
   processCount?: bigint;
+  psi?: CgroupUsage['psi'];
 }
 
 export interface ContainerSample extends CgroupStats {
@@ -85,6 +86,7 @@ export class StatsCollector {
     }
     if (u.memory) out.memory = u.memory;
     if (u.processCount !== undefined) out.processCount = u.processCount;
+    if (u.psi) out.psi = u.psi;
     return out;
   }
 

@@ -3,10 +3,29 @@
 // (e.g. store/pods.ts) that takes this Db.
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
 
 export type Db = Database.Database;
+
+let addon: string | object | undefined;
+
+/**
+ * better-sqlite3's addon, found from its package directory: build/Release where `npm install` puts it, else
+ * the `bindings` package's search rooted there. Given to the constructor, it works the same from the
+ * bundled daemon (scripts/bundle.mjs), where `bindings` could not find the package from its caller's path,
+ * and spares that search (a dozen candidate paths) at every start.
+ */
+function nativeBinding(): string | object {
+  if (addon === undefined) {
+    const require = createRequire(import.meta.url);
+    const root = dirname(require.resolve('better-sqlite3/package.json'));
+    const release = join(root, 'build', 'Release', 'better_sqlite3.node');
+    addon = existsSync(release) ? release : (require('bindings') as (o: object) => object)({ bindings: 'better_sqlite3.node', module_root: root });
+  }
+  return addon;
+}
 
 export function openDb(path: string, migrations: readonly Migration[] = MIGRATIONS): Db {
   if (path !== ':memory:') {
@@ -16,7 +35,7 @@ export function openDb(path: string, migrations: readonly Migration[] = MIGRATIO
     closeSync(openSync(path, 'a', 0o600));
     for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
   }
-  const db = new Database(path);
+  const db = new Database(path, { nativeBinding: nativeBinding() as string });
   // WAL: readers never wait for the writer; synchronous=NORMAL is durable across a process crash
   // (kill -9), which is what the daemon must survive; FULL would only add power-loss durability.
   db.pragma('journal_mode = WAL');

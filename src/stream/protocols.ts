@@ -32,3 +32,14 @@ export function negotiate<T extends string>(offered: readonly string[], supporte
 export function supportsResize(p: RemoteCommandProtocol): boolean {
   return p === 'v4.channel.k8s.io' || p === 'v3.channel.k8s.io';
 }
+
+/** WebSocket subprotocols (KEP-4006): remote command channels, and port-forward tunnelling SPDY frames. */
+export const WS_REMOTECOMMAND_PROTOCOLS = [
+  'v5.channel.k8s.io',
+  'v4.channel.k8s.io',
+  'v4.base64.channel.k8s.io',
+  'base64.channel.k8s.io',
+  'channel.k8s.io',
+] as const;
+export type WsRemoteCommandProtocol = (typeof WS_REMOTECOMMAND_PROTOCOLS)[number];
+export const WS_PORTFORWARD_SPDY_PROTOCOL = 'SPDY/3.1+portforward.k8s.io';

@@ -5,7 +5,8 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo, Socket } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
+// ws and the WebSocket sessions are loaded at the first WebSocket upgrade: not on the daemon's start-up path.
+import type { WebSocketServer, WebSocket } from 'ws';
 import type { StreamBackends } from './backend.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { errorMessage } from '../common/errors.js';
@@ -14,11 +15,12 @@ import {
   validateAttach, validateExec, validatePortForward,
   type AttachStreamRequest, type CachedRequest, type ExecStreamRequest, type PortForwardStreamRequest,
 } from './requests.js';
-import { PORTFORWARD_PROTOCOL, REMOTECOMMAND_SPDY_PROTOCOLS, negotiate, splitHeaderList } from './protocols.js';
+import {
+  PORTFORWARD_PROTOCOL, REMOTECOMMAND_SPDY_PROTOCOLS, WS_PORTFORWARD_SPDY_PROTOCOL, WS_REMOTECOMMAND_PROTOCOLS, negotiate, splitHeaderList, type WsRemoteCommandProtocol,
+} from './protocols.js';
 import { SpdyConnection } from './spdy/connection.js';
 import { serveRemoteCommandSpdy } from './remotecommand-spdy.js';
 import { servePortForwardSpdy } from './portforward-spdy.js';
-import { WS_MAX_MESSAGE, WS_PORTFORWARD_SPDY_PROTOCOL, WS_REMOTECOMMAND_PROTOCOLS, serveRemoteCommandWs, servePortForwardWs, type WsRemoteCommandProtocol } from './websocket.js';
 
 export interface StreamServerOptions {
   backends: StreamBackends;
@@ -52,7 +54,7 @@ export class StreamServer {
   private readonly sockets = new Set<Socket>();
   /** Subprotocol chosen for each pending WebSocket upgrade, added to its 101 answer by the 'headers' hook. */
   private readonly wsChosen = new WeakMap<http.IncomingMessage, string>();
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: WS_MAX_MESSAGE });
+  private wss?: Promise<{ wss: WebSocketServer; sessions: typeof import('./websocket.js') }>;
   /** e.g. http://127.0.0.1:38123 */
   readonly baseUrl: string;
 
@@ -63,10 +65,19 @@ export class StreamServer {
     server.on('connection', (s: Socket) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); });
     server.on('request', (req, res) => this.onPlainRequest(req, res));
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
-    this.wss.on('headers', (headers: string[], req: http.IncomingMessage) => {
-      const chosen = this.wsChosen.get(req);
-      if (chosen !== undefined) headers.push(`Sec-WebSocket-Protocol: ${chosen}`);
+  }
+
+  /** The WebSocket server (noServer: upgrades are handed to it), made at the first WebSocket upgrade. */
+  private webSockets(): Promise<{ wss: WebSocketServer; sessions: typeof import('./websocket.js') }> {
+    this.wss ??= Promise.all([import('ws'), import('./websocket.js')]).then(([ws, sessions]) => {
+      const wss = new ws.WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: sessions.WS_MAX_MESSAGE });
+      wss.on('headers', (headers: string[], req: http.IncomingMessage) => {
+        const chosen = this.wsChosen.get(req);
+        if (chosen !== undefined) headers.push(`Sec-WebSocket-Protocol: ${chosen}`);
+      });
+      return { wss, sessions };
     });
+    return this.wss;
   }
 
   static async start(opts: StreamServerOptions): Promise<StreamServer> {
@@ -103,8 +114,11 @@ export class StreamServer {
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sockets) s.destroy();
-    for (const c of this.wss.clients) c.terminate();
-    this.wss.close();
+    const ws = await this.wss?.catch(() => undefined);
+    if (ws) {
+      for (const c of ws.wss.clients) c.terminate();
+      ws.wss.close();
+    }
     await closed;
   }
 
@@ -178,12 +192,15 @@ export class StreamServer {
     // the chosen protocol is added to the 101 answer by the 'headers' hook.
     delete req.headers['sec-websocket-protocol'];
     this.wsChosen.set(req, protocol);
-    this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+    this.webSockets().then(({ wss, sessions }) => wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const log = this.log.child({ session: cached.kind, transport: 'websocket' });
       const done = cached.kind === 'portforward'
-        ? servePortForwardWs(ws, cached.req.pod_sandbox_id, this.opts.backends.portForward, log)
-        : serveRemoteCommandWs(ws, protocol as WsRemoteCommandProtocol, cached, this.opts.backends, log);
+        ? sessions.servePortForwardWs(ws, cached.req.pod_sandbox_id, this.opts.backends.portForward, log)
+        : sessions.serveRemoteCommandWs(ws, protocol as WsRemoteCommandProtocol, cached, this.opts.backends, log);
       done.catch((err: unknown) => { log.error('streaming session crashed', { error: errorMessage(err) }); ws.terminate(); });
+    }), (err: unknown) => {
+      this.log.error('cannot load the WebSocket server', { error: errorMessage(err) });
+      rawResponse(socket, 500, 'Internal Server Error', `websocket upgrade failed: ${errorMessage(err)}\n`);
     });
   }
 }

@@ -16,15 +16,9 @@ import { encodeStatus } from './status.js';
 import { HELD_INPUT_PROBE_MS, SpdyConnection } from './spdy/connection.js';
 import { servePortForwardSpdy } from './portforward-spdy.js';
 
-export const WS_REMOTECOMMAND_PROTOCOLS = [
-  'v5.channel.k8s.io',
-  'v4.channel.k8s.io',
-  'v4.base64.channel.k8s.io',
-  'base64.channel.k8s.io',
-  'channel.k8s.io',
-] as const;
-export type WsRemoteCommandProtocol = (typeof WS_REMOTECOMMAND_PROTOCOLS)[number];
-export const WS_PORTFORWARD_SPDY_PROTOCOL = 'SPDY/3.1+portforward.k8s.io';
+// The subprotocols live in protocols.ts (the server negotiates them before it loads ws); re-exported here.
+export { WS_REMOTECOMMAND_PROTOCOLS, WS_PORTFORWARD_SPDY_PROTOCOL, type WsRemoteCommandProtocol } from './protocols.js';
+import type { WsRemoteCommandProtocol } from './protocols.js';
 
 const CH = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4, close: 255 } as const;
 

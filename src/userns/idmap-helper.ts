@@ -1,16 +1,14 @@
 // Typed calls into native/build/crius-idmap, the small C helper for the mount API syscalls Node cannot
 // make (open_tree, mount_setattr, move_mount, fsopen/fsconfig/fsmount, NS_GET_USERNS). Each call prints
 // one JSON line; a failed syscall comes back as {ok:false, syscall, errno, ...} with exit status 1.
-import { fileURLToPath } from 'node:url';
+import { nativeBuildPath } from '../common/install-root.js';
 import { internal } from '../common/errors.js';
 import { ExecError, run, type Runner } from '../common/exec.js';
 
-/** Where `make -C native` puts the helper, relative to this file in dist/src/userns/ (or src/userns/). */
+/** Where `make -C native` puts the helper ($CRIUS_IDMAP_HELPER overrides). */
 export function defaultIdmapHelperPath(): string {
   if (process.env.CRIUS_IDMAP_HELPER) return process.env.CRIUS_IDMAP_HELPER;
-  const here = fileURLToPath(import.meta.url);
-  const up = here.includes('/dist/') ? '../../../native/build/crius-idmap' : '../../native/build/crius-idmap';
-  return fileURLToPath(new URL(up, import.meta.url));
+  return nativeBuildPath('crius-idmap');
 }
 
 export interface IdmapHelper {

@@ -33,3 +33,29 @@ export async function openNativeIdmapProbe(
     close: () => removeUsernsFile(usernsFile, runner),
   };
 }
+
+/**
+ * The daemon's probe: pins its user namespace at the first probe, not at start-up (a helper spawn that
+ * start-up need not wait for), while a pin a crashed daemon left is removed at once, as before. Concurrent
+ * first probes share one pinning; a failed pinning fails that probe (idmap-support does not cache it) and
+ * the next probe tries again. close() removes the pin if one was made.
+ */
+export async function openLazyNativeIdmapProbe(dir: string, opts: { helper?: IdmapHelper; runner?: Runner } = {}): Promise<NativeIdmapProbe> {
+  const runner = opts.runner ?? run;
+  const usernsFile = join(dir, 'idmap-probe.userns');
+  await removeUsernsFile(usernsFile, runner);
+  let opened: Promise<NativeIdmapProbe> | undefined;
+  const open = (): Promise<NativeIdmapProbe> => {
+    opened ??= openNativeIdmapProbe(dir, opts).catch((err: unknown) => { opened = undefined; throw err; });
+    return opened;
+  };
+  return {
+    usernsFile,
+    probe: async (path) => (await open()).probe(path),
+    close: async () => {
+      const p = opened;
+      opened = undefined;
+      if (p) await p.then((o) => o.close(), () => undefined);
+    },
+  };
+}

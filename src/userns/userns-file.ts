@@ -10,7 +10,7 @@
 // through newuidmap (uidmap package, /etc/subuid entries for root) and 2.39 changed the option's syntax.
 import { open, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { nativeBuildPath } from '../common/install-root.js';
 import { alreadyExists, CriusError, failedPrecondition, internal, invalidArgument, wrap } from '../common/errors.js';
 import { ExecError, run, type Runner } from '../common/exec.js';
 import { MAX_ID, mapArg, type IdRange } from './mapping-rules.js';
@@ -29,10 +29,9 @@ export interface PodNamespaceFiles {
 
 const UMOUNT = '/usr/bin/umount';
 
-/** native/build/crius-userns, relative to this file in dist/src/userns/ (or src/userns/). */
+/** native/build/crius-userns. */
 export function usernsHelperPath(): string {
-  const up = fileURLToPath(import.meta.url).includes('/dist/') ? '../../../native/build/crius-userns' : '../../native/build/crius-userns';
-  return fileURLToPath(new URL(up, import.meta.url));
+  return nativeBuildPath('crius-userns');
 }
 
 /** A hostname set inside at creation: RFC 1123 labels (anything else is the caller's to set or refuse). */

@@ -1,6 +1,7 @@
 // Starts the real criusd (the built bin/criusd.js) on a temporary socket, root and state dir, and gives a
 // CRI client to it, as the kubelet would talk. Every integration test that needs the daemon uses this.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -29,8 +30,8 @@ export interface TestDaemon {
   stop(): Promise<number | null>;
   /** SIGKILL (crash) and wait. */
   kill(): Promise<void>;
-  /** Start another daemon process on the same dirs (after stop/kill). */
-  restart(): Promise<TestDaemon>;
+  /** Start another daemon process on the same dirs (after stop/kill); `opts` override the first start's. */
+  restart(opts?: Pick<TestDaemonOptions, 'readyWhen'>): Promise<TestDaemon>;
   /** stop + remove the temp dir. */
   cleanup(): Promise<void>;
 }
@@ -41,6 +42,20 @@ export interface TestDaemonOptions {
   extraArgs?: string[];
   dir?: string;
   startTimeoutMs?: number;
+  /**
+   * When the daemon counts as started: 'serving' (default) once it logs "serving CRI" (wired, pods
+   * recovered); 'socket' as soon as its socket accepts, which is before recovery ends (the daemon then
+   * answers Version and holds every other RPC until it is wired).
+   */
+  readyWhen?: 'serving' | 'socket';
+}
+
+function socketAccepts(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
 }
 
 export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -70,7 +85,8 @@ export async function startTestDaemon(opts: TestDaemonOptions = {}): Promise<Tes
   let exited = false;
   const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => { exited = true; resolve(code); }));
   try {
-    await waitFor(() => exited || out.includes('"serving CRI"'), opts.startTimeoutMs ?? 20_000, 'criusd to serve');
+    const ready = opts.readyWhen === 'socket' ? () => socketAccepts(socket) : () => out.includes('"serving CRI"');
+    await waitFor(async () => exited || await ready(), opts.startTimeoutMs ?? 20_000, 'criusd to serve');
   } catch (err) {
     proc.kill('SIGKILL');
     throw new Error(`${(err as Error).message}\n--- criusd output ---\n${out}`);
@@ -90,7 +106,7 @@ export async function startTestDaemon(opts: TestDaemonOptions = {}): Promise<Tes
       if (!exited) proc.kill('SIGKILL');
       await exit;
     },
-    restart: () => startTestDaemon({ ...opts, dir, config: undefined }),
+    restart: (o) => startTestDaemon({ ...opts, readyWhen: undefined, ...o, dir, config: undefined }),
     cleanup: async () => {
       await self.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -3,7 +3,7 @@
 // cgroups, cgroup base, oom_score_adj floor) decided once at start.
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { nativeBuildPath } from '../../common/install-root.js';
 import { notFound, CriusError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { Config } from '../config.js';
@@ -11,20 +11,22 @@ import { createOciRuntime, type OciRuntime } from '../../oci/runtime.js';
 import { readExit, ExitWatcher } from '../../oci/exit-files.js';
 import { processAlive } from '../../oci/process-liveness.js';
 import { recoverContainer } from '../../oci/recovery.js';
-import { containerCgroupsPath } from '../../oci/cgroup-mode.js';
-import type { OciHost } from '../../oci/host-setup.js';
+import { containerCgroupPath, type OciHost } from '../../oci/host-setup.js';
 import type { OciPort } from '../../container/ports.js';
+import { loadedProfiles, type AppArmorState } from '../../oci/apparmor.js';
 
 export function nativeBinary(name: string): string {
-  return fileURLToPath(new URL(`../../../../native/build/${name}`, import.meta.url));
+  return nativeBuildPath(name);
 }
 
 export interface OciAdapter extends OciPort {
   runtime(handler: string): OciRuntime;
+  /** Whether containers are systemd scopes (cgroup_manager = "systemd"). */
+  systemdCgroups(): boolean;
   close(): void;
 }
 
-export function createOciAdapter(config: Config, host: OciHost, logger: Logger): OciAdapter {
+export function createOciAdapter(config: Config, host: OciHost, logger: Logger, apparmor?: AppArmorState): OciAdapter {
   const exitDir = join(config.stateDir, 'exits');
   const persistDir = (id: string): string => join(config.stateDir, 'persist', id);
   const bundleOf = (id: string): string => join(config.stateDir, 'containers', id);
@@ -39,6 +41,8 @@ export function createOciAdapter(config: Config, host: OciHost, logger: Logger):
       wrapperPath: nativeBinary('crius-oci-wrap'),
       hideMounts: host.hideMounts,
       execDrainMs: config.streaming.execSyncDrainSeconds * 1000,
+      // conmon scopes go in system.slice (CRI-O's conmon_cgroup default): not charged to the pod.
+      ...(host.driver === 'systemd' ? { systemd: { conmonSlice: 'system.slice' } } : {}),
     }));
   }
   const rt = (handler: string): OciRuntime => {
@@ -102,9 +106,13 @@ export function createOciAdapter(config: Config, host: OciHost, logger: Logger):
       await rm(persistDir(id), { recursive: true, force: true });
     },
     onExit: (l) => { listeners.push(l); },
-    cgroupsPath: (podParent, id) => containerCgroupsPath(podParent, id),
+    cgroupsPath: (podParent, id) => containerCgroupPath(host, podParent, id),
     oomScoreAdjMin: () => host.oomScoreAdjFloor,
     cgroupV2: () => host.layout.mode === 'v2',
+    systemdCgroups: () => host.driver === 'systemd',
+    apparmor: () => (apparmor?.enabled
+      ? { enabled: true, ...(apparmor.defaultProfile ? { defaultProfile: apparmor.defaultProfile } : {}), loaded: (n: string) => loadedProfiles().has(n) }
+      : { enabled: false }),
     close: () => watcher.stop(),
   };
 }

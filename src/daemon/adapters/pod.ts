@@ -1,13 +1,12 @@
 // pod/'s ports over the mechanisms: namespaces (userns/ for user-namespaced pods, pod/namespaces for the
 // rest), the /dev/shm tmpfs, and cgroups beneath crius's own.
 import { join } from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { run } from '../../common/exec.js';
 import { wrap } from '../../common/errors.js';
 import { canSetHostnameInside, createPodNamespaces, removeNamespaceFiles } from '../../userns/userns-file.js';
 import { applyPodSysctls, pinPodNamespaces, removePinnedNamespaces, checkSysctls } from '../../pod/namespaces.js';
-import { cgroupParentFor, removeCgroup } from '../../oci/cgroup-mode.js';
-import type { OciHost } from '../../oci/host-setup.js';
+import { podCgroupParent, removePodCgroup, type OciHost } from '../../oci/host-setup.js';
 import type { CgroupPort, InfraPort, NamespacePort, ShmPort } from '../../pod/ports.js';
 import type { Pod } from '../../pod/types.js';
 import { preparePauseRootfs, PAUSE_IN_ROOTFS } from '../../pod/infra-rootfs.js';
@@ -73,9 +72,9 @@ export function shmAdapter(): ShmPort {
 
 export function cgroupAdapter(host: OciHost): CgroupPort {
   return {
-    podParent: (podId, requested) => cgroupParentFor(host.cgroupBase, podId, requested),
+    podParent: (podId, requested) => podCgroupParent(host, podId, requested),
     async removePod(parent) {
-      await removeCgroup(host.layout, parent, host.cgroupBase);
+      await removePodCgroup(host, parent);
     },
   };
 }
@@ -90,10 +89,18 @@ export function infraAdapter(o: {
   logger: Logger;
 }): InfraPort {
   const bundleOf = (pod: Pod): string => join(pod.runtime.runDir, 'infra');
+  // The pause binary's rootfs lives under the root dir, not in the bundle under the state dir: the
+  // state dir is usually on /run, which systemd (>= 256) mounts noexec, and a plain-directory rootfs
+  // keeps its mount's flags (crun: "the path `/pause` exists but it is not executable").
+  const rootfsOf = (pod: Pod): string => join(o.config.rootDir, 'infra', pod.id);
   return {
     async start(pod) {
       const bundle = bundleOf(pod);
-      const rootfs = await preparePauseRootfs(bundle, nativeBinary('crius-pause'));
+      // Holds only config.json (0600, the pod's env): the rootfs is elsewhere, so nobody else needs in.
+      await mkdir(bundle, { recursive: true, mode: 0o700 });
+      await chmod(bundle, 0o700);
+      await mkdir(join(o.config.rootDir, 'infra'), { recursive: true, mode: 0o711 });
+      const rootfs = await preparePauseRootfs(rootfsOf(pod), nativeBinary('crius-pause'));
       const h = o.config.runtimes.find((r) => r.name === pod.handler)!;
       const info = await o.features.read(h.name, h.path);
       const seccompLocalhost = await loadLocalhostSeccomp(pod.config.linux?.security_context?.seccomp, 'config.linux.security_context.seccomp.localhost_ref', o.config.limits.seccompProfileBytes);
@@ -104,7 +111,8 @@ export function infraAdapter(o: {
           rootfs,
           namespaces: { net: pod.runtime.namespaces.net, ipc: pod.runtime.namespaces.ipc, uts: pod.runtime.namespaces.uts, user: pod.runtime.namespaces.user },
           netnsOwnedByUserns: pod.runtime.netnsOwnedByUserns,
-          cgroupsPath: o.oci.cgroupsPath(pod.runtime.cgroupParent, 'pause'),
+          // cgroupfs: <parent>/pause; systemd: scope crius-<podId>.scope (scope names are global).
+          cgroupsPath: o.oci.cgroupsPath(pod.runtime.cgroupParent, o.oci.systemdCgroups() ? pod.id : 'pause'),
           userns: pod.runtime.userns.kind === 'pod' ? pod.runtime.userns : null,
           handler: { ...handlerCapabilities(pod.handler, info.features), idmapBind: true },
           oomScoreAdjMin: o.oci.oomScoreAdjMin(),
@@ -114,6 +122,7 @@ export function infraAdapter(o: {
           arch: process.arch,
           ownCapabilities: o.ownCapabilities,
           seccompLocalhost,
+          ...(o.oci.apparmor ? { apparmor: o.oci.apparmor() } : {}),
         },
       });
       for (const w of built.warnings) o.logger.warn(w, { pod_id: pod.id });
@@ -135,6 +144,7 @@ export function infraAdapter(o: {
       await o.oci.delete(pod.handler, pod.id);
       await o.oci.cleanup(pod.id);
       await rm(bundleOf(pod), { recursive: true, force: true });
+      await rm(rootfsOf(pod), { recursive: true, force: true });
     },
   };
 }

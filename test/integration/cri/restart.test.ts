@@ -301,3 +301,34 @@ test('a crash between unpinning the netns and unlinking its file does not block 
   assert.equal((await node.call<{ items: { id: string }[] }>('ListPodSandbox', {})).items.some((p) => p.id === podId), false);
   await assertNoLeaks();
 });
+
+test('the first RPCs after a restart, sent as soon as the socket accepts, already see what recovery found', async () => {
+  const pod = podConfig(node, CONTAINER_PID);
+  const podId = await runPod(pod);
+  const sleeper = await createStart(podId, pod, ctrConfig('sleeper', ['sleep', '1000']));
+  const quitter = await createStart(podId, pod, ctrConfig('quitter', ['sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 1; done; exit 3']));
+  await node.daemon.kill();
+  await execInContainerWithoutDaemon(quitter, 'touch /tmp/go');
+  await waitFor(() => existsSync(join(node.daemon.state, 'exits', quitter)), 10_000, 'the exit file conmon writes');
+  // Not waiting for "serving CRI": the new daemon serves its socket before it has recovered (Version
+  // answers at once); every other RPC must wait for recovery, so none sees the pre-crash state.
+  node.daemon = await node.daemon.restart({ readyWhen: 'socket' });
+  try {
+    const [q, ctrs, version] = await Promise.all([
+      status(quitter),
+      node.call<{ containers: { id: string; state: string }[] }>('ListContainers', {}),
+      node.call<{ runtime_name: string }>('Version', {}),
+    ]);
+    assert.equal(version.runtime_name, 'crius');
+    assert.equal(q['state'], 'CONTAINER_EXITED');
+    assert.equal(q['exit_code'], 3);
+    assert.deepEqual(
+      ctrs.containers.filter((c) => c.id === sleeper || c.id === quitter).map((c) => [c.id, c.state]).sort(),
+      [[quitter, 'CONTAINER_EXITED'], [sleeper, 'CONTAINER_RUNNING']].sort(),
+    );
+    await execOk(sleeper);
+  } finally {
+    await removePod(node, podId);
+  }
+  await assertNoLeaks();
+});

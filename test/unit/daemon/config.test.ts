@@ -84,6 +84,14 @@ test('lineOfKey finds keys in quoted and nested tables', () => {
   assert.equal(lineOfKey(src, [], 'b'), undefined);
 });
 
+test('cgroup_manager: systemd or cgroupfs; unset leaves the choice to the host; anything else names the line', () => {
+  assert.equal(parseConfig('', 'x.toml').cgroupManager, undefined);
+  assert.equal(parseConfig('cgroup_manager = "systemd"\n', 'x.toml').cgroupManager, 'systemd');
+  assert.equal(parseConfig('cgroup_manager = "cgroupfs"\n', 'x.toml').cgroupManager, 'cgroupfs');
+  assert.throws(() => parseConfig('\ncgroup_manager = "systemd-ish"\n', 'x.toml'),
+    (e: unknown) => e instanceof ConfigError && /x\.toml:2/.test(e.message) && /cgroup_manager/.test(e.message) && /"systemd" or "cgroupfs"/.test(e.message));
+});
+
 test('[limits] caps have documented defaults and are read and range-checked', () => {
   const d = parseConfig('', 'c.toml');
   assert.deepEqual(d.limits, { seccompProfileBytes: 1048576, labelsAnnotationsBytes: 262144 });

@@ -267,3 +267,17 @@ describe('host summary and output', () => {
     assert.equal(nearestExisting('/nope', (p) => have.has(p)), '/');
   });
 });
+
+it('cgroup driver and AppArmor lines', async () => {
+  const { checkCgroupDriver, checkAppArmor } = await import('../../../src/doctor/host-checks.js');
+  const v2 = { mode: 'v2' as const, v1Mounts: [], unifiedMount: '/sys/fs/cgroup' };
+  const a = checkCgroupDriver({ layout: v2, driver: 'systemd', configured: false, pid1IsSystemd: true });
+  assert.equal(a.status, 'ok');
+  assert.match(a.detail, /systemd on cgroup v2.*RuntimeConfig reports SYSTEMD/);
+  assert.equal(checkCgroupDriver({ layout: v2, driver: 'systemd', configured: false, pid1IsSystemd: true, kubelet: 'cgroupfs' }).status, 'warn');
+  assert.equal(checkCgroupDriver({ layout: v2, driver: 'cgroupfs', configured: true, pid1IsSystemd: true }).status, 'warn');
+  assert.equal(checkCgroupDriver({ layout: v2, driver: 'systemd', configured: true, pid1IsSystemd: false, problem: 'needs systemd' }).status, 'fail');
+  assert.match(checkAppArmor({ enabled: true, parser: '/usr/sbin/apparmor_parser', defaultLoaded: true }).detail, /in use.*crius-default/);
+  assert.equal(checkAppArmor({ enabled: true, defaultLoaded: false }).status, 'warn');
+  assert.match(checkAppArmor({ enabled: false, defaultLoaded: false }).detail, /not enabled/);
+});

@@ -50,3 +50,17 @@ describe('OciRuntime command lines', () => {
       (e: unknown) => errorCode(e) === 'FAILED_PRECONDITION');
   });
 });
+
+describe('OciRuntime with the systemd cgroup driver', () => {
+  it('passes --systemd-cgroup to every runtime call and starts conmon in its own scope', async () => {
+    const { conmonCommand } = await import('../../../src/oci/runtime.js');
+    const { runner, calls } = recorder();
+    const rt = createOciRuntime({ name: 'crun', path: '/usr/bin/crun', root: '/run/r', socketDir: '/run/s', systemd: { conmonSlice: 'system.slice' } }, runner);
+    await rt.start('c1');
+    assert.deepEqual(calls[0], ['/usr/bin/crun', '--root=/run/r', '--systemd-cgroup', 'start', 'c1']);
+    assert.deepEqual(rt.invocation(), { file: '/usr/bin/crun', globalArgs: ['--root=/run/r', '--systemd-cgroup'] });
+    assert.deepEqual(conmonCommand('/usr/bin/conmon', ['-c', 'c1'], 'c1', { conmonSlice: 'system.slice' }), ['/usr/bin/systemd-run',
+      ['--scope', '--quiet', '--collect', '--unit=crius-conmon-c1.scope', '--slice=system.slice', '/usr/bin/conmon', '-c', 'c1']]);
+    assert.deepEqual(conmonCommand('/usr/bin/conmon', ['-c', 'c1'], 'c1'), ['/usr/bin/conmon', ['-c', 'c1']]);
+  });
+});

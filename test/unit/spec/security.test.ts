@@ -157,6 +157,24 @@ test('apparmor: only when enabled; nil means RuntimeDefault; Localhost strips lo
   assert.throws(() => run({ apparmor: { profile_type: 'Localhost', localhost_ref: 'x' } }), (e: unknown) => e instanceof CriusError && e.code === 'FAILED_PRECONDITION');
 });
 
+test('apparmor: a Localhost profile that is not loaded is refused naming it; the deprecated apparmor_profile field is read', () => {
+  const run = (sc: LinuxContainerSecurityContext, aa?: RuntimeContext['apparmor']) => {
+    const s = defaultSpec();
+    withApparmor(s, ctxSc(sc, aa ? { apparmor: aa } : {}, true));
+    return s.process!.apparmorProfile;
+  };
+  const on = { enabled: true, defaultProfile: 'crius-default', loaded: (n: string) => n === 'mine' || n === 'crius-default' };
+  assert.equal(run({ apparmor: { profile_type: 'Localhost', localhost_ref: 'mine' } }, on), 'mine');
+  assert.throws(() => run({ apparmor: { profile_type: 'Localhost', localhost_ref: 'absent-prof' } }, on),
+    (e: unknown) => e instanceof CriusError && e.code === 'FAILED_PRECONDITION' && /"absent-prof" is not loaded/.test(e.message));
+  assert.equal(run({ apparmor_profile: 'localhost/mine' }, on), 'mine');
+  assert.equal(run({ apparmor_profile: 'runtime/default' }, on), 'crius-default');
+  assert.equal(run({ apparmor_profile: 'unconfined' }, on), undefined);
+  assert.equal(run({ apparmor_profile: '' }, on), 'crius-default', 'empty deprecated field means unset');
+  assert.equal(run({ apparmor: { profile_type: 'Unconfined' }, apparmor_profile: 'localhost/mine' }, on), undefined, 'the new field wins');
+  assert.throws(() => run({ apparmor_profile: 'bogus' }, on), (e: unknown) => e instanceof CriusError && e.code === 'INVALID_ARGUMENT' && /bogus/.test(e.message));
+});
+
 test('seccomp Localhost in Docker format sees the final capabilities (run after withCapabilities)', () => {
   const docker = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['ptrace'], action: 'SCMP_ACT_ALLOW', includes: { caps: ['CAP_SYS_PTRACE'] } }] };
   const names = (add: string[]) => {

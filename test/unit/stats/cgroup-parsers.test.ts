@@ -88,3 +88,13 @@ test('v1 controller mounts from directory names, joint mounts included', () => {
   assert.equal(m.get('cpu'), '/sys/fs/cgroup/cpu,cpuacct');
   assert.equal(m.get('memory'), '/sys/fs/cgroup/memory');
 });
+
+test('PSI: some and full lines, totals from microseconds to nanoseconds', async () => {
+  const { parsePressure } = await import('../../../src/stats/cgroup-parsers.js');
+  assert.deepEqual(parsePressure('some avg10=1.50 avg60=0.25 avg300=0.00 total=12345\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n'), {
+    some: { avg10: 1.5, avg60: 0.25, avg300: 0, totalNs: 12345000n },
+    full: { avg10: 0, avg60: 0, avg300: 0, totalNs: 7000n },
+  });
+  assert.deepEqual(parsePressure('some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n'), { some: { avg10: 0, avg60: 0, avg300: 0, totalNs: 0n } });
+  assert.deepEqual(parsePressure('garbage'), {});
+});
