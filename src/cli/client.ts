@@ -19,10 +19,15 @@ export interface CriClient {
 }
 
 /** endpoint: a socket path, or unix:///path as crictl and the kubelet write it. */
-export function connectCri(endpoint: string): CriClient {
+/**
+ * `channelOptions`: extra grpc-js channel options, e.g. `{ 'grpc.use_local_subchannel_pool': 1 }` for a
+ * connection of its own (by default channels to one socket share grpc-js's global connection pool, so a
+ * new client to a restarted daemon would inherit the old connection's reconnect backoff).
+ */
+export function connectCri(endpoint: string, channelOptions: Record<string, string | number> = {}): CriClient {
   const target = endpoint.startsWith('unix:') ? endpoint : `unix://${endpoint}`;
   const proto = loadCriProto();
-  const options = { 'grpc.max_receive_message_length': 16 * 1024 * 1024 };
+  const options = { 'grpc.max_receive_message_length': 16 * 1024 * 1024, ...channelOptions };
   const runtime = new proto.runtime.v1.RuntimeService(target, grpc.credentials.createInsecure(), options);
   const image = new proto.runtime.v1.ImageService(target, grpc.credentials.createInsecure(), options);
   const clients = { runtime, image } as unknown as Record<'runtime' | 'image', Record<string, (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void>>;

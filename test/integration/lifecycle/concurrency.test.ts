@@ -42,10 +42,11 @@ const problems: string[] = [];
 
 interface Outcome<T> { code: string; res?: T; details?: string }
 
-// New channels after a restart: the old ones back off after the refused connections of the downtime.
+// New channels after a restart, each with a connection of its own: the old ones back off after the
+// refused connections of the downtime (and grpc-js's shared pool would hand that backoff to new ones).
 function connectAll(): CriClient[] {
   const old = clients;
-  clients = Array.from({ length: CLIENTS }, () => connectCri(node.daemon.socket));
+  clients = Array.from({ length: CLIENTS }, () => connectCri(node.daemon.socket, { 'grpc.use_local_subchannel_pool': 1 }));
   return old;
 }
 
