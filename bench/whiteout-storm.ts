@@ -4,19 +4,12 @@
 // inflated by other work on the machine) and the slowest Version answer while the layer unpacks (the event
 // loop's responsiveness). Linear unpacking doubles the cost from 20k to 40k; quadratic quadruples it.
 // Usage: node dist/bench/whiteout-storm.js [--sizes 20000,40000]   (as root)
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { makeImage, makeLayer, type TarEntry } from '../test/helpers/build-image.js';
+import { makeImage, makeLayer } from '../test/helpers/build-image.js';
+import { cpuMs, whileProbingVersion, whiteoutStorm } from '../test/helpers/whiteout-storm.js';
 import { startTestDaemon } from '../test/helpers/daemon.js';
 import { startHostileRegistry } from '../test/helpers/hostile-registry.js';
 import { flag } from './cri-bench.js';
-
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15, in clock ticks (10 ms on Linux); f[0] is field 3.
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) { console.error('skip: needs root (the daemon unpacks layers)'); process.exit(0); }
@@ -26,29 +19,12 @@ async function main(): Promise<void> {
   const rows: Array<{ n: number; pullMs: number; daemonCpuMs: number; slowestVersionMs: number }> = [];
   try {
     for (const n of sizes) {
-      const entries: TarEntry[] = [];
-      for (let i = 0; i < n; i++) entries.push({ path: `d${i}/`, type: 'directory' });
-      for (let i = 0; i < n; i++) entries.push({ path: `.wh.d${i}` });
-      const img = makeImage([await makeLayer(entries)]);
+      const img = makeImage([await makeLayer(whiteoutStorm(n, 'd'))]);
       reg.serveImage(`storm/n${n}`, 'latest', img);
-      let pulling = true;
-      let slowest = 0;
-      const prober = (async () => {
-        while (pulling) {
-          const t = Date.now();
-          await d.client.call('runtime', 'Version', {}, 60_000);
-          slowest = Math.max(slowest, Date.now() - t);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      })();
       const c0 = cpuMs(d.proc.pid!);
       const t0 = Date.now();
-      try {
-        await d.client.call('image', 'PullImage', { image: { image: `${reg.host}/storm/n${n}:latest` } }, 600_000);
-      } finally {
-        pulling = false;
-        await prober;
-      }
+      const { slowestVersionMs: slowest } = await whileProbingVersion(d, () =>
+        d.client.call('image', 'PullImage', { image: { image: `${reg.host}/storm/n${n}:latest` } }, 600_000));
       rows.push({ n, pullMs: Date.now() - t0, daemonCpuMs: cpuMs(d.proc.pid!) - c0, slowestVersionMs: slowest });
       await d.client.call('image', 'RemoveImage', { image: { image: img.configDigest } });
     }

@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { busyboxImage, makeImage, makeLayer, sha256, type BuiltImage, type LayerBlob, type TarEntry } from '../helpers/build-image.js';
+import { cpuMs, whileProbingVersion, whiteoutStorm } from '../helpers/whiteout-storm.js';
 import { CRIUSD, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { rssOf, startHostileRegistry, type HostileRegistry } from '../helpers/hostile-registry.js';
 
@@ -45,22 +46,6 @@ async function zeroBomb(size: number): Promise<LayerBlob> {
   await done;
   const blob = Buffer.concat(out);
   return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', blob, digest: sha256(blob), size: blob.length, diffId: `sha256:${tarHash.digest('hex')}`, tar: Buffer.alloc(0) };
-}
-
-/** User CPU time of a process so far, in ms (utime of /proc/<pid>/stat, in clock ticks of 10 ms). */
-async function userCpuMs(pid: number): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name (which may hold spaces): state is field 3, utime 14.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[14 - 3]) * 10;
-}
-
-function whiteoutStorm(n: number, tag: string): TarEntry[] {
-  const entries: TarEntry[] = [];
-  for (let i = 0; i < n; i++) entries.push({ path: `${tag}${i}/`, type: 'directory' });
-  for (let i = 0; i < n; i++) entries.push({ path: `.wh.${tag}${i}` });
-  return entries;
 }
 
 describe('hostile layers', { skip }, () => {
@@ -167,27 +152,14 @@ describe('hostile layers', { skip }, () => {
       const img = makeImage([layer]);
       reg.serveImage(`storm/n${n}`, 'latest', img);
       // (Pulled twice at 5k: the image was removed in between, so the layer is unpacked again.)
-      let pulling = true;
-      let slowest = 0;
-      const prober = (async () => {
-        while (pulling) {
-          const t = Date.now();
-          await d.client.call('runtime', 'Version', {}, 30_000);
-          slowest = Math.max(slowest, Date.now() - t);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      })();
       const t0 = Date.now();
-      const cpu0 = await userCpuMs(d.proc.pid!);
-      try {
+      const cpu0 = cpuMs(d.proc.pid!, { userOnly: true });
+      const { slowestVersionMs: slowest } = await whileProbingVersion(d, async () => {
         const r = await pull(`storm/n${n}:latest`);
         assert.equal(r.image_ref, img.configDigest);
-      } finally {
-        pulling = false;
-        await prober;
-      }
+      }, 30_000);
       const ms = Date.now() - t0;
-      const cpuMs = (await userCpuMs(d.proc.pid!)) - cpu0;
+      const cpu = cpuMs(d.proc.pid!, { userOnly: true }) - cpu0;
       // Every directory was whited out: what is left are 0/0 character devices (overlay whiteouts).
       const fs = join(d.root, 'images', 'layers', layer.diffId.slice('sha256:'.length), 'fs');
       const names = readdirSync(fs);
@@ -197,7 +169,7 @@ describe('hostile layers', { skip }, () => {
         assert.ok(st.isCharacterDevice() && st.rdev === 0, `${name} is a whiteout`);
       }
       await d.client.call('image', 'RemoveImage', { image: { image: img.configDigest } });
-      return { ms, cpuMs, slowestVersionMs: slowest };
+      return { ms, cpuMs: cpu, slowestVersionMs: slowest };
     };
     const rss0 = await rssOf(d.proc.pid!);
     const small1 = await storm(5_000);
