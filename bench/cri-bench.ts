@@ -53,7 +53,11 @@ export async function benchTarget(argv: string[], tag: string, subnet: number): 
     const client = connectCri(endpoint);
     return { client, image, label: endpoint, logDir: `/tmp/crius-bench-logs-${process.pid}`, close: async () => client.close() };
   }
-  const node = await startCriNode({ tag, subnet, daemonArgs: ['--log-level', flag(argv, '--log-level') ?? 'info'] });
+  const prof = flag(argv, '--cpu-prof');
+  const node = await startCriNode({
+    tag, subnet, daemonArgs: ['--log-level', flag(argv, '--log-level') ?? 'info'],
+    ...(prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${prof}`] } : {}),
+  });
   return {
     get client() { return node.daemon.client; },
     image: node.image, label: 'crius (own daemon)', logDir: node.logDir, daemonPid: node.daemon.proc.pid, scope: node.daemon.dir, node,

@@ -73,9 +73,7 @@ async function main(): Promise<void> {
   const runs = Number(flag(argv, '--runs') ?? 40);
   const churners = Number(flag(argv, '--churn') ?? 2);
   const handler = flag(argv, '--handler') ?? '';
-  const cpuProf = flag(argv, '--cpu-prof');
   if (flag(argv, '--endpoint')) throw new Error('density runs against its own crius only (it checks the node for leaks)');
-  if (cpuProf) process.env['NODE_OPTIONS'] = `${process.env['NODE_OPTIONS'] ?? ''} --cpu-prof --cpu-prof-dir=${cpuProf}`.trim();
   const t = await benchTarget([...argv, ...(flag(argv, '--log-level') ? [] : ['--log-level', 'info'])], TAG, SUBNET);
   const node = t.node!;
   const loads: Record<string, string> = { start: load() };

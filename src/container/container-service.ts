@@ -109,7 +109,12 @@ export class ContainerService {
   /** Lists containers, first recording any exits conmon reported that the watcher has not delivered. */
   async list(podId?: string): Promise<Container[]> {
     const rows = this.d.containers.list(podId).filter((c) => c.state !== 'creating');
-    await Promise.all(rows.filter((c) => c.state === 'running').map((c) => this.refresh(c.id)));
+    let running = rows.filter((c) => c.state === 'running');
+    // Only those with an exit file can have an unreported exit (one readdir instead of a read per container).
+    const written = running.length > 0 ? await this.d.oci.exitsWritten?.() : undefined;
+    if (written) running = running.filter((c) => written.has(c.id));
+    if (running.length === 0) return rows;
+    await Promise.all(running.map((c) => this.refresh(c.id)));
     return this.d.containers.list(podId).filter((c) => c.state !== 'creating');
   }
 

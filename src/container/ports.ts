@@ -37,6 +37,11 @@ export interface OciPort {
   status(handler: string, id: string): Promise<'creating' | 'created' | 'running' | 'stopped' | 'paused' | undefined>;
   /** The recorded exit, once conmon wrote it. */
   exitOf(id: string): Promise<ExitInfo | undefined>;
+  /**
+   * IDs of the containers whose exit file conmon has written (one directory read): lets a list check
+   * 1,000 running containers for unreported exits without reading 1,000 exit files that do not exist.
+   */
+  exitsWritten?(): Promise<Set<string>>;
   /** conmon (identified by pid and start time, so a reused pid does not count) still supervises it. */
   alive(conmon: { pid?: number; startTime?: string }): Promise<boolean>;
   /**

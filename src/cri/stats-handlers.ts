@@ -97,9 +97,11 @@ export function toCriPodStats(p: Pod, s: PodSample, containers: ContainerStats[]
   };
 }
 
-/** Container stats of the given containers (of known pods), sampled concurrently. */
-export async function sampleContainers(src: StatsSources, list: Container[]): Promise<ContainerStats[]> {
-  const pods = new Map(src.pods.list().map((p) => [p.id, p]));
+/**
+ * Container stats of the given containers (of known pods), sampled concurrently. `pods` is the pods by ID
+ * when the caller has them already (ListPodSandboxStats: listing them once per pod was O(pods^2)).
+ */
+export async function sampleContainers(src: StatsSources, list: Container[], pods: Map<string, Pod> = podsById(src)): Promise<ContainerStats[]> {
   const out = await Promise.all(list.map(async (c) => {
     const pod = pods.get(c.podId);
     if (!pod) return undefined;
@@ -108,9 +110,11 @@ export async function sampleContainers(src: StatsSources, list: Container[]): Pr
   return out.filter((x): x is ContainerStats => x !== undefined);
 }
 
-export async function samplePod(src: StatsSources, p: Pod, containers: Container[]): Promise<PodSandboxStats> {
+const podsById = (src: StatsSources): Map<string, Pod> => new Map(src.pods.list().map((p) => [p.id, p]));
+
+export async function samplePod(src: StatsSources, p: Pod, containers: Container[], pods?: Map<string, Pod>): Promise<PodSandboxStats> {
   const running = containers.filter((c) => c.state === 'running');
-  const [s, cstats] = await Promise.all([src.collector.pod(podTarget(p, running, src.podCgroupPath)), sampleContainers(src, containers)]);
+  const [s, cstats] = await Promise.all([src.collector.pod(podTarget(p, running, src.podCgroupPath)), sampleContainers(src, containers, pods ?? new Map([[p.id, p]]))]);
   return toCriPodStats(p, s, cstats);
 }
 
@@ -145,8 +149,14 @@ export function makeStatsHandlers(src: StatsSources) {
       const f = req.filter;
       src.collector.prune();
       const pods = src.pods.list().filter((p) => p.state === 'ready' && matchesId(p.id, f?.id) && matchesLabels(p.config.labels, f?.label_selector));
-      const all = (await src.containers.list()).filter((c) => c.state === 'running' || c.state === 'created');
-      return { stats: await Promise.all(pods.map((p) => samplePod(src, p, all.filter((c) => c.podId === p.id)))) };
+      const byPod = new Map<string, Container[]>();
+      for (const c of await src.containers.list()) {
+        if (c.state !== 'running' && c.state !== 'created') continue;
+        const l = byPod.get(c.podId);
+        if (l) l.push(c);
+        else byPod.set(c.podId, [c]);
+      }
+      return { stats: await Promise.all(pods.map((p) => samplePod(src, p, byPod.get(p.id) ?? []))) };
     },
   };
 }

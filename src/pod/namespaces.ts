@@ -7,12 +7,12 @@
 // infra process (native/crius-pause, see infra-rootfs.ts). Pods with a user namespace use
 // userns/userns-file.ts createPodNamespaces instead (its netns must be owned by the pod's userns), and
 // then applyPodSysctls here for their sysctls. Result shape: {net, ipc, uts, user?}.
-import { readFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CriusError, internal, invalidArgument, wrap } from '../common/errors.js';
 import { ExecError, run, type Runner } from '../common/exec.js';
-import { removeNamespaceFiles } from '../userns/userns-file.js';
+import { nsfsDev, removeNamespaceFiles } from '../userns/userns-file.js';
 
 const UNSHARE = '/usr/bin/unshare';
 const NSENTER = '/usr/bin/nsenter';
@@ -145,11 +145,16 @@ export async function applyPodSysctls(ns: PinnedNamespaces, sysctls: Record<stri
   }
 }
 
+/** The files a namespace is still bound on: their stat is nsfs's (a stat each, not a mountinfo read). */
 function mountedAmong(files: readonly string[]): string[] {
-  // Mount points in mountinfo escape space, tab, newline and backslash as octal.
-  const esc = (p: string): string => p.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  const points = new Set(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]));
-  return files.filter((f) => points.has(esc(f)));
+  const dev = nsfsDev();
+  return files.filter((f) => {
+    try {
+      return statSync(f).dev === dev;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**

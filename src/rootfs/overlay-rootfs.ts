@@ -4,8 +4,8 @@
 // is chowned to the host IDs of container 0:0 so "/" reads 0:0 inside (containerd overlay snapshotter,
 // KEP-127 notes §6). The chown-copy fallback exists only when configured ([userns] rootfs = "copy").
 import { chown, mkdir, readdir, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import { internal, invalidArgument, wrap } from '../common/errors.js';
 import { run, type Runner } from '../common/exec.js';
 import { idmapHelper, mountOverlay, type IdmapHelper, type OverlayMethod } from '../userns/idmap-helper.js';
@@ -93,9 +93,22 @@ function mountCount(target: string): number {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === esc).length;
 }
 
+/**
+ * Whether a filesystem is mounted on target, for a rootfs target (an overlay, on a plain directory of its
+ * parent's filesystem): the overlay has a device of its own. A stat pair instead of a read of mountinfo,
+ * which grows with the pods (~600 KB at 1,000) and was read twice per container removal.
+ */
+function overlayMounted(target: string): boolean {
+  try {
+    return statSync(target).dev !== statSync(dirname(target)).dev;
+  } catch {
+    return mountCount(target) > 0; // unreadable (a broken mount?): ask mountinfo
+  }
+}
+
 /** Unmounts everything stacked at target; a no-op when nothing is mounted there. Busy mounts are detached. */
 export async function unmountContainerRootfs(target: string, runner: Runner = run): Promise<void> {
-  for (let i = 0; i < 16 && mountCount(target) > 0; i++) {
+  for (let i = 0; i < 16 && overlayMounted(target); i++) {
     try {
       await runner('/usr/bin/umount', [target], { timeoutMs: 30_000 });
     } catch {
@@ -103,7 +116,7 @@ export async function unmountContainerRootfs(target: string, runner: Runner = ru
       await runner('/usr/bin/umount', ['-l', target], { timeoutMs: 30_000 }).catch(() => {});
     }
   }
-  if (mountCount(target) > 0) throw internal(`unmount rootfs at ${target}: still mounted after repeated umount; see /proc/self/mountinfo`);
+  if (overlayMounted(target)) throw internal(`unmount rootfs at ${target}: still mounted after repeated umount; see /proc/self/mountinfo`);
 }
 
 /**

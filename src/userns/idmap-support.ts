@@ -3,7 +3,7 @@
 // explained when the answer is no: the volume, the filesystem, the kernel, and what would work. This
 // replaces the runtime's bare "failed to set MOUNT_ATTR_IDMAP ...: invalid argument" (runc#4157).
 import { readFileSync } from 'node:fs';
-import { realpath } from 'node:fs/promises';
+import { realpath, stat, statfs } from 'node:fs/promises';
 import { release } from 'node:os';
 import { CriusError, failedPrecondition, notFound } from '../common/errors.js';
 import type { SyscallFailure } from './idmap-helper.js';
@@ -167,6 +167,7 @@ export function createIdmapSupport(opts: IdmapSupportOptions): IdmapSupport {
   const resolve = opts.resolve ?? ((p: string): Promise<string> => realpath(p));
   // Promise cache so concurrent checks of one filesystem share a single probe.
   const cache = new Map<string, Promise<{ ok: true } | SyscallFailure>>();
+  const facts = new Map<string, ProbeFacts>();
 
   async function probePath(path: string): Promise<ProbeOutcome> {
     let real: string;
@@ -175,10 +176,19 @@ export function createIdmapSupport(opts: IdmapSupportOptions): IdmapSupport {
     } catch (err) {
       throw notFound(`${path} does not exist (${err instanceof Error ? err.message : String(err)}); create it before mounting it`);
     }
-    const m = mountOf(parseMountInfo(mountInfo()), real);
-    const fs: ProbeFacts = m
-      ? { fsType: m.fsType, device: m.device, mountPoint: m.mountPoint, source: m.source }
-      : { fsType: 'unknown', device: '?', mountPoint: '?', source: '?' };
+    // mountinfo grows with the pods (several mounts each: ~600 KB at 1,000 pods) and each container's
+    // idmapped binds are probed: parse it once per filesystem, known by (st_dev, statfs magic). A device
+    // number reused by another filesystem of the same type gets the same answer, as the probe cache below
+    // (keyed by type and device) gave it anyway.
+    const fsKey = await Promise.all([stat(real), statfs(real)]).then(([st, sf]) => `${st.dev}:${sf.type}`, () => undefined);
+    let fs = fsKey === undefined ? undefined : facts.get(fsKey);
+    if (!fs) {
+      const m = mountOf(parseMountInfo(mountInfo()), real);
+      fs = m
+        ? { fsType: m.fsType, device: m.device, mountPoint: m.mountPoint, source: m.source }
+        : { fsType: 'unknown', device: '?', mountPoint: '?', source: '?' };
+      if (fsKey !== undefined && m) facts.set(fsKey, fs);
+    }
     const key = `${fs.fsType}\u0000${fs.device}`;
     let p = cache.get(key);
     if (!p) {

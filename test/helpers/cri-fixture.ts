@@ -36,6 +36,8 @@ export interface CriNodeOptions {
   subnet: number;
   /** Extra criusd flags (later flags win, e.g. ['--log-level', 'info'] for benches). */
   daemonArgs?: string[];
+  /** Flags for node itself when it runs the daemon (e.g. --cpu-prof). */
+  nodeArgs?: string[];
 }
 
 export async function startCriNode(o: CriNodeOptions): Promise<CriNode> {
@@ -66,7 +68,7 @@ ${o.extraConfig ?? ''}
 `;
   let daemon: TestDaemon;
   try {
-    daemon = await startTestDaemon({ config, extraArgs: o.daemonArgs });
+    daemon = await startTestDaemon({ config, extraArgs: o.daemonArgs, nodeArgs: o.nodeArgs });
   } catch (err) {
     await registry.stop();
     rmSync(dir, { recursive: true, force: true });

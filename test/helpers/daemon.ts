@@ -40,6 +40,8 @@ export interface TestDaemonOptions {
   /** TOML text; root/state/socket are passed as flags, so leave them out. */
   config?: string;
   extraArgs?: string[];
+  /** Flags for node itself, before the script (e.g. --cpu-prof for a bench). */
+  nodeArgs?: string[];
   dir?: string;
   startTimeoutMs?: number;
   /**
@@ -77,7 +79,7 @@ export async function startTestDaemon(opts: TestDaemonOptions = {}): Promise<Tes
   const state = join(dir, 'state');
   const configPath = join(dir, 'config.toml');
   if (!opts.dir || opts.config !== undefined) writeFileSync(configPath, opts.config ?? '');
-  const args = [CRIUSD, '--config', configPath, '--socket', socket, '--root', root, '--state', state, '--log-level', 'debug', ...(opts.extraArgs ?? [])];
+  const args = [...(opts.nodeArgs ?? []), CRIUSD, '--config', configPath, '--socket', socket, '--root', root, '--state', state, '--log-level', 'debug', ...(opts.extraArgs ?? [])];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
