@@ -15,6 +15,7 @@ import { parseNetworkConfig, pickConfigFile } from '../network/cni.js';
 import { defaultIdmapHelperPath, type IdmapHelper } from '../userns/idmap-helper.js';
 import { type CheckResult, fail, ok } from './check.js';
 import { checkHandler, checkUsernsHandlers } from './handler-checks.js';
+import { checkCapacity, type CapacityFacts } from './capacity-checks.js';
 import { checkAppArmor, checkCapSysResource, checkCgroupDriver, checkCgroups, checkStateDirTraversal, checkSubidRange, parseSubidFile, type SubidEntry } from './host-checks.js';
 import { stateDirTraversalProblem } from '../daemon/private-state.js';
 import { cgroupDriverProblem, defaultCgroupDriver } from '../oci/cgroup-driver.js';
@@ -88,6 +89,37 @@ async function cniConfigFact(confDir: string, pluginDirs: readonly string[]): Pr
   }
 }
 
+function sysctlNumber(name: string): number | undefined {
+  try {
+    const v = Number(readFileSync(join('/proc/sys', ...name.split('.')), 'utf8').trim().split(/\s+/)[0]);
+    return Number.isFinite(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function capacitySysctls(): Omit<CapacityFacts, 'cgroupV2'> {
+  const f: Omit<CapacityFacts, 'cgroupV2'> = {};
+  const put = (k: keyof typeof f, name: string): void => {
+    const v = sysctlNumber(name);
+    if (v !== undefined) (f as Record<string, number>)[k] = v;
+  };
+  put('pidMax', 'kernel.pid_max');
+  put('inotifyMaxUserInstances', 'fs.inotify.max_user_instances');
+  put('inotifyMaxUserWatches', 'fs.inotify.max_user_watches');
+  put('keysMaxKeys', 'kernel.keys.maxkeys');
+  put('keysMaxBytes', 'kernel.keys.maxbytes');
+  put('maxUserNamespaces', 'user.max_user_namespaces');
+  put('neighGcThresh3', 'net.ipv4.neigh.default.gc_thresh3');
+  return f;
+}
+
+function openFilesHard(): number | undefined {
+  const m = /^Max open files\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  if (!m) return undefined;
+  return m[1] === 'unlimited' ? Infinity : Number(m[1]);
+}
+
 function readSubids(): SubidEntry[] {
   const out: SubidEntry[] = [];
   for (const f of ['/etc/subuid', '/etc/subgid']) {
@@ -139,7 +171,8 @@ export async function runDoctor(config: Config, o: DoctorOptions = {}): Promise<
 
   checks.push(checkConmon(CONMON_PATH, await outcome(runner, CONMON_PATH, ['--version'])));
   checks.push(checkCniPlugins(config.cni.pluginDirs, await cniPluginFacts(config.cni.pluginDirs, runner)));
-  checks.push(checkCniConfig(await cniConfigFact(config.cni.confDir, config.cni.pluginDirs)));
+  const cniConf = await cniConfigFact(config.cni.confDir, config.cni.pluginDirs);
+  checks.push(checkCniConfig(cniConf));
   checks.push(checkUnshare(UNSHARE_PATH, await outcome(runner, UNSHARE_PATH, ['--help'])));
 
   const layout = await detectCgroupLayout();
@@ -166,6 +199,12 @@ export async function runDoctor(config: Config, o: DoctorOptions = {}): Promise<
   checks.push(checkCapSysResource(capEff, oomScoreAdjFloor()));
   checks.push(checkStateDirTraversal(config.stateDir, stateDirTraversalProblem(config.stateDir)));
   checks.push(checkSubidRange({ start: config.userns.subidStart, length: config.userns.subidLength }, readSubids()));
+  const net = cniConf.network && 'plugins' in cniConf.network ? cniConf.network : undefined;
+  checks.push(...checkCapacity({
+    ...capacitySysctls(), cgroupV2: layout.mode === 'v2',
+    ...(net && net.plugins[0] === 'bridge' ? { bridgeNetwork: net.name } : {}),
+    ...(openFilesHard() !== undefined ? { openFilesHard: openFilesHard() } : {}),
+  }));
   if (config.source) checks.unshift(ok('config', config.source));
   else checks.unshift(ok('config', 'no config file: built-in defaults'));
   return checks;
