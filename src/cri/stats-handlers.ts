@@ -98,15 +98,32 @@ export function toCriPodStats(p: Pod, s: PodSample, containers: ContainerStats[]
 }
 
 /**
+ * Runs fn over items CHUNK at a time, yielding to the event loop between chunks: the cgroup and procfs
+ * reads are synchronous (cheap, but 1,000 pods' worth is tens of ms), and the writable-layer walks go
+ * through the libuv pool; all at once they held Status and the lists behind one long turn and a queue of
+ * thousands of file system requests.
+ */
+const CHUNK = 64;
+async function chunked<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  if (items.length <= CHUNK) return Promise.all(items.map(fn));
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += CHUNK) {
+    if (i > 0) await new Promise((r) => setImmediate(r));
+    out.push(...await Promise.all(items.slice(i, i + CHUNK).map(fn)));
+  }
+  return out;
+}
+
+/**
  * Container stats of the given containers (of known pods), sampled concurrently. `pods` is the pods by ID
  * when the caller has them already (ListPodSandboxStats: listing them once per pod was O(pods^2)).
  */
 export async function sampleContainers(src: StatsSources, list: Container[], pods: Map<string, Pod> = podsById(src)): Promise<ContainerStats[]> {
-  const out = await Promise.all(list.map(async (c) => {
+  const out = await chunked(list, async (c) => {
     const pod = pods.get(c.podId);
     if (!pod) return undefined;
     return toCriContainerStats(src, c, await src.collector.container(containerTarget(src, c, pod)));
-  }));
+  });
   return out.filter((x): x is ContainerStats => x !== undefined);
 }
 
@@ -156,7 +173,7 @@ export function makeStatsHandlers(src: StatsSources) {
         if (l) l.push(c);
         else byPod.set(c.podId, [c]);
       }
-      return { stats: await Promise.all(pods.map((p) => samplePod(src, p, byPod.get(p.id) ?? []))) };
+      return { stats: await chunked(pods, (p) => samplePod(src, p, byPod.get(p.id) ?? [])) };
     },
   };
 }

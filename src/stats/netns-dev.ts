@@ -2,7 +2,7 @@
 // process already in the netns (a file read, ~0.05 ms) — any running container of the pod, or its infra
 // process; else `nsenter --net=<pinned netns> cat /proc/net/dev` (a fork+exec, a few ms), for pods with
 // no running process. The pid is trusted only when its /proc/<pid>/ns/net is the pinned netns.
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import { run, type Runner } from '../common/exec.js';
 import { parseNetDev, type InterfaceSample } from './cgroup-parsers.js';
 
@@ -13,9 +13,13 @@ export interface NetnsTarget {
   pids: number[];
 }
 
-async function sameInode(a: string, b: string): Promise<boolean> {
+// Synchronous on purpose, like stats/cgroup-reader.ts: procfs and nsfs answer from kernel memory, a sync
+// stat or read costs a few microseconds against four thread-pool round trips for the async readFile; with
+// 1,000 pods ListPodSandboxStats spent most of its time queueing those.
+function sameInode(a: string, b: string): boolean {
   try {
-    const [x, y] = await Promise.all([stat(a), stat(b)]);
+    const x = statSync(a);
+    const y = statSync(b);
     return x.dev === y.dev && x.ino === y.ino;
   } catch {
     return false;
@@ -24,9 +28,9 @@ async function sameInode(a: string, b: string): Promise<boolean> {
 
 export async function readPodNetDev(t: NetnsTarget, runner: Runner = run): Promise<{ ifaces: InterfaceSample[]; via: 'proc' | 'nsenter' } | undefined> {
   for (const pid of t.pids) {
-    if (!(await sameInode(`/proc/${pid}/ns/net`, t.netnsPath))) continue;
+    if (!sameInode(`/proc/${pid}/ns/net`, t.netnsPath)) continue;
     try {
-      return { ifaces: parseNetDev(await readFile(`/proc/${pid}/net/dev`, 'utf8')), via: 'proc' };
+      return { ifaces: parseNetDev(readFileSync(`/proc/${pid}/net/dev`, 'utf8')), via: 'proc' };
     } catch { /* exited between the two reads */ }
   }
   try {
