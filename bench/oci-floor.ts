@@ -63,6 +63,40 @@ export async function ociFloor(n: number, runtimePath = CRUN, withCgroup = true)
   }
 }
 
+/**
+ * Median/p95 of a CNI ADD of a network shaped like the default one (contrib/cni/10-crius.conflist: bridge
+ * with host-local IPAM; portmap is a no-op without port mappings and crius skips it) into a freshly pinned
+ * netns, run as a runtime would: the plugin binary with the config on stdin. Its own bridge (cf-<pid>) and
+ * subnet (10.108.0.0/16); each ADD is undone (DEL, unpin) outside the timing.
+ */
+export async function cniAddFloor(n: number, pluginDir = '/usr/lib/cni'): Promise<Stat> {
+  const dir = await mkdtemp('/tmp/crius-floor-');
+  const bridge = `cf${process.pid % 100000}`;
+  const conf = {
+    cniVersion: '1.0.0', name: `floor${process.pid}`, type: 'bridge', bridge, isGateway: true, ipMasq: false, hairpinMode: true,
+    ipam: { type: 'host-local', ranges: [[{ subnet: '10.108.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: path.join(dir, 'ipam') },
+  };
+  const env = (cmd: string, id: string, netns: string): NodeJS.ProcessEnv => ({
+    PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: cmd, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: pluginDir,
+  });
+  try {
+    const xs: number[] = [];
+    for (let i = -1; i < n; i++) { // -1: warm-up (creates the bridge), not counted
+      const id = `floor-cni-${i + 1}`;
+      const ns = await pinPodNamespaces({ dir: path.join(dir, 'ns', id), net: true, ipc: false, uts: false });
+      const t0 = process.hrtime.bigint();
+      await run(path.join(pluginDir, 'bridge'), [], { input: JSON.stringify(conf), env: env('ADD', id, ns.net!) });
+      if (i >= 0) xs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      await run(path.join(pluginDir, 'bridge'), [], { input: JSON.stringify(conf), env: env('DEL', id, ns.net!) });
+      await removePinnedNamespaces(ns);
+    }
+    return stats('CNI ADD (bridge + host-local)', xs);
+  } finally {
+    await run('/usr/sbin/ip', ['link', 'del', bridge], { okCodes: [0, 1] }).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function conmonRun(n: number, runtimePath: string): Promise<Stat[]> {
   const layout = await detectCgroupLayout();
   const base = await detectCgroupBase(layout);
@@ -165,6 +199,7 @@ async function main(): Promise<void> {
   results.push(...await conmonRun(n, CRUN));
   if (existsSync(RUNC)) results.push(...await conmonRun(n, RUNC));
   results.push(...await namespacesAndPause(n));
+  results.push(await cniAddFloor(n));
   const layout = await detectCgroupLayout();
   const report = { bench: 'oci-floor', n, cgroupMode: layout.mode, wrapped: runtimeHiddenMounts(layout).length > 0, results };
   console.log(JSON.stringify(report));

@@ -10,7 +10,7 @@
 // as medians (`profile`).
 //   node dist/bench/pod-start.js --endpoint unix:///run/containerd/containerd.sock --image docker.io/library/busybox:1.36
 import { CRUN } from '../test/helpers/host-binaries.js';
-import { ociFloor } from './oci-floor.js';
+import { cniAddFloor, ociFloor } from './oci-floor.js';
 import {
   benchContainer, benchPod, benchTarget, flag, msSince, pool, printProfile, printTable, rssKiB, stats, stepProfile, supervisorPids,
   type BenchTarget, type Stat,
@@ -107,7 +107,10 @@ async function main(): Promise<void> {
   } finally {
     await t.close();
   }
-  const floor = argv.includes('--no-floor') ? [] : [await ociFloor(n, CRUN, true)];
+  // The floor of a pod start (issue 14): a raw `crun run` plus the CNI ADD of a default-shaped network.
+  const floor = argv.includes('--no-floor') ? [] : [await ociFloor(n, CRUN, true), await cniAddFloor(n)];
+  const floorMs = floor.length === 2 ? Math.round((floor[0]!.medianMs + floor[1]!.medianMs) * 100) / 100 : undefined;
+  const seqStart = seq.stats[0]!.medianMs;
   const rows = [...floor, ...seq.stats, ...par.stats];
   const report = {
     bench: 'pod-start', target: t.label, n, parallelism: parallel, handler: handler || 'default',
@@ -117,6 +120,7 @@ async function main(): Promise<void> {
       startWallMs: Math.round(par.startWallMs), stopWallMs: Math.round(par.stopWallMs), supervisors: par.supervisors, daemonRssKiB: par.daemonRssKiB,
       podsPerSecond: Math.round((n / par.startWallMs) * 1000 * 10) / 10,
     },
+    ...(floorMs ? { floorMs, sequentialStartOverFloor: Math.round((seqStart / floorMs) * 100) / 100 } : {}),
     ...(profile ? { profile } : {}),
   };
   console.log(JSON.stringify(report));
@@ -127,6 +131,7 @@ async function main(): Promise<void> {
         `${p.supervisors.count} supervisors, ${p.supervisors.totalRssKiB} KiB RSS = ${p.supervisors.perPodKiB} KiB per pod` +
         (p.daemonRssKiB ? `; daemon RSS ${Math.round(p.daemonRssKiB / 1024)} MiB` : ''));
     }
+    if (floorMs) console.log(`floor (crun run + CNI ADD) ${floorMs} ms; sequential pod start ${seqStart} ms = ${Math.round((seqStart / floorMs) * 100) / 100}x the floor`);
     if (profile) printProfile(profile);
   }
 }
