@@ -7,6 +7,8 @@
 #   integration  the real daemon, crun, runc, conmon, CNI and a local registry (test/integration)
 #   hostile      hostile registries, clients, fields and local users (test/hostile)
 #   setup-check  scripts/setup.sh --system-only in a fresh Debian 12 chroot moves nothing (test/system)
+#   density      100 user-namespaced pods up, listed, sampled and down, then a leak check (bench/density.ts;
+#                ~30 s; figures are printed, never asserted: the run fails only on a leak or an error)
 #   critest      the CRI conformance suite v1.34 against crius, offline (scripts/critest.sh)
 #   vm           a Debian 13 VM (cgroup v2, systemd, AppArmor) runs the node smoke scenario (scripts/vm/smoke.sh)
 # Each stage prints its own result; the run fails if any stage fails, and says which at the end.
@@ -14,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
-all_stages=(unit integration hostile setup-check critest vm)
+all_stages=(unit integration hostile setup-check density critest vm)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] && [ "${stages[0]}" != all ] || stages=("${all_stages[@]}")
 for s in "${stages[@]}"; do
@@ -73,6 +75,9 @@ for s in "${stages[@]}"; do
       else
         echo "setup check skipped: it builds a Debian 12 chroot on a Debian 12 host (this is ${PRETTY_NAME:-unknown})"
       fi ;;
+    density)
+      banner "density: 100 user-namespaced pods"
+      status=0; node dist/bench/density.js --pods 100 --runs 20 || status=$?; leak_check || status=1; record density "$status" ;;
     critest)
       banner "critest v1.34"
       # Three runs in a row against one daemon: a flaky spec shows up here, not on a node.
