@@ -104,3 +104,28 @@ describe('createIdmapSupport', () => {
       err instanceof CriusError && err.code === 'NOT_FOUND' && /\/nope does not exist/.test(err.message));
   });
 });
+
+describe('probePath at scale', () => {
+  it('reads mountinfo once per filesystem, not once per probed path (it grows with every pod)', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const real = await import('node:fs').then((fs) => fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+    let reads = 0;
+    const support = createIdmapSupport({ probe: async () => ({ ok: true }), mountInfo: () => { reads++; return real; }, kernelRelease: '6.8.0' });
+    const dir = mkdtempSync(join(tmpdir(), 'crius-probe-'));
+    try {
+      for (let i = 0; i < 20; i++) {
+        const r = await support.probePath(dir);
+        assert.equal(r.ok, true);
+        assert.notEqual(r.fs.fsType, 'unknown');
+      }
+      assert.equal(reads, 1, 'the same filesystem again answers from the cache');
+      const other = await support.probePath('/proc/self');
+      assert.equal(other.fs.fsType, 'proc', 'another filesystem is looked up, and named right');
+      assert.equal(reads, 2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
