@@ -4,7 +4,7 @@
 import { ok, warn, type CheckResult } from './check.js';
 
 /** Pods a node should be able to hold (the bench's figure; the kubelet's maxPods is 110 by default). */
-export const PODS_TARGET = 1000;
+const PODS_TARGET = 1000;
 
 export interface CapacityFacts {
   /** /proc/sys/... values; undefined when unreadable. */

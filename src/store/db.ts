@@ -54,7 +54,7 @@ export function openDb(path: string, migrations: readonly Migration[] = MIGRATIO
  * The store never iterates a statement or changes its mode (pluck/raw/expand), so sharing is safe; the
  * SQL texts are a fixed set (a few dozen).
  */
-export function cacheStatements(db: Db): void {
+function cacheStatements(db: Db): void {
   const prepare = db.prepare.bind(db);
   const cache = new Map<string, Database.Statement>();
   (db as { prepare: (sql: string) => Database.Statement }).prepare = (sql: string) => {
