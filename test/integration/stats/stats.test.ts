@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { containerConfig, podConfig, removePod, runContainer, startCriNode, waitExited, type CriNode } from '../../helpers/cri-fixture.js';
-import { waitFor } from '../../helpers/daemon.js';
+import { subscribed, waitFor } from '../../helpers/daemon.js';
 import { parsePrometheusText } from '../../helpers/prometheus-text.js';
 
 let node: CriNode;
@@ -218,8 +218,8 @@ test('an events subscriber sees a container lifecycle in order, with statuses', 
   second.on('data', (e: Stats) => secondSeen.push(e));
   stream.on('error', () => undefined);
   second.on('error', () => undefined);
-  // The subscription is live once the server runs the handler; give it a moment.
-  await new Promise((r) => setTimeout(r, 300));
+  // The server sends its headers once the subscription exists: from then on no event is missed.
+  await Promise.all([stream, second].map((s) => subscribed(s)));
   const p = pod();
   const { podId, containerId } = await runContainer(node, p, ctr('ev', ['sh', '-c', 'exit 3']));
   try {

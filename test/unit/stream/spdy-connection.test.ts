@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { MAX_INBOUND_FRAME, SpdyConnection, type SpdyStream } from '../../../src/stream/spdy/connection.js';
 import { FLAG_FIN, FrameType, encodeControl, encodeData } from '../../../src/stream/spdy/frames.js';
 import { Duplex } from 'node:stream';
+import { waitFor } from '../../helpers/daemon.js';
 
 async function pair(): Promise<{ client: SpdyConnection; server: SpdyConnection; cleanup: () => void }> {
   const srv = net.createServer();
@@ -83,10 +84,11 @@ test('frames split across reads at every byte boundary are reassembled', async (
   const sink = new Duplex({ read() {}, write(b: Buffer, _e, cb) { wire.push(b); cb(); } });
   const client = new SpdyConnection(sink, { isServer: false });
   void client.openStream({ streamtype: 'stdin' }).catch(() => undefined);
-  await new Promise((r) => setTimeout(r, 50));
+  // The SYN_STREAM goes out once its headers are compressed (asynchronously).
+  await waitFor(() => wire.length > 0, 5000, 'the SYN_STREAM frame');
   client.sendFrame(encodeData(1, 0, Buffer.from('hello ')));
   client.sendFrame(encodeData(1, FLAG_FIN, Buffer.from('world')));
-  await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => Buffer.concat(wire).includes('world'), 5000, 'both data frames');
   const bytes = Buffer.concat(wire);
   const server = new SpdyConnection(new Duplex({ read() {}, write(_b, _e, cb) { cb(); } }), { isServer: true });
   const got = new Promise<Buffer>((resolve) => server.on('stream', (st: SpdyStream) => resolve(collect(st))));
