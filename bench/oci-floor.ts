@@ -11,7 +11,7 @@ import path from 'node:path';
 import { run } from '../src/common/exec.js';
 import {
   cgroupParentFor, containerCgroupsPath, detectCgroupBase, detectCgroupLayout, removeCgroup, runtimeHiddenMounts,
-} from '../src/oci/cgroup-mode.js';
+} from '../src/cgroup/mode.js';
 import { createOciRuntime } from '../src/oci/runtime.js';
 import { readExit } from '../src/oci/exit-files.js';
 import { pinPodNamespaces, removePinnedNamespaces } from '../src/pod/namespaces.js';

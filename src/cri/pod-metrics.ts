@@ -7,7 +7,7 @@ import type { Metric } from '../generated/runtime/v1/Metric.js';
 import type { PodSandboxMetrics } from '../generated/runtime/v1/PodSandboxMetrics.js';
 import type { Container } from '../container/types.js';
 import type { ContainerDetail, ContainerSample, PodSample } from '../stats/stats-collector.js';
-import { readWriteByDevice } from '../stats/cadvisor-parsers.js';
+import { readWriteByDevice } from '../cgroup/cadvisor-parsers.js';
 import { containerTarget, podTarget, type StatsSources } from './stats-handlers.js';
 
 const BASE = ['id', 'name', 'image'];

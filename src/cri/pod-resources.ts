@@ -2,8 +2,8 @@
 // to the pod's cgroup parent. Memory and CPU limits are the sums; shares add up too.
 import { failedPrecondition, invalidArgument, wrap } from '../common/errors.js';
 import type { Pod } from '../pod/types.js';
-import type { PodLimits } from '../oci/pod-cgroup-resources.js';
-import { podLimitsFromCri } from '../oci/pod-cgroup-resources.js';
+import type { PodLimits } from '../cgroup/pod-resources.js';
+import { podLimitsFromCri } from '../cgroup/pod-resources.js';
 import { checkResources, type HostCpuset } from './validate/resources.js';
 
 type CriRes = Parameters<typeof podLimitsFromCri>[0];

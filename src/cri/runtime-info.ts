@@ -5,7 +5,7 @@ import type { StatusRequest__Output } from '../generated/runtime/v1/StatusReques
 import type { StatusResponse } from '../generated/runtime/v1/StatusResponse.js';
 import type { RuntimeConfigResponse } from '../generated/runtime/v1/RuntimeConfigResponse.js';
 import type { RuntimeCondition } from '../generated/runtime/v1/RuntimeCondition.js';
-import type { Config } from '../daemon/config.js';
+import type { Config } from '../config/config.js';
 import { handlerCriFeatures, usernsUnsupportedReason, type FeaturesCache, type HandlerInfo, type KernelFacts } from '../oci/features.js';
 
 export const RUNTIME_NAME = 'crius';

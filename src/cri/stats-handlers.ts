@@ -9,7 +9,7 @@ import { invalidArgument, notFound } from '../common/errors.js';
 import type { Container } from '../container/types.js';
 import type { Pod } from '../pod/types.js';
 import type { CgroupStats, ContainerSample, PodSample, StatsCollector } from '../stats/stats-collector.js';
-import type { InterfaceSample, PsiLine, PsiSample } from '../stats/cgroup-parsers.js';
+import type { InterfaceSample, PsiLine, PsiSample } from '../cgroup/parsers.js';
 import type { IoUsage } from '../generated/runtime/v1/IoUsage.js';
 import type { PsiData } from '../generated/runtime/v1/PsiData.js';
 import type { PsiStats } from '../generated/runtime/v1/PsiStats.js';
@@ -19,7 +19,7 @@ export interface StatsSources {
   pods: { list(): Pod[]; get(id: string): Pod };
   containers: { list(podId?: string): Promise<Container[]>; get(id: string): Container };
   collector: StatsCollector;
-  /** The container's cgroupsPath from its pod's cgroup parent (oci/cgroup-mode.ts containerCgroupsPath). */
+  /** The container's cgroupsPath from its pod's cgroup parent (cgroup/mode.ts containerCgroupsPath). */
   cgroupsPath(podParent: string, containerId: string): string;
   /** The cgroupfs path of a pod's cgroup parent (systemd driver: the slice's path); identity when absent. */
   podCgroupPath?(podParent: string): string;

@@ -1,7 +1,7 @@
 // criusd: parse flags, load config, open the store, wire the services, serve CRI on the socket.
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from './config.js';
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from '../config/config.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { openDb, type Db } from '../store/db.js';
 import { FeaturesCache } from '../oci/features.js';

@@ -1,7 +1,7 @@
 // Host facts that change how crius runs containers: the cgroup mode (and the hybrid workaround), the
 // CAP_SYS_RESOURCE capability (without it negative oom_score_adj requests are clamped), and the
 // subordinate ID range crius hands to standalone pods, which must not overlap /etc/subuid or /etc/subgid.
-import type { CgroupLayout } from '../oci/cgroup-mode.js';
+import type { CgroupLayout } from '../cgroup/mode.js';
 import { clampOomScoreAdjTo } from '../oci/oom-score.js';
 import { MAX_ID } from '../userns/mapping-rules.js';
 import { fail, ok, warn, type CheckResult } from './check.js';

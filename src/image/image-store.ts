@@ -22,7 +22,7 @@ import {
   digestedName, formatReference, looksLikeImageId, parseReference, taggedName, type ImageReference,
 } from './reference.js';
 import { RegistryClient, type RegistriesConfig, type RegistryAuth, type RegistryClientOptions } from './registry-client.js';
-import { SharedLock, SingleFlight } from './single-flight.js';
+import { SharedLock, SingleFlight } from '../common/single-flight.js';
 // Loaded at the first layer to unpack (tar-stream, fzstd): not on the daemon's start-up path.
 import type { unpackLayer } from './unpack-layer.js';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';

@@ -9,10 +9,10 @@ import type { Logger } from '../common/logger.js';
 import type { Runner } from '../common/exec.js';
 import {
   cgroupDirs, cgroupParentFor, containerCgroupsPath, detectCgroupBase, detectCgroupLayout, removeCgroup, runtimeHiddenMounts, type CgroupLayout,
-} from './cgroup-mode.js';
+} from '../cgroup/mode.js';
 import {
   cgroupDriverProblem, defaultCgroupDriver, isCriusPodSlice, podSlice, slicePath, systemdCgroupsPath, systemdScopePath, type CgroupDriver,
-} from './cgroup-driver.js';
+} from '../cgroup/driver.js';
 import { run } from '../common/exec.js';
 import { clampOomScoreAdjTo, oomScoreAdjFloor, type ClampedOomScoreAdj } from './oom-score.js';
 import { createOciRuntime, type OciHandlerConfig, type OciRuntime } from './runtime.js';

@@ -2,7 +2,7 @@
 // created through its own conmon, which supervises it, writes its CRI log and its exit file, and
 // outlives the daemon; start/kill/state/delete/update are direct runtime calls; ExecSync is a short
 // `<runtime> exec` run by the daemon (exec-sync.ts). On hybrid cgroup hosts every runtime call, including the ones conmon makes, goes
-// through native/crius-oci-wrap with the cgroup2 mount hidden (see cgroup-mode.ts).
+// through native/crius-oci-wrap with the cgroup2 mount hidden (see cgroup/mode.ts).
 import { constants } from 'node:fs';
 import { chmod, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import { conmonCreateArgv, spawnConmon, type RuntimeInvocation } from './conmon.
 import { runExecSync } from './exec-sync.js';
 import { processStartTime } from './process-liveness.js';
 import { locateHostBinary } from '../common/host-binaries.js';
-import { conmonScope } from './cgroup-driver.js';
+import { conmonScope } from '../cgroup/driver.js';
 
 export interface OciHandlerConfig {
   /** Handler name (RuntimeClass handler), e.g. "crun". */
@@ -28,12 +28,12 @@ export interface OciHandlerConfig {
   conmonPath?: string;
   /** native/build/crius-oci-wrap; required when hideMounts is not empty. */
   wrapperPath?: string;
-  /** Mounts to hide from the runtime (cgroup-mode.ts runtimeHiddenMounts). */
+  /** Mounts to hide from the runtime (cgroup/mode.ts runtimeHiddenMounts). */
   hideMounts?: string[];
   /** ExecSync: how long to keep reading output a background child writes after the command exited. */
   execDrainMs?: number;
   /**
-   * The systemd cgroup driver (cgroup-driver.ts): the runtime gets --systemd-cgroup (containers become
+   * The systemd cgroup driver (cgroup/driver.ts): the runtime gets --systemd-cgroup (containers become
    * transient scopes), and each conmon starts in its own scope in `conmonSlice` through systemd-run, so
    * neither is in the daemon's cgroup and `systemctl restart crius` leaves both running.
    */

@@ -4,7 +4,7 @@
 // no running process. The pid is trusted only when its /proc/<pid>/ns/net is the pinned netns.
 import { readFile, stat } from 'node:fs/promises';
 import { run, type Runner } from '../common/exec.js';
-import { parseNetDev, type InterfaceSample } from './cgroup-parsers.js';
+import { parseNetDev, type InterfaceSample } from '../cgroup/parsers.js';
 
 export interface NetnsTarget {
   /** The pod's pinned netns file. */

@@ -1,11 +1,11 @@
 // Samples containers and pods: cgroup CPU/memory/pids, the writable layer, the pod's interfaces. Keeps the
 // previous CPU sample of each target so usage_nano_cores is a rate over the kubelet's own polling window
 // (cAdvisor/containerd do the same); entries not sampled for 10 minutes are dropped.
-import type { CgroupReader, CgroupUsage } from './cgroup-reader.js';
-import { defaultInterface, nanoCores, type CpuSample, type InterfaceSample, type MemorySample } from './cgroup-parsers.js';
+import type { CgroupReader, CgroupUsage } from '../cgroup/reader.js';
+import { defaultInterface, nanoCores, type CpuSample, type InterfaceSample, type MemorySample } from '../cgroup/parsers.js';
 import { dirUsage as realDirUsage, type DirUsage } from './dir-usage.js';
 import { readPodNetDev, type NetnsTarget } from './netns-dev.js';
-import { countProcessFds, fsCapacity as realFsCapacity, type CgroupDetail, type FsCapacity } from './cadvisor-reader.js';
+import { countProcessFds, fsCapacity as realFsCapacity, type CgroupDetail, type FsCapacity } from '../cgroup/cadvisor-reader.js';
 
 export interface ContainerTarget {
   id: string;

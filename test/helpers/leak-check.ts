@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { cgroupExists, detectCgroupBase, detectCgroupLayout } from '../../src/oci/cgroup-mode.js';
+import { cgroupExists, detectCgroupBase, detectCgroupLayout } from '../../src/cgroup/mode.js';
 
 export interface LeakScope {
   /** The test daemon's dir (holds its root and state dirs). */

@@ -9,7 +9,7 @@ import path from 'node:path';
 import {
   cgroupParentFor, containerCgroupsPath, detectCgroupBase, detectCgroupLayout, removeCgroup, runtimeHiddenMounts,
   cgroupExists, type CgroupLayout,
-} from '../../src/oci/cgroup-mode.js';
+} from '../../src/cgroup/mode.js';
 import { createOciRuntime, type OciRuntime, type CreatedContainer } from '../../src/oci/runtime.js';
 import { readExit, type ContainerExit } from '../../src/oci/exit-files.js';
 import { makeBusyboxRootfs } from './busybox-rootfs.js';

@@ -5,7 +5,7 @@ import type { ImageStore } from '../../image/image-store.js';
 import { mountContainerRootfs, unmountContainerRootfs } from '../../rootfs/overlay-rootfs.js';
 import { copyImageVolume, resolveInRoot } from '../../rootfs/image-volume.js';
 import type { FeaturesCache } from '../../oci/features.js';
-import type { Config } from '../config.js';
+import type { Config } from '../../config/config.js';
 import type { DevicePort, HandlerPort, ImagePort, RootfsPort, VolumeProbePort } from '../../container/ports.js';
 import { deviceNode, hostDevices } from '../../oci/host-devices.js';
 import type { IdmapSupport } from '../../userns/idmap-support.js';

@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import { nativeBuildPath } from '../../common/install-root.js';
 import { notFound, CriusError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
-import type { Config } from '../config.js';
+import type { Config } from '../../config/config.js';
 import { createOciRuntime, type OciRuntime } from '../../oci/runtime.js';
 import { readExit, ExitWatcher } from '../../oci/exit-files.js';
 import { processAlive } from '../../oci/process-liveness.js';

@@ -15,7 +15,7 @@ import { checkIdmapSupport, handlerCapabilities } from '../../spec/idmap-check.j
 import type { SandboxConfigInput } from '../../spec/types.js';
 import type { FeaturesCache } from '../../oci/features.js';
 import type { Logger } from '../../common/logger.js';
-import type { Config } from '../config.js';
+import type { Config } from '../../config/config.js';
 import { nativeBinary, type OciAdapter } from './oci.js';
 import { writeFile } from 'node:fs/promises';
 import { loadLocalhostSeccomp } from '../../container/seccomp-file.js';

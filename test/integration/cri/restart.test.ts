@@ -133,7 +133,7 @@ async function execInContainerWithoutDaemon(id: string, script: string): Promise
 async function crunWithoutDaemon(args: string[]): Promise<void> {
   const { run } = await import('../../../src/common/exec.js');
   const { nativeBinary } = await import('../../../src/daemon/adapters/oci.js');
-  const { detectCgroupLayout, runtimeHiddenMounts } = await import('../../../src/oci/cgroup-mode.js');
+  const { detectCgroupLayout, runtimeHiddenMounts } = await import('../../../src/cgroup/mode.js');
   const hide = runtimeHiddenMounts(await detectCgroupLayout());
   const argv = [CRUN, `--root=${join(node.daemon.state, 'runtime', 'crun')}`, ...args];
   if (hide.length > 0) await run(nativeBinary('crius-oci-wrap'), [...hide.flatMap((h) => ['--hide', h]), ...argv], { timeoutMs: 10_000 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeRuntimeInfoHandlers } from '../../../src/cri/runtime-info.js';
-import { parseConfig } from '../../../src/daemon/config.js';
+import { parseConfig } from '../../../src/config/config.js';
 import type { FeaturesCache, HandlerInfo } from '../../../src/oci/features.js';
 
 const withIdmap = { linux: { namespaces: ['user', 'network'], mountExtensions: { idmap: { enabled: true } } }, mountOptions: ['rro'] };

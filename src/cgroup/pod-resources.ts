@@ -1,11 +1,11 @@
 // UpdatePodSandboxResources applied to the pod's cgroup parent (KEP-1287 in-place pod resize: the kubelet
-// sends the pod's new totals). crius nests every pod cgroup beneath its own (cgroup-mode.ts), so the
+// sends the pod's new totals). crius nests every pod cgroup beneath its own (mode.ts), so the
 // kubelet's own writes to /kubepods/... never reach these cgroups: crius writes the limits itself. The
 // runtime is not involved (OCI `update` is per container), so these are plain cgroup file writes.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { invalidArgument, wrap } from '../common/errors.js';
-import { cgroupDirs, type CgroupLayout } from './cgroup-mode.js';
+import { cgroupDirs, type CgroupLayout } from './mode.js';
 import { run, type Runner } from '../common/exec.js';
 
 export interface PodLimits {

@@ -3,7 +3,7 @@
 // Cancellation is per caller: a caller whose signal aborts stops waiting at once, but the shared work is
 // cancelled (through the signal it was given) only when every caller has gone, so one client's short
 // deadline never fails another client's pull.
-import { CriusError } from '../common/errors.js';
+import { CriusError } from './errors.js';
 
 interface Flight<T> {
   promise: Promise<T>;

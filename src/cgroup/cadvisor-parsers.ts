@@ -2,7 +2,7 @@
 // /metrics/cadvisor (PodAndContainerStatsFromCRI) and critest's metrics conformance test expect beyond
 // the CRI stats fields: CFS throttling, user/system CPU, memory detail, block I/O, thread limits, file
 // descriptors. Definitions follow cAdvisor's libcontainer handler (container/libcontainer/handler.go).
-import { parseFlatKeyed, parseSingleValue } from './cgroup-parsers.js';
+import { parseFlatKeyed, parseSingleValue } from './parsers.js';
 
 export interface CpuDetail {
   /** cpu.stat nr_periods: enforcement intervals that elapsed (0 without a CFS quota). */
@@ -97,7 +97,7 @@ export interface MemoryDetail {
   swapLimitBytes?: bigint;
 }
 
-/** v1 memory limits read as ~2^63 when unlimited (see cgroup-parsers.ts). */
+/** v1 memory limits read as ~2^63 when unlimited (see parsers.ts). */
 const V1_UNLIMITED = 1n << 62n;
 const limitOrZero = (v: bigint | undefined): bigint | undefined => (v === undefined ? undefined : v >= V1_UNLIMITED ? 0n : v);
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SharedLock, SingleFlight } from '../../../src/image/single-flight.js';
+import { SharedLock, SingleFlight } from '../../../src/common/single-flight.js';
 
 test('single flight: concurrent callers share one run; a later call runs again', async () => {
   const sf = new SingleFlight<number>();

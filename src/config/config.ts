@@ -31,7 +31,7 @@ export interface Config {
   metrics: { address: string; port: number };
   /**
    * `cgroup_manager`: who creates containers' cgroups. Unset: systemd when PID 1 is systemd and the host
-   * is pure cgroup v2 (what the kubelet's systemd driver expects there), else cgroupfs (oci/cgroup-driver.ts).
+   * is pure cgroup v2 (what the kubelet's systemd driver expects there), else cgroupfs (cgroup/driver.ts).
    */
   cgroupManager?: 'systemd' | 'cgroupfs';
   /** Caps on what one CRI request may make crius read or store (issue 13). */
