@@ -1,7 +1,13 @@
 // Facts about the running kernel that decide what crius may offer (user namespaces, rro, idmap).
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import type { KernelFacts } from '../oci/features.js';
+
+export interface KernelFacts {
+  /** Kernel release, e.g. "6.18.44". */
+  release: string;
+  /** Whether this kernel lets crius create user namespaces (see userns/kernel checks). */
+  userNamespaces: boolean;
+}
 
 function readNumber(path: string): number | undefined {
   try {

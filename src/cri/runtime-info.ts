@@ -6,7 +6,8 @@ import type { StatusResponse } from '../generated/runtime/v1/StatusResponse.js';
 import type { RuntimeConfigResponse } from '../generated/runtime/v1/RuntimeConfigResponse.js';
 import type { RuntimeCondition } from '../generated/runtime/v1/RuntimeCondition.js';
 import type { Config } from '../config/config.js';
-import { handlerCriFeatures, usernsUnsupportedReason, type FeaturesCache, type HandlerInfo, type KernelFacts } from '../oci/features.js';
+import { handlerCriFeatures, usernsUnsupportedReason, type FeaturesCache, type HandlerInfo } from '../oci/features.js';
+import type { KernelFacts } from '../common/kernel.js';
 
 export const RUNTIME_NAME = 'crius';
 export const CRI_API_VERSION = 'v1';

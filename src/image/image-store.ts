@@ -22,7 +22,8 @@ import {
   digestedName, formatReference, looksLikeImageId, parseReference, taggedName, type ImageReference,
 } from './reference.js';
 import { RegistryClient, type RegistriesConfig, type RegistryAuth, type RegistryClientOptions } from './registry-client.js';
-import { SharedLock, SingleFlight } from '../common/single-flight.js';
+import { SingleFlight } from '../common/single-flight.js';
+import { KeyedLock } from '../common/keyed-lock.js';
 // Loaded at the first layer to unpack (tar-stream, fzstd): not on the daemon's start-up path.
 import type { unpackLayer } from './unpack-layer.js';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
@@ -82,6 +83,8 @@ export interface ImageFsUsage {
 }
 
 const DEFAULT_FSOPS = nativeBuildPath('crius-fsops');
+/** The key of ImageStore.lock (the store has one lock; KeyedLock is the one shared/exclusive lock). */
+export const IMAGES_LOCK = 'images';
 
 /** Runs fn over items with at most `limit` at a time; the first failure rejects (others still settle). */
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
@@ -109,8 +112,11 @@ export class ImageStore {
   private readonly pulls = new SingleFlight<ImageInfo>();
   private readonly blobs = new SingleFlight<void>();
   private readonly layers = new SingleFlight<void>();
-  /** Pulls and imports hold it shared; removal (with GC) exclusive. */
-  readonly lock = new SharedLock();
+  /**
+   * One key, IMAGES_LOCK: pulls and imports hold it shared; removal (with GC) exclusive, so GC never
+   * deletes a blob or layer a running pull has just decided to reuse.
+   */
+  readonly lock = new KeyedLock();
   readonly limits: ImageLimits;
 
   constructor(private readonly opts: ImageStoreOptions) {
@@ -149,7 +155,7 @@ export class ImageStore {
     // Callers with different credentials do not share a pull: one's missing secret must not fail the other.
     const flightKey = `${key}\0${po.auth ? createHash('sha256').update(JSON.stringify(po.auth)).digest('hex') : ''}`;
     // The flight's signal aborts only when every client waiting for this pull has gone.
-    return this.pulls.do(flightKey, (signal) => this.lock.withShared(async () => {
+    return this.pulls.do(flightKey, (signal) => this.lock.shared(IMAGES_LOCK, async () => {
       const started = Date.now();
       try {
         const info = await this.doPull(ref, { ...po, signal });
@@ -372,7 +378,7 @@ export class ImageStore {
    * (CRI requires RemoveImage to be idempotent); removing one a container uses is FAILED_PRECONDITION.
    */
   async remove(refInput: string): Promise<void> {
-    await this.lock.withExclusive(async () => {
+    await this.lock.exclusive(IMAGES_LOCK, async () => {
       const id = this.findId(refInput);
       if (id === undefined) return;
       const names = namesOf(this.db, id);

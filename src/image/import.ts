@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { failedPrecondition, invalidArgument, notFound, wrap } from '../common/errors.js';
-import type { ImageInfo, ImageStore } from './image-store.js';
+import { IMAGES_LOCK, type ImageInfo, type ImageStore } from './image-store.js';
 import { MediaType, parseManifest, selectPlatform, hostPlatform, type Descriptor, type ImageManifest, type Platform } from './manifest.js';
 import { parseReference, taggedName } from './reference.js';
 import { splitEntryName } from './tar-path.js';
@@ -42,7 +42,7 @@ function tagNames(names: readonly string[]): Array<{ name: string; kind: 'tag' }
 
 export async function importArchive(store: ImageStore, file: string, opts: ImportOptions = {}): Promise<ImageInfo[]> {
   try {
-    return await store.lock.withShared(() => doImport(store, file, opts));
+    return await store.lock.shared(IMAGES_LOCK, () => doImport(store, file, opts));
   } catch (err) {
     throw wrap(`import image archive ${file}`, err);
   }

@@ -4,6 +4,7 @@
 import { stat } from 'node:fs/promises';
 import { run as defaultRun, ExecError, type Runner } from '../common/exec.js';
 import type { RuntimeFeatures } from './features-types.js';
+import type { KernelFacts } from '../common/kernel.js';
 
 export type { RuntimeFeatures } from './features-types.js';
 
@@ -104,13 +105,6 @@ export function parseFeatures(text: string): RuntimeFeatures {
   const ann = obj(o['annotations']);
   if (ann) f.annotations = Object.fromEntries(Object.entries(ann).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
   return f;
-}
-
-export interface KernelFacts {
-  /** Kernel release, e.g. "6.18.44". */
-  release: string;
-  /** Whether this kernel lets crius create user namespaces (see userns/kernel checks). */
-  userNamespaces: boolean;
 }
 
 /** Parses "6.18.44-fc-v782" into [6, 18, 44]. */
