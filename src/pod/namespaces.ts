@@ -7,7 +7,7 @@
 // infra process (native/crius-pause, see infra-rootfs.ts). Pods with a user namespace use
 // userns/userns-file.ts createPodNamespaces instead (its netns must be owned by the pod's userns), and
 // then applyPodSysctls here for their sysctls. Result shape: {net, ipc, uts, user?}.
-import { readFileSync } from 'node:fs';
+import { readMountInfo } from '../common/mountinfo.js';
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CriusError, internal, invalidArgument, wrap } from '../common/errors.js';
@@ -146,10 +146,8 @@ export async function applyPodSysctls(ns: PinnedNamespaces, sysctls: Record<stri
 }
 
 function mountedAmong(files: readonly string[]): string[] {
-  // Mount points in mountinfo escape space, tab, newline and backslash as octal.
-  const esc = (p: string): string => p.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  const points = new Set(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]));
-  return files.filter((f) => points.has(esc(f)));
+  const points = new Set(readMountInfo().map((m) => m.mountPoint));
+  return files.filter((f) => points.has(f));
 }
 
 /**

@@ -7,50 +7,7 @@ import { realpath } from 'node:fs/promises';
 import { release } from 'node:os';
 import { CriusError, failedPrecondition, notFound } from '../common/errors.js';
 import type { SyscallFailure } from './idmap-helper.js';
-
-export interface MountInfoEntry {
-  mountId: number;
-  /** "major:minor" of the filesystem (st_dev). */
-  device: string;
-  /** Root of the mount within its filesystem. */
-  root: string;
-  mountPoint: string;
-  fsType: string;
-  source: string;
-}
-
-const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-
-/** Parses /proc/self/mountinfo (proc(5)): "id parent major:minor root mountpoint opts [tags] - fstype source superopts". */
-export function parseMountInfo(text: string): MountInfoEntry[] {
-  const out: MountInfoEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    const f = line.split(' ');
-    const dash = f.indexOf('-', 6);
-    if (dash < 0 || f.length < dash + 3) continue;
-    out.push({
-      mountId: Number(f[0]),
-      device: f[2] ?? '',
-      root: unescape(f[3] ?? ''),
-      mountPoint: unescape(f[4] ?? ''),
-      fsType: f[dash + 1] ?? '',
-      source: unescape(f[dash + 2] ?? ''),
-    });
-  }
-  return out;
-}
-
-/** The mount holding `path` (absolute, resolved): longest mount point prefix; the last of stacked mounts. */
-export function mountOf(mounts: readonly MountInfoEntry[], path: string): MountInfoEntry | undefined {
-  let best: MountInfoEntry | undefined;
-  for (const m of mounts) {
-    const mp = m.mountPoint;
-    const covers = mp === '/' || path === mp || path.startsWith(`${mp}/`);
-    if (covers && (!best || mp.length >= best.mountPoint.length)) best = m;
-  }
-  return best;
-}
+import { mountOf, parseMountInfo } from '../common/mountinfo.js';
 
 /** Kernel release as [major, minor], e.g. "6.18.44-fc" -> [6, 18]. */
 export function kernelVersion(rel: string): [number, number] {

@@ -10,6 +10,7 @@
 // through newuidmap (uidmap package, /etc/subuid entries for root) and 2.39 changed the option's syntax.
 import { open, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { mountCountAt } from '../common/mountinfo.js';
 import { nativeBuildPath } from '../common/install-root.js';
 import { alreadyExists, CriusError, failedPrecondition, internal, invalidArgument, wrap } from '../common/errors.js';
 import { ExecError, run, type Runner } from '../common/exec.js';
@@ -120,13 +121,8 @@ export function canSetHostnameInside(hostname: string, map: IdMappingPair): bool
   return PLAIN_HOSTNAME.test(hostname) && map.uid.containerId === 0 && map.gid.containerId === 0;
 }
 
-function isMountPoint(path: string): boolean {
-  // Pins are bind mounts on the file itself: the mount point field equals the path. (Paths with spaces are
-  // octal-escaped in mountinfo.)
-  const esc = path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  const text = readFileSync('/proc/self/mountinfo', 'utf8');
-  return text.split('\n').some((l) => l.split(' ')[4] === esc);
-}
+// Pins are bind mounts on the file itself: the mount point equals the path.
+const isMountPoint = (path: string): boolean => mountCountAt(path) > 0;
 
 /** Unpins (lazy unmount, repeated for stacked pins) and unlinks each file. Missing files are fine. */
 export async function removeNamespaceFiles(files: readonly string[], runner: Runner = run): Promise<void> {

@@ -29,12 +29,8 @@ function entries(dir: string): string[] {
   }
 }
 
-/** Mount points below `prefix` in our mount namespace. */
-export function mountsUnder(prefix: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean)
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => m === prefix || m.startsWith(prefix + '/'));
-}
+import { mountsUnder } from '../../src/common/mountinfo.js';
+export { mountsUnder };
 
 /** PIDs of conmon processes whose command line names something below `prefix`. */
 export function conmonsUnder(prefix: string): number[] {

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { CriusError } from '../../../src/common/errors.js';
 import type { SyscallFailure } from '../../../src/userns/idmap-helper.js';
 import {
-  createIdmapSupport, idmapRequirement, kernelVersion, mountOf, parseMountInfo,
+  createIdmapSupport, idmapRequirement, kernelVersion,
 } from '../../../src/userns/idmap-support.js';
+import { mountOf, parseMountInfo } from '../../../src/common/mountinfo.js';
 
 const MOUNTINFO = [
   '26 1 254:0 / / rw,relatime - ext4 /dev/vda rw',
