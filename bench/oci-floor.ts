@@ -19,10 +19,10 @@ import { preparePauseRootfs } from '../src/pod/infra-rootfs.js';
 import { makeBusyboxRootfs } from '../test/helpers/busybox-rootfs.js';
 import { minimalSpec } from '../test/helpers/minimal-spec.js';
 import { stats, type Stat } from './stats.js';
+import { nativeBuildPath } from '../src/common/install-root.js';
 
-const NATIVE = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../native/build');
-const WRAP = path.join(NATIVE, 'crius-oci-wrap');
-const PAUSE = path.join(NATIVE, 'crius-pause');
+const WRAP = nativeBuildPath('crius-oci-wrap');
+const PAUSE = nativeBuildPath('crius-pause');
 
 export type { Stat } from './stats.js';
 

@@ -23,7 +23,8 @@ import { createCni } from '../network/cni.js';
 import { openLazyNativeIdmapProbe } from '../userns/idmap-probe.js';
 import { createIdmapSupport } from '../userns/idmap-support.js';
 import { cleanupTemporaryIdmapMounts } from '../rootfs/overlay-rootfs.js';
-import { createOciAdapter, nativeBinary } from './adapters/oci.js';
+import { createOciAdapter } from './adapters/oci.js';
+import { nativeBuildPath } from '../common/install-root.js';
 import { cgroupAdapter, infraAdapter, namespaceAdapter, shmAdapter } from './adapters/pod.js';
 import { deviceAdapter, handlerAdapter, imageAdapter, readImageFile, rootfsAdapter, volumeAdapter } from './adapters/container.js';
 import { readHostCpuset } from '../common/kernel.js';
@@ -90,7 +91,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   const images = new ImageStore({ root: join(config.rootDir, 'images'), db: deps.db, registries: config.registries, limits: config.images, logger: logger.child({ module: 'image' }) });
   images.recover();
 
-  const host = await detectOciHost(logger, nativeBinary('crius-oci-wrap'), config.cgroupManager);
+  const host = await detectOciHost(logger, nativeBuildPath('crius-oci-wrap'), config.cgroupManager);
   const apparmor = await setUpAppArmor(join(config.stateDir, 'apparmor'));
   logger.info('apparmor', { enabled: apparmor.enabled, defaultProfile: apparmor.defaultProfile ?? null, ...(apparmor.reason ? { reason: apparmor.reason } : {}) });
   const oci = createOciAdapter(config, host, logger.child({ module: 'oci' }), apparmor);

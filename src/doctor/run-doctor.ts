@@ -4,7 +4,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/config.js';
 import { errorMessage } from '../common/errors.js';
 import { ExecError, run, type Runner } from '../common/exec.js';
@@ -34,6 +33,7 @@ import { checkIdmapProbe, checkOverlayIdmap } from './idmap-checks.js';
 import { runIdmapProbes } from './idmap-probes.js';
 import { checkKernel, checkRoot, checkUserNamespaces } from './kernel-checks.js';
 import { locateHostBinary } from '../common/host-binaries.js';
+import { nativeBuildDir } from '../common/install-root.js';
 import { readUsernsSysctls } from './host-summary.js';
 import {
   checkCniConfig, checkCniPlugins, checkConmon, checkNativeHelpers, checkUnshare, nativeHelperSpecs,
@@ -43,11 +43,6 @@ import {
 export const CONMON_PATH = locateHostBinary('conmon');
 export const UNSHARE_PATH = '/usr/bin/unshare';
 
-/** native/build, relative to this file in dist/src/doctor/ (or src/doctor/). */
-export function nativeBuildDir(): string {
-  const up = fileURLToPath(import.meta.url).includes('/dist/') ? '../../../native/build' : '../../native/build';
-  return fileURLToPath(new URL(up, import.meta.url));
-}
 
 async function outcome(runner: Runner, file: string, args: string[], env?: NodeJS.ProcessEnv): Promise<CommandOutcome> {
   try {

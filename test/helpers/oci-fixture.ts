@@ -14,10 +14,10 @@ import { createOciRuntime, type OciRuntime, type CreatedContainer } from '../../
 import { readExit, type ContainerExit } from '../../src/oci/exit-files.js';
 import { makeBusyboxRootfs } from './busybox-rootfs.js';
 import { minimalSpec, type MinimalSpecOptions } from './minimal-spec.js';
+import { nativeBuildPath } from '../../src/common/install-root.js';
 
-export const NATIVE_BUILD = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../native/build');
-export const OCI_WRAP_BIN = path.join(NATIVE_BUILD, 'crius-oci-wrap');
-export const PAUSE_BIN = path.join(NATIVE_BUILD, 'crius-pause');
+export const OCI_WRAP_BIN = nativeBuildPath('crius-oci-wrap');
+export const PAUSE_BIN = nativeBuildPath('crius-pause');
 export const HANDLERS = [
   { name: 'crun', path: CRUN },
   { name: 'runc', path: RUNC },

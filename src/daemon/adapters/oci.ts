@@ -15,10 +15,6 @@ import { containerCgroupPath, type OciHost } from '../../oci/host-setup.js';
 import type { OciPort } from '../../container/ports.js';
 import { loadedProfiles, type AppArmorState } from '../../oci/apparmor.js';
 
-export function nativeBinary(name: string): string {
-  return nativeBuildPath(name);
-}
-
 export interface OciAdapter extends OciPort {
   runtime(handler: string): OciRuntime;
   /** Whether containers are systemd scopes (cgroup_manager = "systemd"). */
@@ -38,7 +34,7 @@ export function createOciAdapter(config: Config, host: OciHost, logger: Logger, 
       root: join(config.stateDir, 'runtime', h.name),
       // conmon's attach symlinks: sun_path is 108 bytes, so keep this short.
       socketDir: join(config.stateDir, 'a'),
-      wrapperPath: nativeBinary('crius-oci-wrap'),
+      wrapperPath: nativeBuildPath('crius-oci-wrap'),
       hideMounts: host.hideMounts,
       execDrainMs: config.streaming.execSyncDrainSeconds * 1000,
       // conmon scopes go in system.slice (CRI-O's conmon_cgroup default): not charged to the pod.

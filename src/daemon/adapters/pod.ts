@@ -16,7 +16,8 @@ import type { SandboxConfigInput } from '../../spec/types.js';
 import type { FeaturesCache } from '../../oci/features.js';
 import type { Logger } from '../../common/logger.js';
 import type { Config } from '../../config/config.js';
-import { nativeBinary, type OciAdapter } from './oci.js';
+import type { OciAdapter } from './oci.js';
+import { nativeBuildPath } from '../../common/install-root.js';
 import { writeFile } from 'node:fs/promises';
 import { loadLocalhostSeccomp } from '../../container/seccomp-file.js';
 
@@ -100,7 +101,7 @@ export function infraAdapter(o: {
       await mkdir(bundle, { recursive: true, mode: 0o700 });
       await chmod(bundle, 0o700);
       await mkdir(join(o.config.rootDir, 'infra'), { recursive: true, mode: 0o711 });
-      const rootfs = await preparePauseRootfs(rootfsOf(pod), nativeBinary('crius-pause'));
+      const rootfs = await preparePauseRootfs(rootfsOf(pod), nativeBuildPath('crius-pause'));
       const h = o.config.runtimes.find((r) => r.name === pod.handler)!;
       const info = await o.features.read(h.name, h.path);
       const seccompLocalhost = await loadLocalhostSeccomp(pod.config.linux?.security_context?.seccomp, 'config.linux.security_context.seccomp.localhost_ref', o.config.limits.seccompProfileBytes);
