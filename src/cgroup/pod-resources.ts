@@ -5,6 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { invalidArgument, wrap } from '../common/errors.js';
+import { parseInt64 } from '../common/int64.js';
 import { cgroupDirs, type CgroupLayout } from './mode.js';
 import { run, type Runner } from '../common/exec.js';
 
@@ -49,9 +50,8 @@ export function podCgroupWrites(v2: boolean, l: PodLimits): CgroupWrite[] {
 /** The pod's limits from the CRI's LinuxContainerResources (0 = unset, as everywhere in the CRI). */
 export function podLimitsFromCri(r: { cpu_shares?: string | number | null; cpu_quota?: string | number | null; cpu_period?: string | number | null; memory_limit_in_bytes?: string | number | null }): PodLimits {
   const n = (v: string | number | null | undefined, field: string, allowMinusOne = false): number | undefined => {
-    if (v === undefined || v === null || v === '') return undefined;
-    const x = Number(v);
-    if (!Number.isSafeInteger(x) || (x < 0 && !(allowMinusOne && x === -1))) throw invalidArgument(`${field} "${String(v)}" is not a valid value`);
+    const x = parseInt64(v, field);
+    if (x !== undefined && x < 0 && !(allowMinusOne && x === -1)) throw invalidArgument(`${field} "${String(v)}" is not a valid value`);
     return x === 0 ? undefined : x;
   };
   const l: PodLimits = {};

@@ -12,6 +12,8 @@ export interface MountInfoEntry {
   mountPoint: string;
   fsType: string;
   source: string;
+  /** Per-superblock options, e.g. an overlay's "rw,lowerdir=...,upperdir=...". */
+  superOptions: string;
 }
 
 const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
@@ -32,6 +34,7 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
       mountPoint: unescape(f[4] ?? ''),
       fsType: f[dash + 1] ?? '',
       source: unescape(f[dash + 2] ?? ''),
+      superOptions: unescape(f.slice(dash + 3).join(' ')),
     });
   }
   return out;

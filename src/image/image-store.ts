@@ -27,6 +27,7 @@ import { KeyedLock } from '../common/keyed-lock.js';
 // Loaded at the first layer to unpack (tar-stream, fzstd): not on the daemon's start-up path.
 import type { unpackLayer } from './unpack-layer.js';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
+import { pruneShiftedCopies, removeInterruptedCopies, shiftedCacheDir } from '../rootfs/shifted-copy.js';
 
 export interface ImageStoreOptions {
   /** Directory holding content/ and layers/ (e.g. <rootDir>/images). */
@@ -130,9 +131,10 @@ export class ImageStore {
     mkdirSync(this.layersDir, { recursive: true, mode: 0o700 });
   }
 
-  /** Start-up cleanup: temp blobs and half-unpacked layer dirs from a crash are never trusted. */
+  /** Start-up cleanup: temp blobs, half-unpacked layer dirs and half-made shifted copies from a crash are never trusted. */
   recover(): void {
     this.content.cleanIngest();
+    removeInterruptedCopies(shiftedCacheDir(this.opts.root));
     for (const name of readdirSync(this.layersDir)) {
       if (name.includes('.tmp-')) rmSync(join(this.layersDir, name), { recursive: true, force: true });
     }
@@ -420,6 +422,8 @@ export class ImageStore {
       if (/^[a-f0-9]{64}$/.test(name) && !chains.has(`sha256:${name}`)) rmSync(join(this.layersDir, name), { recursive: true, force: true });
     }
     for (const b of this.content.list()) if (!blobs.has(b.digest)) this.content.delete(b.digest);
+    const copies = pruneShiftedCopies(shiftedCacheDir(this.opts.root));
+    if (copies.length > 0) this.log.info('shifted layer copies removed', { dirs: copies });
   }
 
   /** ImageFsInfo: real bytes (st_blocks) and inodes of the blobs and unpacked layers. */

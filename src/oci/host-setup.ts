@@ -6,7 +6,6 @@ import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { failedPrecondition } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import type { Runner } from '../common/exec.js';
 import {
   cgroupDirs, cgroupParentFor, containerCgroupsPath, detectCgroupBase, detectCgroupLayout, removeCgroup, runtimeHiddenMounts, type CgroupLayout,
 } from '../cgroup/mode.js';
@@ -14,8 +13,7 @@ import {
   cgroupDriverProblem, defaultCgroupDriver, isCriusPodSlice, podSlice, slicePath, systemdCgroupsPath, systemdScopePath, type CgroupDriver,
 } from '../cgroup/driver.js';
 import { run } from '../common/exec.js';
-import { clampOomScoreAdjTo, oomScoreAdjFloor, type ClampedOomScoreAdj } from './oom-score.js';
-import { createOciRuntime, type OciHandlerConfig, type OciRuntime } from './runtime.js';
+import { oomScoreAdjFloor } from './oom-score.js';
 
 export interface OciHost {
   layout: CgroupLayout;
@@ -116,11 +114,6 @@ export async function detectOciHost(logger: Logger, wrapperPath: string, configu
   return { layout, hideMounts, cgroupBase, oomScoreAdjFloor: floor, wrapperPath, driver };
 }
 
-/** An OciRuntime for a handler on this host (wrapper and hidden mounts filled in). */
-export function runtimeForHost(host: OciHost, handler: Omit<OciHandlerConfig, 'wrapperPath' | 'hideMounts'>, runner?: Runner): OciRuntime {
-  return createOciRuntime({ ...handler, wrapperPath: host.wrapperPath, hideMounts: host.hideMounts }, runner);
-}
-
 /**
  * The pod's cgroup parent: cgroupfs, a path beneath crius's own cgroup (kubelet's cgroup_parent nested
  * under it); systemd, a slice name (the kubelet's, or crius-pod<id>.slice).
@@ -159,11 +152,6 @@ export async function removePodCgroup(host: OciHost, podParent: string): Promise
     return { left: [] };
   }
   return removeCgroup(host.layout, podParent, host.cgroupBase);
-}
-
-/** A container's oom_score_adj as this host allows it. */
-export function clampOomScoreAdjForHost(host: OciHost, requested: number): ClampedOomScoreAdj {
-  return clampOomScoreAdjTo(requested, host.oomScoreAdjFloor);
 }
 
 /**

@@ -11,7 +11,7 @@ import { withImageVolumes, withMountOrder, withMounts, withSandboxFiles } from '
 import { withHostname, withNamespaces } from './namespaces.js';
 import type { Spec } from './oci-types.js';
 import { withEnv, withProcessArgs, withTerminal, withWorkingDir } from './process.js';
-import { withCgroupsPath, withResources, withSysctls } from './resources.js';
+import { setOomScoreAdj, withCgroupsPath, withResources, withSysctls } from './resources.js';
 import {
   withApparmor,
   withCapabilities,
@@ -93,9 +93,7 @@ const withSandboxHardening: SpecOpt = (spec, ctx) => {
   p.noNewPrivileges = true;
   if (securityContext(ctx).privileged !== true) p.capabilities = { bounding: [], effective: [], permitted: [] };
   spec.root = { path: ctx.runtime.rootfs, readonly: true };
-  const min = ctx.runtime.oomScoreAdjMin;
-  if (SANDBOX_OOM_SCORE_ADJ < min) ctx.warnings.push(`sandbox: oom_score_adj ${SANDBOX_OOM_SCORE_ADJ} raised to ${min}: crius lacks CAP_SYS_RESOURCE`);
-  p.oomScoreAdj = Math.max(SANDBOX_OOM_SCORE_ADJ, min);
+  setOomScoreAdj(spec, ctx, SANDBOX_OOM_SCORE_ADJ, 'sandbox');
 };
 
 export const SANDBOX_OPTS: readonly SpecOpt[] = [

@@ -2,6 +2,7 @@
 // INTERNAL) or that make no sense: refused at the edge, naming the field, before the runtime is called.
 import { invalidArgument } from '../../common/errors.js';
 import { shown } from './text.js';
+import { parseInt64 } from '../../common/int64.js';
 
 /** CFS bandwidth (kernel/sched/core.c): period within 1 ms..1 s, quota at least 1 ms, in microseconds. */
 export const MIN_CFS_PERIOD_US = 1000;
@@ -25,12 +26,8 @@ export interface ResourcesInput {
   cpuset_mems?: string | null;
 }
 
-function int(v: string | number | null | undefined, field: string): number {
-  if (v === undefined || v === null || v === '') return 0;
-  const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isSafeInteger(n)) throw invalidArgument(`${field} ${String(v)} is not an integer in the supported range`);
-  return n;
-}
+/** 0 when unset (proto3's default). */
+const int = (v: string | number | null | undefined, field: string): number => parseInt64(v, field) ?? 0;
 
 /** Parses a cpuset list ("0-3,8,10-11") into its highest number; refuses bad syntax, reversed ranges and numbers above max. */
 export function parseCpuList(list: string, max: number, field: string): number {

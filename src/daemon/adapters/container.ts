@@ -10,6 +10,7 @@ import type { DevicePort, HandlerPort, ImagePort, RootfsPort, VolumeProbePort } 
 import { deviceNode, hostDevices } from '../../oci/host-devices.js';
 import type { IdmapSupport } from '../../userns/idmap-support.js';
 import { notFound } from '../../common/errors.js';
+import { shiftedCacheDir } from '../../rootfs/shifted-copy.js';
 
 export function imageAdapter(images: ImageStore): ImagePort {
   return {
@@ -30,7 +31,7 @@ export function rootfsAdapter(config: Config): RootfsPort {
         layers: o.layers, upperDir: o.upperDir, workDir: o.workDir, target: o.target,
         userns: o.userns && { file: o.userns.file, uidMap: o.userns.uid, gidMap: o.userns.gid },
         mode: config.userns.rootfs,
-        copyCacheDir: join(config.rootDir, 'images', 'shifted'),
+        copyCacheDir: shiftedCacheDir(join(config.rootDir, 'images')),
         tmpDir: join(config.stateDir, 'idmap-tmp'),
       });
     },

@@ -14,7 +14,7 @@ const TEXT = [
 test('mountinfo: fields unescaped, optional tags skipped, malformed lines ignored', () => {
   const m = parseMountInfo(TEXT);
   assert.equal(m.length, 4);
-  assert.deepEqual(m[1], { mountId: 50, device: '0:4', root: 'net:[4026532300]', mountPoint: '/run/crius/ns/p 1/net', fsType: 'nsfs', source: 'nsfs' });
+  assert.deepEqual(m[1], { mountId: 50, device: '0:4', root: 'net:[4026532300]', mountPoint: '/run/crius/ns/p 1/net', fsType: 'nsfs', source: 'nsfs', superOptions: 'rw' });
   assert.equal(mountCountAt('/run/crius/ns/p 1/net', m), 2);
   assert.equal(mountCountAt('/run/crius/ns/p\\0401/net', m), 0, 'plain paths, not escaped ones');
   assert.deepEqual(mountsUnder('/run/crius/ns/p 1', m), ['/run/crius/ns/p 1/net', '/run/crius/ns/p 1/net']);
