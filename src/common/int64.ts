@@ -8,6 +8,6 @@ import { invalidArgument } from './errors.js';
 export function parseInt64(v: string | number | null | undefined, field: string): number | undefined {
   if (v === undefined || v === null || v === '') return undefined;
   const n = typeof v === 'number' ? v : /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n)) throw invalidArgument(`${field}: ${String(v)} is not an integer in the supported range`);
+  if (!Number.isSafeInteger(n)) throw invalidArgument(`${field} ${String(v)} is not an integer in the supported range`);
   return n;
 }

@@ -21,17 +21,18 @@ export class SingleFlight<T> {
     // A flight whose every caller left is being torn down: a newcomer starts afresh.
     if (!flight || flight.ctl.signal.aborted) {
       const ctl = new AbortController();
-      const f: Flight<T> = { ctl, waiters: 0, promise: undefined as unknown as Promise<T> };
-      f.promise = (async () => {
-        try {
-          return await work(ctl.signal);
-        } finally {
-          if (this.inflight.get(key) === f) this.inflight.delete(key);
-        }
-      })();
-      // Callers that left early no longer observe the outcome; it must not become an unhandled rejection.
-      f.promise.catch(() => undefined);
+      let promise: Promise<T>;
+      try {
+        promise = work(ctl.signal);
+      } catch (err) {
+        promise = Promise.reject(err);
+      }
+      const f: Flight<T> = { ctl, waiters: 0, promise };
       this.inflight.set(key, f);
+      // Registered before any caller's reaction, so the flight is gone by the time a caller sees the
+      // outcome; handling the rejection here also keeps callers that left early from leaving it unhandled.
+      const land = (): void => { if (this.inflight.get(key) === f) this.inflight.delete(key); };
+      promise.then(land, land);
       flight = f;
     }
     return this.join(flight, signal);

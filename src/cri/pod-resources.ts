@@ -9,7 +9,8 @@ import { checkResources, type HostCpuset } from './validate/resources.js';
 type CriRes = Parameters<typeof podLimitsFromCri>[0];
 
 export interface PodResourcesDeps {
-  pods: { get(id: string): Pod };
+  /** The pod's identity, state and cgroup parent: all this handler reads of it. */
+  pods: { get(id: string): Pick<Pod, 'id' | 'name' | 'namespace' | 'state'> & { runtime: Pick<Pod['runtime'], 'cgroupParent'> } };
   apply(podCgroup: string, limits: PodLimits): Promise<unknown>;
   /** The node's highest CPU and memory node, for cpuset checks; absent = not checked. */
   host?: HostCpuset;

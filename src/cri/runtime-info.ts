@@ -21,7 +21,7 @@ export interface NetworkReadiness {
 export interface RuntimeInfoDeps {
   config: Config;
   version: string;
-  features: FeaturesCache;
+  features: Pick<FeaturesCache, 'read'>;
   kernel: KernelFacts;
   /** Whether pod networking can be set up now (a CNI config loads); until networking exists, false. */
   network: () => Promise<NetworkReadiness>;

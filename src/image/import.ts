@@ -64,15 +64,21 @@ async function doImport(store: ImageStore, file: string, opts: ImportOptions): P
       const expected = m ? { digest: `sha256:${m[1]!}`, size: h.size } : { size: h.size };
       const keep = name.endsWith('.json') && h.size <= SMALL_JSON_LIMIT;
       const chunks: Buffer[] = [];
-      const body = entry as unknown as AsyncIterable<Buffer>;
-      const tee = keep ? (async function* () { for await (const c of body) { chunks.push(c); yield c; } })() : body;
+      // The entry's body yields Buffers (tar-stream's typings say unknown); small JSON files are kept too.
+      const tee = (async function* () {
+        for await (const c of entry) {
+          const b = c as Buffer;
+          if (keep) chunks.push(b);
+          yield b;
+        }
+      })();
       const info = await store.content.ingest(expected, tee, `archive entry "${name}"`);
       files.set(name, info);
       if (keep) json.set(name, Buffer.concat(chunks));
     }
   })();
-  const stages = gz ? [src, createGunzip(), ex] : [src, ex];
-  await Promise.all([consume, pipeline(stages as unknown as Parameters<typeof pipeline>[0][])]);
+  const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream | NodeJS.ReadWriteStream> = gz ? [src, createGunzip(), ex] : [src, ex];
+  await Promise.all([consume, pipeline(stages)]);
 
   const platform = opts.platform ?? hostPlatform();
   const extra = tagNames(opts.names ?? []);

@@ -449,7 +449,7 @@ export class RegistryClient {
     }
     const onProgress = this.opts.onProgress;
     let received = 0;
-    const body = res.body as unknown as AsyncIterable<Uint8Array>;
+    const body: AsyncIterable<Uint8Array> = res.body;
     const counted = (async function* () {
       for await (const c of body) {
         received += c.length;

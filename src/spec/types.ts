@@ -109,7 +109,7 @@ export interface KeyValue {
 }
 
 export interface ContainerConfigInput {
-  metadata?: { name: string; attempt?: number };
+  metadata?: { name: string; attempt?: number } | null;
   command?: string[];
   args?: string[];
   working_dir?: string;
@@ -137,7 +137,7 @@ export interface LinuxSandboxSecurityContext {
 }
 
 export interface SandboxConfigInput {
-  metadata?: { name: string; uid: string; namespace: string; attempt?: number };
+  metadata?: { name: string; uid: string; namespace: string; attempt?: number } | null;
   hostname?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;

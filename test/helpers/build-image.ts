@@ -106,7 +106,9 @@ async function packEntries(entries: readonly TarEntry[]): Promise<Buffer> {
       size: type === 'file' ? content.length : 0, ...(e.pax ? { pax: e.pax } : {}),
     };
     await new Promise<void>((resolve, reject) => {
-      p.entry(header, type === 'file' ? content : undefined as unknown as Buffer, (err) => (err ? reject(err) : resolve()));
+      const done = (err?: Error | null): void => (err ? reject(err) : resolve());
+      if (type === 'file') p.entry(header, content, done);
+      else p.entry(header, done);
     });
   }
   p.finalize();

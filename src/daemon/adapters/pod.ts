@@ -9,7 +9,6 @@ import type { Pod } from '../../pod/types.js';
 import { preparePauseRootfs, PAUSE_IN_ROOTFS } from '../../pod/infra-rootfs.js';
 import { buildSandboxSpec } from '../../spec/build.js';
 import { checkIdmapSupport, handlerCapabilities } from '../../spec/idmap-check.js';
-import type { SandboxConfigInput } from '../../spec/types.js';
 import type { FeaturesCache } from '../../oci/features.js';
 import type { Logger } from '../../common/logger.js';
 import type { Config } from '../../config/config.js';
@@ -77,7 +76,7 @@ export function infraAdapter(o: {
       const info = await o.features.read(h.name, h.path);
       const seccompLocalhost = await loadLocalhostSeccomp(pod.config.linux?.security_context?.seccomp, 'config.linux.security_context.seccomp.localhost_ref', o.config.limits.seccompProfileBytes);
       const built = buildSandboxSpec({
-        sandbox: pod.config as unknown as SandboxConfigInput,
+        sandbox: pod.config,
         image: {},
         runtime: {
           rootfs,

@@ -6,7 +6,7 @@ import { MAX_INBOUND_FRAME, SpdyConnection, type SpdyStream } from '../../../src
 import { FLAG_FIN, FrameType, encodeControl, encodeData } from '../../../src/stream/spdy/frames.js';
 import { Duplex } from 'node:stream';
 
-async function pair(): Promise<{ client: SpdyConnection; server: SpdyConnection; cleanup: () => void }> {
+async function pair(): Promise<{ client: SpdyConnection; server: SpdyConnection; clientSocket: net.Socket; cleanup: () => void }> {
   const srv = net.createServer();
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');
@@ -16,7 +16,7 @@ async function pair(): Promise<{ client: SpdyConnection; server: SpdyConnection;
   await once(c, 'connect').catch(() => undefined);
   const client = new SpdyConnection(c, { isServer: false });
   const server = new SpdyConnection(s, { isServer: true });
-  return { client, server, cleanup: () => { c.destroy(); s.destroy(); srv.close(); } };
+  return { client, server, clientSocket: c, cleanup: () => { c.destroy(); s.destroy(); srv.close(); } };
 }
 
 function collect(s: SpdyStream): Promise<Buffer> {
@@ -132,10 +132,9 @@ test('inbound flow control: a stream nobody reads holds the socket, buffers stay
 });
 
 test('a frame larger than MAX_INBOUND_FRAME is a protocol error (GOAWAY), not a 16 MiB buffer', async () => {
-  const { client, server, cleanup } = await pair();
+  const { server, clientSocket: sock, cleanup } = await pair();
   try {
     const errored = once(server, 'error') as Promise<[Error]>;
-    const sock = (client as unknown as { socket: net.Socket }).socket;
     const header = Buffer.alloc(8);
     header.writeUInt32BE(1, 0);
     header.writeUIntBE(MAX_INBOUND_FRAME + 1, 5, 3);

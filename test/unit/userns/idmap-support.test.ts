@@ -24,7 +24,7 @@ describe('mountinfo', () => {
   const mounts = parseMountInfo(MOUNTINFO);
   it('parses fields and unescapes octal', () => {
     assert.equal(mounts.length, 8);
-    assert.deepEqual(mounts[4], { mountId: 42, device: '0:47', root: '/', mountPoint: '/mnt/with space', fsType: 'xfs', source: '/dev/vdb' });
+    assert.deepEqual(mounts[4], { mountId: 42, device: '0:47', root: '/', mountPoint: '/mnt/with space', fsType: 'xfs', source: '/dev/vdb', superOptions: 'rw' });
   });
   it('finds the longest mount point prefix, the top of a stack, and respects component boundaries', () => {
     assert.equal(mountOf(mounts, '/etc/passwd')?.fsType, 'ext4');
