@@ -24,7 +24,6 @@ import { nativeBuildPath } from '../src/common/install-root.js';
 const WRAP = nativeBuildPath('crius-oci-wrap');
 const PAUSE = nativeBuildPath('crius-pause');
 
-export type { Stat } from './stats.js';
 
 async function time(n: number, fn: (i: number) => Promise<void>): Promise<number[]> {
   const out: number[] = [];

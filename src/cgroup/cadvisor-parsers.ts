@@ -101,7 +101,7 @@ export interface MemoryDetail {
 const V1_UNLIMITED = 1n << 62n;
 const limitOrZero = (v: bigint | undefined): bigint | undefined => (v === undefined ? undefined : v >= V1_UNLIMITED ? 0n : v);
 
-export interface MemoryV1Files {
+interface MemoryV1Files {
   stat: string;
   failcnt?: string | undefined;
   maxUsage?: string | undefined;
@@ -137,7 +137,7 @@ export function memoryDetailFromV1(f: MemoryV1Files): MemoryDetail {
   return out;
 }
 
-export interface MemoryV2Files {
+interface MemoryV2Files {
   stat: string;
   events?: string | undefined;
   peak?: string | undefined;

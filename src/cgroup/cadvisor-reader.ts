@@ -15,7 +15,7 @@ import {
   type BlkioEntry, type CpuDetail, type CpuSpec, type MemoryDetail,
 } from './cadvisor-parsers.js';
 
-export interface BlkioDevice {
+interface BlkioDevice {
   major: number;
   minor: number;
   /** /dev/<name> from sysfs, else "MAJ:MIN". */
@@ -55,7 +55,7 @@ function readOr(file: string): string | undefined {
 const devNames = new Map<string, string>();
 
 /** /dev name of a block device number (cached: device names do not change while the disk is attached). */
-export function deviceName(major: number, minor: number, sysRoot = '/sys'): string {
+function deviceName(major: number, minor: number, sysRoot = '/sys'): string {
   const k = `${major}:${minor}`;
   const hit = devNames.get(k);
   if (hit !== undefined) return hit;
@@ -73,7 +73,7 @@ function blkio(text: string | undefined): BlkioEntry[] | undefined {
   return es.length > 0 ? es : undefined;
 }
 
-export type DetailReader = (cgPath: string) => CgroupDetail | undefined;
+type DetailReader = (cgPath: string) => CgroupDetail | undefined;
 
 export function createDetailReader(layout: CgroupLayout): DetailReader {
   if (layout.mode === 'v2') {

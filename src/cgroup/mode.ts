@@ -17,7 +17,7 @@ import path from 'node:path';
 import { invalidArgument } from '../common/errors.js';
 import { parseMountInfo } from '../common/mountinfo.js';
 
-export type CgroupMode = 'v1' | 'v2' | 'hybrid';
+type CgroupMode = 'v1' | 'v2' | 'hybrid';
 
 export interface CgroupLayout {
   mode: CgroupMode;

@@ -16,7 +16,7 @@ export interface PodLimits {
   memoryLimit?: number;
 }
 
-export interface CgroupWrite {
+interface CgroupWrite {
   /** v1 controller whose hierarchy holds the file; '' for the cgroup2 hierarchy. */
   controller: string;
   file: string;

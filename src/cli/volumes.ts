@@ -11,7 +11,7 @@ import { run, type Runner } from '../common/exec.js';
 import { failedPrecondition, invalidArgument } from '../common/errors.js';
 import type { DataSource, KeyToPath, Pod, Volume } from './manifest/types.js';
 
-export interface PreparedVolume {
+interface PreparedVolume {
   name: string;
   kind: 'hostPath' | 'emptyDir' | 'emptyDir(Memory)' | 'configMap' | 'secret';
   hostPath: string;
@@ -27,7 +27,7 @@ export interface PreparedVolumes {
   terminationLog(container: string): string;
 }
 
-export const runVolumesRoot = (stateDir: string): string => join(stateDir, 'run-volumes');
+const runVolumesRoot = (stateDir: string): string => join(stateDir, 'run-volumes');
 
 function mkdirs(path: string, mode: number): void {
   if (existsSync(path)) return;
@@ -86,7 +86,7 @@ async function mountTmpfs(path: string, sizeBytes: number | undefined, runner: R
   await runner('mount', ['-t', 'tmpfs', '-o', opts, 'crius-volume', path]);
 }
 
-export interface PrepareInput {
+interface PrepareInput {
   stateDir: string;
   pod: Pod;
   podUid: string;

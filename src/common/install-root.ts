@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 let root: string | undefined;
 
-export function installRoot(): string {
+function installRoot(): string {
   if (root === undefined) {
     const start = dirname(fileURLToPath(import.meta.url));
     let dir = start;

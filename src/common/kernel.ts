@@ -31,7 +31,7 @@ export function readKernelFacts(): KernelFacts & { maxUserNamespaces?: number } 
 }
 
 /** The highest number in a kernel CPU list file ("0-3,8" -> 8), or fallback when it cannot be read. */
-export function highestInList(path: string, fallback: number): number {
+function highestInList(path: string, fallback: number): number {
   try {
     const text = readFileSync(path, 'utf8').trim();
     const nums = text.split(/[-,]/).map(Number).filter((n) => Number.isInteger(n));

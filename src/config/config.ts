@@ -6,12 +6,12 @@ import { LOG_LEVELS, type LogLevel } from '../common/logger.js';
 import { locateHostBinary } from '../common/host-binaries.js';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from '../image/limits.js';
 
-export interface RuntimeHandlerConfig {
+interface RuntimeHandlerConfig {
   name: string;
   path: string;
 }
 
-export interface RegistryConfig {
+interface RegistryConfig {
   mirrors: string[];
   insecure: boolean;
 }
@@ -76,7 +76,7 @@ export class ConfigError extends Error {
   }
 }
 
-export interface ConfigOverrides {
+interface ConfigOverrides {
   rootDir?: string;
   stateDir?: string;
   socket?: string;

@@ -28,7 +28,7 @@ import type { ContainerEventType, EventSink } from './events.js';
 import { ociResourcesFromCri, type CriLinuxResources } from './update-resources.js';
 import { parseProcStatusUser, userFromSpec, userInContainer, type LinuxUser } from './process-user.js';
 
-export interface ContainerServiceDeps {
+interface ContainerServiceDeps {
   containers: ContainerStore<ContainerConfig, ContainerRuntime>;
   /** Finds a pod by ID (throws NOT_FOUND). */
   pod(id: string): Pod;
@@ -55,9 +55,9 @@ export interface ContainerServiceDeps {
   orphanGraceMs?: number;
 }
 
-export type ExitReason = 'Completed' | 'Error' | 'OOMKilled';
+type ExitReason = 'Completed' | 'Error' | 'OOMKilled';
 
-export function exitReason(exitCode: number, oomKilled: boolean): ExitReason {
+function exitReason(exitCode: number, oomKilled: boolean): ExitReason {
   if (oomKilled) return 'OOMKilled';
   return exitCode === 0 ? 'Completed' : 'Error';
 }

@@ -8,7 +8,7 @@ import { checkResources, type HostCpuset } from './validate/resources.js';
 
 type CriRes = Parameters<typeof podLimitsFromCri>[0];
 
-export interface PodResourcesDeps {
+interface PodResourcesDeps {
   /** The pod's identity, state and cgroup parent: all this handler reads of it. */
   pods: { get(id: string): Pick<Pod, 'id' | 'name' | 'namespace' | 'state'> & { runtime: Pick<Pod['runtime'], 'cgroupParent'> } };
   apply(podCgroup: string, limits: PodLimits): Promise<unknown>;

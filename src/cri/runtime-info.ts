@@ -9,16 +9,16 @@ import type { Config } from '../config/config.js';
 import { handlerCriFeatures, usernsUnsupportedReason, type FeaturesCache, type HandlerInfo } from '../oci/features.js';
 import type { KernelFacts } from '../common/kernel.js';
 
-export const RUNTIME_NAME = 'crius';
-export const CRI_API_VERSION = 'v1';
+const RUNTIME_NAME = 'crius';
+const CRI_API_VERSION = 'v1';
 
-export interface NetworkReadiness {
+interface NetworkReadiness {
   ready: boolean;
   reason?: string;
   message?: string;
 }
 
-export interface RuntimeInfoDeps {
+interface RuntimeInfoDeps {
   config: Config;
   version: string;
   features: Pick<FeaturesCache, 'read'>;

@@ -69,7 +69,7 @@ export function podTarget(p: Pod, running: Container[], cgroupPath: (parent: str
   return net ? { id: p.id, cgroupPath: cg, netns: { netnsPath: net, pids } } : { id: p.id, cgroupPath: cg };
 }
 
-export function toCriContainerStats(src: StatsSources, c: Container, s: ContainerSample): ContainerStats {
+function toCriContainerStats(src: StatsSources, c: Container, s: ContainerSample): ContainerStats {
   return {
     attributes: { id: c.id, metadata: c.config.metadata, labels: c.config.labels ?? {}, annotations: c.config.annotations ?? {} },
     cpu: cpuUsage(s),
@@ -81,7 +81,7 @@ export function toCriContainerStats(src: StatsSources, c: Container, s: Containe
   };
 }
 
-export function toCriPodStats(p: Pod, s: PodSample, containers: ContainerStats[]): PodSandboxStats {
+function toCriPodStats(p: Pod, s: PodSample, containers: ContainerStats[]): PodSandboxStats {
   return {
     attributes: { id: p.id, metadata: p.config.metadata, labels: p.config.labels ?? {}, annotations: p.config.annotations ?? {} },
     linux: {
@@ -98,7 +98,7 @@ export function toCriPodStats(p: Pod, s: PodSample, containers: ContainerStats[]
 }
 
 /** Container stats of the given containers (of known pods), sampled concurrently. */
-export async function sampleContainers(src: StatsSources, list: Container[]): Promise<ContainerStats[]> {
+async function sampleContainers(src: StatsSources, list: Container[]): Promise<ContainerStats[]> {
   const pods = new Map(src.pods.list().map((p) => [p.id, p]));
   const out = await Promise.all(list.map(async (c) => {
     const pod = pods.get(c.podId);
@@ -108,7 +108,7 @@ export async function sampleContainers(src: StatsSources, list: Container[]): Pr
   return out.filter((x): x is ContainerStats => x !== undefined);
 }
 
-export async function samplePod(src: StatsSources, p: Pod, containers: Container[]): Promise<PodSandboxStats> {
+async function samplePod(src: StatsSources, p: Pod, containers: Container[]): Promise<PodSandboxStats> {
   const running = containers.filter((c) => c.state === 'running');
   const [s, cstats] = await Promise.all([src.collector.pod(podTarget(p, running, src.podCgroupPath)), sampleContainers(src, containers)]);
   return toCriPodStats(p, s, cstats);

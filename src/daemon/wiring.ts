@@ -54,7 +54,7 @@ import { KeyedLock } from '../common/keyed-lock.js';
 import { getMeta, setMeta } from '../store/meta.js';
 
 /** store/meta.ts key of the boot ID recorded at the last start. */
-export const BOOT_ID_KEY = 'boot_id';
+const BOOT_ID_KEY = 'boot_id';
 
 function readBootId(): string | undefined {
   try {
@@ -66,7 +66,7 @@ function readBootId(): string | undefined {
 import { podTraversalProblem } from './private-state.js';
 import { setUpAppArmor } from '../oci/apparmor.js';
 
-export interface WiringDeps {
+interface WiringDeps {
   config: Config;
   db: Db;
   features: FeaturesCache;
@@ -75,7 +75,7 @@ export interface WiringDeps {
   version: string;
 }
 
-export interface Wired {
+interface Wired {
   handlers: CriHandlers;
   pods: SandboxService;
   containers: ContainerService;

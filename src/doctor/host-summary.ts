@@ -7,7 +7,7 @@ import type { Logger } from '../common/logger.js';
 import { detectCgroupLayout, type CgroupLayout } from '../cgroup/mode.js';
 import { checkKernel, checkUserNamespaces, type UsernsSysctls } from './kernel-checks.js';
 
-export interface HostSummary {
+interface HostSummary {
   kernel: string;
   cgroupMode: CgroupLayout['mode'];
   /** Kernel new enough and user namespaces enabled. */

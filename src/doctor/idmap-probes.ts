@@ -18,7 +18,7 @@ import type { IdRange } from '../userns/mapping-rules.js';
 import { createUsernsFile, removeUsernsFile } from '../userns/userns-file.js';
 import type { IdmapProbeFact, OverlayProbeFact } from './idmap-checks.js';
 
-export interface IdmapProbeReport {
+interface IdmapProbeReport {
   tmpfs: IdmapProbeFact;
   rootDir: IdmapProbeFact;
   overlay: OverlayProbeFact;
@@ -26,7 +26,7 @@ export interface IdmapProbeReport {
   leftMounts: string[];
 }
 
-export interface IdmapProbeOptions {
+interface IdmapProbeOptions {
   /** The crius root dir; probed at its nearest existing ancestor when it does not exist yet. */
   rootDir: string;
   runner?: Runner;

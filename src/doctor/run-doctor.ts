@@ -40,8 +40,8 @@ import {
   REQUIRED_CNI_PLUGINS, type CniConfigFact, type CniPluginFact, type CommandOutcome,
 } from './tool-checks.js';
 
-export const CONMON_PATH = locateHostBinary('conmon');
-export const UNSHARE_PATH = '/usr/bin/unshare';
+const CONMON_PATH = locateHostBinary('conmon');
+const UNSHARE_PATH = '/usr/bin/unshare';
 
 
 async function outcome(runner: Runner, file: string, args: string[], env?: NodeJS.ProcessEnv): Promise<CommandOutcome> {
@@ -94,7 +94,7 @@ function readSubids(): SubidEntry[] {
   return out;
 }
 
-export interface DoctorOptions {
+interface DoctorOptions {
   runner?: Runner;
   helper?: IdmapHelper;
   /** Skip the mount probes (for callers that only want the cheap facts). */

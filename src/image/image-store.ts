@@ -48,14 +48,14 @@ export interface ImageStoreOptions {
 }
 
 
-export interface PullOptions {
+interface PullOptions {
   auth?: RegistryAuth | null;
   signal?: AbortSignal;
   onProgress?: RegistryClientOptions['onProgress'];
 }
 
 /** What the container code needs to build a rootfs and a spec. */
-export interface ResolvedImage {
+interface ResolvedImage {
   id: string;
   config: ImageConfig;
   /** Overlay lower dirs, bottom layer first (reverse them for overlayfs `lowerdir=`, which lists top first). */
@@ -75,7 +75,7 @@ export interface ImageInfo {
   manifestDigest: string;
 }
 
-export interface ImageFsUsage {
+interface ImageFsUsage {
   /** Nanoseconds since the epoch. */
   timestamp: bigint;
   mountpoint: string;

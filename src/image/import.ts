@@ -13,7 +13,7 @@ import { parseReference, taggedName } from './reference.js';
 import { splitEntryName } from './tar-path.js';
 import { detectCompression } from './unpack-layer.js';
 
-export interface ImportOptions {
+interface ImportOptions {
   /** Names to give the imported image(s) when the archive carries none (or in addition). */
   names?: string[];
   platform?: Platform;

@@ -28,7 +28,7 @@ import { installBinaryPaxDecoder, xattrValueBytes } from './tar-pax.js';
 
 installBinaryPaxDecoder();
 
-export interface UnpackOptions {
+interface UnpackOptions {
   /** Compressed (or plain) layer blob on disk. */
   blobPath: string;
   /** Final directory; the unpacked tree is `<dest>/fs`. Must not exist yet. */
@@ -49,7 +49,7 @@ export interface UnpackOptions {
   maxEntries?: number;
 }
 
-export interface UnpackResult {
+interface UnpackResult {
   diffId: string;
   entries: number;
   /** Bytes and inodes the unpacked tree uses on disk (st_blocks * 512, one per inode). */
@@ -59,7 +59,7 @@ export interface UnpackResult {
   skippedXattrs: number;
 }
 
-export type Compression = 'gzip' | 'zstd' | 'none';
+type Compression = 'gzip' | 'zstd' | 'none';
 
 /** Detects compression from the blob's magic bytes (docker-save layers carry no media type). */
 export function detectCompression(head: Buffer): Compression {
@@ -181,7 +181,7 @@ function lstatOrUndefined(p: string): Stats | undefined {
 }
 
 /** Disk usage of a tree: st_blocks * 512 and inode count, hardlinks counted once. */
-export async function diskUsage(root: string, breathe: () => Promise<void> | undefined = () => undefined): Promise<{ bytes: number; inodes: number }> {
+async function diskUsage(root: string, breathe: () => Promise<void> | undefined = () => undefined): Promise<{ bytes: number; inodes: number }> {
   const seen = new Set<number>();
   let bytes = 0;
   let inodes = 0;
@@ -226,7 +226,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
 }
 
 /** Unpacks into an existing empty directory `root` (exported for tests and import). */
-export async function unpackInto(root: string, opts: UnpackOptions): Promise<UnpackResult> {
+async function unpackInto(root: string, opts: UnpackOptions): Promise<UnpackResult> {
   // One yielder for every step, so the event loop gets a turn every few milliseconds throughout.
   const breathe = yielder();
   const layer = new LayerWriter(root, opts);

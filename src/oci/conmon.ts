@@ -16,7 +16,7 @@ export interface RuntimeInvocation {
   globalArgs: string[];
 }
 
-export interface ConmonCreateArgs {
+interface ConmonCreateArgs {
   id: string;
   name?: string;
   bundle: string;
@@ -54,7 +54,7 @@ export function conmonCreateArgv(a: ConmonCreateArgs): string[] {
 }
 
 /** One JSON line from conmon's sync pipe. */
-export interface SyncMessage {
+interface SyncMessage {
   pid?: number;
   exit_code?: number;
   data?: number;
@@ -76,7 +76,7 @@ export function parseSyncMessage(line: string): SyncMessage {
   return out;
 }
 
-export interface ConmonRun {
+interface ConmonRun {
   /** The first sync message (create: {"pid"}; exec --sync: {"exit_code"}). */
   message: SyncMessage;
   /** conmon's exit status (for create: the intermediate process of the double fork, normally 0). */
@@ -84,7 +84,7 @@ export interface ConmonRun {
   signal: NodeJS.Signals | null;
 }
 
-export interface SpawnConmonOptions {
+interface SpawnConmonOptions {
   cwd: string;
   env?: NodeJS.ProcessEnv;
   /** Safety net in ms (Infinity: none): conmon's group is SIGKILLed if no sync message came by then. */

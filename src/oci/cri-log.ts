@@ -4,7 +4,7 @@
 // "\n" is not part of the content (CRI-O parseLog strips it). The one parser: `crius logs`/`run` (the
 // CLI's tail reader) and the tests read logs through it.
 
-export interface CriLogRecord {
+interface CriLogRecord {
   time: string;
   stream: 'stdout' | 'stderr';
   partial: boolean;

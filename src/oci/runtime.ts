@@ -14,7 +14,7 @@ import { processStartTime } from './process-liveness.js';
 import { locateHostBinary } from '../common/host-binaries.js';
 import { conmonScope } from '../cgroup/driver.js';
 
-export interface OciHandlerConfig {
+interface OciHandlerConfig {
   /** Handler name (RuntimeClass handler), e.g. "crun". */
   name: string;
   /** The runtime binary (crun or runc). */
@@ -40,11 +40,11 @@ export interface OciHandlerConfig {
   systemd?: { conmonSlice: string; systemdRun?: string };
 }
 
-export const DEFAULT_EXEC_DRAIN_MS = 3000;
+const DEFAULT_EXEC_DRAIN_MS = 3000;
 /** ExecSync output kept per stream (CRI-O's limit); the kubelet's probes need far less. */
-export const EXEC_SYNC_MAX_BYTES = 16 * 1024 * 1024;
+const EXEC_SYNC_MAX_BYTES = 16 * 1024 * 1024;
 
-export interface CreateContainerOptions {
+interface CreateContainerOptions {
   /** The CRI log file (k8s-file format). */
   logPath: string;
   /** conmon writes <exitDir>/<id> with the exit status. */
@@ -70,9 +70,9 @@ export interface CreatedContainer {
   conmonStartTime: string | undefined;
 }
 
-export type RuntimeStatus = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
+type RuntimeStatus = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
 
-export interface RuntimeState {
+interface RuntimeState {
   id: string;
   status: RuntimeStatus;
   pid: number;
@@ -80,7 +80,7 @@ export interface RuntimeState {
   created?: string;
 }
 
-export interface ExecSyncResult {
+interface ExecSyncResult {
   stdout: Buffer;
   stderr: Buffer;
   /** The exec'd process's exit code (a timeout is a DEADLINE_EXCEEDED error instead). */

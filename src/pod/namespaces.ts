@@ -32,7 +32,7 @@ export interface PinnedNamespaces {
   user?: string;
 }
 
-export interface PinRequest {
+interface PinRequest {
   /** Directory for the files, e.g. <state>/ns/<podId>; created if missing. */
   dir: string;
   /** Pin a new netns (false: host network, no file). */
@@ -134,7 +134,7 @@ export async function pinPodNamespaces(req: PinRequest, runner: Runner = run): P
   return out;
 }
 
-export interface PodNamespaceFiles {
+interface PodNamespaceFiles {
   user: string;
   net: string;
   uts: string;

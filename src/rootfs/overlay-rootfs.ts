@@ -37,7 +37,7 @@ export interface ContainerRootfsOptions {
   tmpDir?: string;
 }
 
-export interface MountedRootfs {
+interface MountedRootfs {
   target: string;
   /** plain: no user namespace; fd/tmpdir: idmapped lowers; copy: overlay over shifted copies. */
   how: 'plain' | 'fd' | 'tmpdir' | 'copy';

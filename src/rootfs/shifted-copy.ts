@@ -11,7 +11,7 @@ import { run, type Runner } from '../common/exec.js';
 import { hostIdFor, mapArg, type IdRange } from '../userns/mapping-rules.js';
 import { readMountInfo, type MountInfoEntry } from '../common/mountinfo.js';
 
-export interface ShiftedCopyOptions {
+interface ShiftedCopyOptions {
   /** Layer dirs, bottom first. */
   layers: readonly string[];
   cacheDir: string;

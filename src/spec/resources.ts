@@ -49,7 +49,7 @@ export function cpuMemoryFromCri(r: CriCpuMemory, what = ''): Pick<LinuxResource
   return out;
 }
 
-export interface ClampedOomScoreAdj {
+interface ClampedOomScoreAdj {
   value: number;
   clamped: boolean;
 }

@@ -39,7 +39,7 @@ function groupByName(ctx: SpecContext, groups: GroupEntry[], name: string, sourc
   return g.gid;
 }
 
-export interface ResolvedUser {
+interface ResolvedUser {
   uid: number;
   gid: number;
   /** The passwd entry of the uid, when the image has one (for groups and HOME). */
@@ -50,7 +50,7 @@ export interface ResolvedUser {
  * Resolves an image `User` string: "", "name", "uid", "uid:gid", "name:group", "uid:group", "name:gid"
  * (image-spec config.md). Without a group part the gid is the user's passwd gid, else 0 (Docker's rule).
  */
-export function resolveImageUser(ctx: SpecContext, user: string, users: PasswdEntry[], groups: GroupEntry[]): ResolvedUser {
+function resolveImageUser(ctx: SpecContext, user: string, users: PasswdEntry[], groups: GroupEntry[]): ResolvedUser {
   const source = `image User "${user}"`;
   const colon = user.indexOf(':');
   const userPart = colon < 0 ? user : user.slice(0, colon);
@@ -75,7 +75,7 @@ export function resolveImageUser(ctx: SpecContext, user: string, users: PasswdEn
 }
 
 /** The user from the CRI security context if it names one, else from the image. */
-export function resolveUser(ctx: SpecContext): ResolvedUser {
+function resolveUser(ctx: SpecContext): ResolvedUser {
   const sc = securityContext(ctx);
   const users = passwdOf(ctx);
   const groups = groupOf(ctx);

@@ -7,7 +7,7 @@ import { dirUsage as realDirUsage, type DirUsage } from './dir-usage.js';
 import { readPodNetDev, type NetnsTarget } from './netns-dev.js';
 import { countProcessFds, fsCapacity as realFsCapacity, type CgroupDetail, type FsCapacity } from '../cgroup/cadvisor-reader.js';
 
-export interface ContainerTarget {
+interface ContainerTarget {
   id: string;
   /** Absolute cgroup path (OCI linux.cgroupsPath). */
   cgroupPath: string;
@@ -15,7 +15,7 @@ export interface ContainerTarget {
   upperDir: string;
 }
 
-export interface PodTarget {
+interface PodTarget {
   id: string;
   /** The pod's cgroup parent: its containers' cgroups are children, so it holds their totals. */
   cgroupPath: string;
@@ -23,7 +23,7 @@ export interface PodTarget {
   netns?: NetnsTarget;
 }
 
-export interface CpuStat extends CpuSample {
+interface CpuStat extends CpuSample {
   /** Rate since the previous sample of the same target, in nanocores. */
   nanoCores?: bigint;
 }
@@ -48,7 +48,7 @@ export interface ContainerDetail {
   fs?: FsCapacity;
 }
 
-export interface NetworkSample {
+interface NetworkSample {
   interfaces: InterfaceSample[];
   default?: InterfaceSample;
 }
@@ -57,7 +57,7 @@ export interface PodSample extends CgroupStats {
   network?: NetworkSample;
 }
 
-export interface StatsCollectorDeps {
+interface StatsCollectorDeps {
   cgroups: CgroupReader;
   now(): bigint;
   dirUsage?: (dir: string) => Promise<DirUsage | undefined>;

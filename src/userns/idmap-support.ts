@@ -21,14 +21,14 @@ const atLeast = (k: [number, number], f: [number, number]): boolean => k[0] > f[
  * What each filesystem needs for idmapped mounts (FS_ALLOW_IDMAP). Versions: kernel history as summarised
  * in shared/reference/userns-kep127.md §8 (f2fs, cephfs and fuse approximate).
  */
-export interface IdmapFloor {
+interface IdmapFloor {
   since?: [number, number];
   /** Set when no kernel version helps: what to do instead. */
   never?: string;
   note?: string;
 }
 
-export const IDMAP_FLOORS: Readonly<Record<string, IdmapFloor>> = {
+const IDMAP_FLOORS: Readonly<Record<string, IdmapFloor>> = {
   ext4: { since: [5, 12] },
   xfs: { since: [5, 12] },
   vfat: { since: [5, 12] },
@@ -76,7 +76,7 @@ export function idmapRequirement(fsType: string, kernelRelease: string): string 
     'check how this filesystem is mounted (a mount in another user namespace, or a filesystem built without idmap support)';
 }
 
-export interface VolumeRef {
+interface VolumeRef {
   containerPath: string;
   hostPath: string;
 }
@@ -89,19 +89,19 @@ export interface ProbeFacts {
 }
 
 /** The FAILED_PRECONDITION error for a volume whose filesystem cannot be idmapped. */
-export function idmapUnsupportedError(volume: VolumeRef, fs: ProbeFacts, failure: SyscallFailure, kernelRelease: string): CriusError {
+function idmapUnsupportedError(volume: VolumeRef, fs: ProbeFacts, failure: SyscallFailure, kernelRelease: string): CriusError {
   return failedPrecondition(
     `volume ${volume.containerPath} (host path ${volume.hostPath}) cannot be an idmapped mount for a pod with a user namespace: ` +
     `its filesystem ${fs.fsType} (${fs.source} mounted at ${fs.mountPoint}) refused ${failure.syscall} with ${failure.errno} ` +
     `on Linux ${kernelRelease}; ${idmapRequirement(fs.fsType, kernelRelease)}`);
 }
 
-export type ProbeOutcome = { ok: true; fs: ProbeFacts } | { ok: false; fs: ProbeFacts; failure: SyscallFailure };
+type ProbeOutcome = { ok: true; fs: ProbeFacts } | { ok: false; fs: ProbeFacts; failure: SyscallFailure };
 
 /** Tries an idmapped clone of the mount at path; the production one is probeIdmap with a pinned userns. */
 export type IdmapProbeFn = (path: string) => Promise<{ ok: true } | SyscallFailure>;
 
-export interface IdmapSupportOptions {
+interface IdmapSupportOptions {
   probe: IdmapProbeFn;
   /** Reads /proc/self/mountinfo; swapped in unit tests. */
   mountInfo?: () => string;

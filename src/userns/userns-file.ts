@@ -22,7 +22,7 @@ export interface IdMappingPair {
 const UMOUNT = '/usr/bin/umount';
 
 /** native/build/crius-userns. */
-export function usernsHelperPath(): string {
+function usernsHelperPath(): string {
   return nativeBuildPath('crius-userns');
 }
 
@@ -61,7 +61,7 @@ function checkRange(r: IdRange, what: string): void {
   }
 }
 
-export function checkMapping(map: IdMappingPair): void {
+function checkMapping(map: IdMappingPair): void {
   checkRange(map.uid, 'uid');
   checkRange(map.gid, 'gid');
 }

@@ -31,7 +31,7 @@ export function ociUnavailable(runtimePath: string): string | null {
   return null;
 }
 
-export interface TestContainer {
+interface TestContainer {
   id: string;
   bundle: string;
   logPath: string;
@@ -68,7 +68,6 @@ async function conmonPidsMentioning(text: string): Promise<number[]> {
   return out;
 }
 
-export { conmonPidsMentioning };
 
 export async function createOciFixture(handler: { name: string; path: string }): Promise<OciFixture> {
   const dir = await mkdtemp('/tmp/crius-oci-');

@@ -52,7 +52,7 @@ function alive(pid: number): boolean {
  * SIGKILL): every crius-stream-* dir whose owner process is gone has its container deleted (conmon then
  * exits by itself) and the dir removed.
  */
-export async function sweepStaleStreamContainers(): Promise<void> {
+async function sweepStaleStreamContainers(): Promise<void> {
   const { readdir } = await import('node:fs/promises');
   for (const name of await readdir(tmpdir())) {
     if (!name.startsWith('crius-stream-')) continue;

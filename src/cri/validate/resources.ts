@@ -5,12 +5,12 @@ import { shown } from './text.js';
 import { parseInt64 } from '../../common/int64.js';
 
 /** CFS bandwidth (kernel/sched/core.c): period within 1 ms..1 s, quota at least 1 ms, in microseconds. */
-export const MIN_CFS_PERIOD_US = 1000;
-export const MAX_CFS_PERIOD_US = 1_000_000;
-export const MIN_CFS_QUOTA_US = 1000;
+const MIN_CFS_PERIOD_US = 1000;
+const MAX_CFS_PERIOD_US = 1_000_000;
+const MIN_CFS_QUOTA_US = 1000;
 /** cpu.shares range (cgroup v1; the kubelet's MinShares and MaxShares). */
-export const MIN_CPU_SHARES = 2;
-export const MAX_CPU_SHARES = 262_144;
+const MIN_CPU_SHARES = 2;
+const MAX_CPU_SHARES = 262_144;
 
 /** Highest CPU and memory-node number this host can have (/sys/devices/system/{cpu,node}/possible). */
 export interface HostCpuset {
