@@ -2,7 +2,7 @@
 // into the image store. Every file is streamed into the content store under its computed digest (OCI
 // blobs are verified against their names); then each image is committed like a pull: layers unpacked
 // and verified against the config's diff IDs, names recorded.
-import { createReadStream, closeSync, openSync, readSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
@@ -11,7 +11,7 @@ import { IMAGES_LOCK, type ImageInfo, type ImageStore } from './image-store.js';
 import { MediaType, parseManifest, selectPlatform, hostPlatform, type Descriptor, type ImageManifest, type Platform } from './manifest.js';
 import { parseReference, taggedName } from './reference.js';
 import { splitEntryName } from './tar-path.js';
-import { detectCompression } from './unpack-layer.js';
+import { compressionOf } from './unpack-layer.js';
 
 interface ImportOptions {
   /** Names to give the imported image(s) when the archive carries none (or in addition). */
@@ -20,16 +20,6 @@ interface ImportOptions {
 }
 
 const SMALL_JSON_LIMIT = 4 * 1024 * 1024;
-
-function head(path: string): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const b = Buffer.alloc(4);
-    return b.subarray(0, readSync(fd, b, 0, 4, 0));
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function tagNames(names: readonly string[]): Array<{ name: string; kind: 'tag' }> {
   const out: Array<{ name: string; kind: 'tag' }> = [];
@@ -53,7 +43,7 @@ async function doImport(store: ImageStore, file: string, opts: ImportOptions): P
   const json = new Map<string, Buffer>();
   const ex = extract();
   const src = createReadStream(file, { highWaterMark: 256 * 1024 });
-  const gz = detectCompression(head(file)) === 'gzip';
+  const gz = compressionOf(file) === 'gzip';
   const consume = (async () => {
     for await (const entry of ex) {
       const h = entry.header;
@@ -126,7 +116,7 @@ async function doImport(store: ImageStore, file: string, opts: ImportOptions): P
       const layers: Descriptor[] = (e.Layers ?? []).map((l) => {
         const f = files.get(clean(l));
         if (!f) throw notFound(`${file}: layer "${l}" named in manifest.json is not in the archive`);
-        const c = detectCompression(head(store.content.path(f.digest)));
+        const c = compressionOf(store.content.path(f.digest));
         const mediaType = c === 'gzip' ? MediaType.ociLayerGzip : c === 'zstd' ? MediaType.ociLayerZstd : MediaType.ociLayerTar;
         return { mediaType, digest: f.digest, size: f.size };
       });

@@ -62,7 +62,7 @@ interface UnpackResult {
 type Compression = 'gzip' | 'zstd' | 'none';
 
 /** Detects compression from the blob's magic bytes (docker-save layers carry no media type). */
-export function detectCompression(head: Buffer): Compression {
+function detectCompression(head: Buffer): Compression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
   return 'none';
@@ -165,6 +165,11 @@ const UMASK = process.umask();
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
 
+/** The compression of a blob on disk, from its first bytes. */
+export function compressionOf(path: string): Compression {
+  return detectCompression(readHead(path));
+}
+
 function readHead(path: string): Buffer {
   const fd = openSync(path, 'r');
   try {
@@ -245,7 +250,7 @@ async function unpackInto(root: string, opts: UnpackOptions): Promise<UnpackResu
  * diff ID. A cap passed, a cancel or a broken stream tears the whole pipeline down.
  */
 async function streamEntries(opts: UnpackOptions, layer: LayerWriter, breathe: () => Promise<void> | undefined): Promise<string> {
-  const compression = detectCompression(readHead(opts.blobPath));
+  const compression = compressionOf(opts.blobPath);
   const src = createReadStream(opts.blobPath, { highWaterMark: 256 * 1024 });
   const maxBytes = opts.maxUnpackedBytes ?? Number.POSITIVE_INFINITY;
   const hasher = new HashTransform(maxBytes, () => layer.limitReached(new CriusError('FAILED_PRECONDITION',

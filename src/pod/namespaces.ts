@@ -11,11 +11,11 @@
 // KEP-127 notes, containerd setupNetnsWithinUserns); their sysctls then go through applyPodSysctls.
 // createPodNamespaces picks the form; removePinnedNamespaces takes either apart.
 import { readMountInfo } from '../common/mountinfo.js';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CriusError, internal, invalidArgument, wrap } from '../common/errors.js';
 import { ExecError, run, type Runner } from '../common/exec.js';
-import { pinWithUsernsHelper, removeNamespaceFiles, type IdMappingPair } from '../userns/userns-file.js';
+import { pinWithUsernsHelper, removeNamespaceFiles, touchPinTarget, type IdMappingPair } from '../userns/userns-file.js';
 import { mapArg } from '../userns/mapping-rules.js';
 import type { NamespaceRequest } from './ports.js';
 import type { PodNamespacePaths } from './types.js';
@@ -25,12 +25,8 @@ const NSENTER = '/usr/bin/nsenter';
 const SH = '/bin/sh';
 const UMOUNT = '/usr/bin/umount';
 
-export interface PinnedNamespaces {
-  net?: string;
-  ipc?: string;
-  uts?: string;
-  user?: string;
-}
+/** The pinned files (the pid namespace is never pinned: it needs a live process). */
+export type PinnedNamespaces = Omit<PodNamespacePaths, 'pid'>;
 
 interface PinRequest {
   /** Directory for the files, e.g. <state>/ns/<podId>; created if missing. */
@@ -88,11 +84,6 @@ function applyArgs(hostname: string | undefined, sysctls: Record<string, string>
   return [SH, '-c', APPLY_SCRIPT, 'crius-ns', hostname ?? '', ...Object.entries(sysctls).flatMap(([k, v]) => [sysctlPath(k), v])];
 }
 
-async function touch(file: string): Promise<void> {
-  const fh = await open(file, 'a', 0o444);
-  await fh.close();
-}
-
 function nsError(what: string, err: unknown): CriusError {
   if (err instanceof CriusError) return err;
   if (err instanceof ExecError) {
@@ -121,7 +112,7 @@ export async function pinPodNamespaces(req: PinRequest, runner: Runner = run): P
   const what = `pin namespaces (${Object.keys(out).join(', ')}) in ${req.dir}`;
   try {
     await mkdir(req.dir, { recursive: true, mode: 0o700 });
-    for (const f of files) await touch(f);
+    for (const f of files) await touchPinTarget(f);
     const args: string[] = [];
     if (out.net) args.push(`--net=${out.net}`);
     if (out.ipc) args.push(`--ipc=${out.ipc}`);

@@ -26,8 +26,8 @@ function usernsHelperPath(): string {
   return nativeBuildPath('crius-userns');
 }
 
-async function touch(file: string): Promise<void> {
-  // The bind-mount target must exist; 0444 like the files `ip netns` makes.
+/** Creates the file a namespace is pinned on (a bind-mount target must exist); 0444 like `ip netns`'s. */
+export async function touchPinTarget(file: string): Promise<void> {
   const fh = await open(file, 'a', 0o444);
   await fh.close();
 }
@@ -76,7 +76,7 @@ export async function pinWithUsernsHelper(files: string[], map: IdMappingPair, a
   const pinned = files.find(isMountPoint);
   if (pinned) throw alreadyExists(`${what}: ${pinned} already pins a namespace; remove it first (removeNamespaceFiles)`);
   try {
-    for (const f of files) await touch(f);
+    for (const f of files) await touchPinTarget(f);
     await runner(usernsHelperPath(), args, { timeoutMs: 15_000 });
   } catch (err) {
     // Leave nothing behind: whatever got bound is unmounted and the files are removed.

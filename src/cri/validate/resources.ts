@@ -3,6 +3,7 @@
 import { invalidArgument } from '../../common/errors.js';
 import { shown } from './text.js';
 import { parseInt64 } from '../../common/int64.js';
+import type { CriCpuMemory } from '../../spec/resources.js';
 
 /** CFS bandwidth (kernel/sched/core.c): period within 1 ms..1 s, quota at least 1 ms, in microseconds. */
 const MIN_CFS_PERIOD_US = 1000;
@@ -18,13 +19,8 @@ export interface HostCpuset {
   maxMem: number;
 }
 
-export interface ResourcesInput {
-  cpu_period?: string | number | null;
-  cpu_quota?: string | number | null;
-  cpu_shares?: string | number | null;
-  cpuset_cpus?: string | null;
-  cpuset_mems?: string | null;
-}
+/** The CPU fields checked here, as spec/ reads them. */
+export type ResourcesInput = Pick<CriCpuMemory, 'cpu_period' | 'cpu_quota' | 'cpu_shares' | 'cpuset_cpus' | 'cpuset_mems'>;
 
 /** 0 when unset (proto3's default). */
 const int = (v: string | number | null | undefined, field: string): number => parseInt64(v, field) ?? 0;
