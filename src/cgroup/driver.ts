@@ -2,7 +2,7 @@
 // the runtime's driver from RuntimeConfig and must use the same one).
 //
 // - cgroupfs: crius names cgroup paths itself, beneath its own cgroup (mode.ts). On a pure v2 host
-//   the controllers must be enabled in cgroup.subtree_control down to the containers (host-setup.ts).
+//   the controllers must be enabled in cgroup.subtree_control down to the containers (host.ts prepareV2Subtree).
 // - systemd: the kubelet's cgroup_parent is a slice name ("kubepods-burstable-pod<uid>.slice"); each
 //   container and each conmon is a transient scope under it, created by crun/runc (--systemd-cgroup,
 //   cgroupsPath "<slice>:crius:<id>") and by systemd-run. systemd enables the controllers the scopes

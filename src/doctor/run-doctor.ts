@@ -18,7 +18,7 @@ import { checkHandler, checkUsernsHandlers } from './handler-checks.js';
 import { checkAppArmor, checkCapSysResource, checkCgroupDriver, checkCgroups, checkStateDirTraversal, checkSubidRange, parseSubidFile, type SubidEntry } from './host-checks.js';
 import { stateDirTraversalProblem } from '../daemon/private-state.js';
 import { cgroupDriverProblem, defaultCgroupDriver } from '../cgroup/driver.js';
-import { pid1IsSystemd } from '../oci/host-setup.js';
+import { pid1IsSystemd } from '../cgroup/host.js';
 import { apparmorEnabled, DEFAULT_APPARMOR_PROFILE, loadedProfiles } from '../oci/apparmor.js';
 
 /** cgroupDriver from the kubelet's config file (kubeadm writes /var/lib/kubelet/config.yaml), if any. */

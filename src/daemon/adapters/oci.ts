@@ -11,7 +11,8 @@ import { createOciRuntime, type OciRuntime } from '../../oci/runtime.js';
 import { readExit, ExitWatcher } from '../../oci/exit-files.js';
 import { processAlive } from '../../oci/process-liveness.js';
 import { recoverContainer } from '../../oci/recovery.js';
-import { containerCgroupPath, type OciHost } from '../../oci/host-setup.js';
+import type { OciHost } from '../../oci/host-setup.js';
+import { containerCgroupPath } from '../../cgroup/host.js';
 import type { OciPort } from '../../container/ports.js';
 import { loadedProfiles, type AppArmorState } from '../../oci/apparmor.js';
 

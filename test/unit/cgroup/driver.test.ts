@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import {
   cgroupDriverProblem, conmonScope, containerScope, defaultCgroupDriver, isCriusPodSlice, podSlice, slicePath, systemdCgroupsPath, systemdScopePath,
 } from '../../../src/cgroup/driver.js';
-import { containerCgroupFsPath, containerCgroupPath, podCgroupFsPath, podCgroupParent, prepareV2Subtree, type OciHost } from '../../../src/oci/host-setup.js';
+import { containerCgroupFsPath, containerCgroupPath, podCgroupFsPath, podCgroupParent, prepareV2Subtree } from '../../../src/cgroup/host.js';
+import type { OciHost } from '../../../src/oci/host-setup.js';
 import { sliceProperties } from '../../../src/cgroup/pod-resources.js';
 import { CriusError } from '../../../src/common/errors.js';
 
