@@ -279,7 +279,7 @@ export class ContainerService {
       const hostDevices = privileged ? await this.d.devices.all() : undefined;
       const built = buildContainerSpec({
         container: config,
-        sandbox: (sandboxConfig ?? pod.config),
+        sandbox: sandboxConfig ?? pod.config,
         image: image.config,
         passwd, group,
         runtime: {
