@@ -2,7 +2,8 @@
 // previous CPU sample of each target so usage_nano_cores is a rate over the kubelet's own polling window
 // (cAdvisor/containerd do the same); entries not sampled for 10 minutes are dropped.
 import type { CgroupReader, CgroupUsage } from '../cgroup/reader.js';
-import { defaultInterface, nanoCores, type CpuSample, type InterfaceSample, type MemorySample } from '../cgroup/parsers.js';
+import { nanoCores, type CpuSample, type MemorySample } from '../cgroup/parsers.js';
+import { defaultInterface, type InterfaceSample } from './netns-dev.js';
 import { dirUsage as realDirUsage, type DirUsage } from './dir-usage.js';
 import { readPodNetDev, type NetnsTarget } from './netns-dev.js';
 import { countProcessFds, fsCapacity as realFsCapacity, type CgroupDetail, type FsCapacity } from '../cgroup/cadvisor-reader.js';

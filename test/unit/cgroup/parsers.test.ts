@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpuFromV1, cpuFromV2, defaultInterface, memoryFromV1, memoryFromV2, nanoCores, parseFlatKeyed, parseNetDev, parseSingleValue } from '../../../src/cgroup/parsers.js';
+import { cpuFromV1, cpuFromV2, memoryFromV1, memoryFromV2, nanoCores, parseFlatKeyed, parseSingleValue } from '../../../src/cgroup/parsers.js';
+import { defaultInterface, parseNetDev } from '../../../src/stats/netns-dev.js';
 import { v1ControllerMounts } from '../../../src/cgroup/reader.js';
 
 const V1_STAT = `cache 4096
