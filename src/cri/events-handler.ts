@@ -13,7 +13,7 @@ import type { ContainerEventResponse } from '../generated/runtime/v1/ContainerEv
 import { toCriContainerStatus } from './container-handlers.js';
 import { toCriPodStatus } from './pod-handlers.js';
 
-export interface EventsSources {
+interface EventsSources {
   events: ContainerEvents;
   pods: { tryGet(id: string): Pod | undefined };
   containers: { list(podId?: string): Promise<Container[]> };

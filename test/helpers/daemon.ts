@@ -36,7 +36,7 @@ export interface TestDaemon {
   cleanup(): Promise<void>;
 }
 
-export interface TestDaemonOptions {
+interface TestDaemonOptions {
   /** TOML text; root/state/socket are passed as flags, so leave them out. */
   config?: string;
   extraArgs?: string[];

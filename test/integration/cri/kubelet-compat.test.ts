@@ -4,7 +4,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname as osHostname } from 'node:os';
-import type * as grpc from '@grpc/grpc-js';
 import { containerConfig, podConfig, podUserns, removePod, startCriNode, type CriNode } from '../../helpers/cri-fixture.js';
 import { subscribed, waitFor } from '../../helpers/daemon.js';
 import { HANDLERS } from '../../helpers/host-binaries.js';
@@ -39,7 +38,7 @@ async function execSync(id: string, cmd: string[], timeout = 0): Promise<{ stdou
 for (const h of HANDLERS) {
   test(`${h.name}: GetContainerEvents carries the sandbox's own lifecycle, in order, with statuses`, async (t) => {
     if (h.skip) { t.skip(h.skip); return; }
-    const stream = (node.daemon.client.runtime as unknown as { GetContainerEvents(req: object): grpc.ClientReadableStream<Event> }).GetContainerEvents({});
+    const stream = node.daemon.client.runtime.GetContainerEvents({});
     const events: Event[] = [];
     stream.on('data', (e: Event) => events.push(e));
     stream.on('error', () => undefined);

@@ -10,7 +10,7 @@ import { run } from '../../../src/common/exec.js';
 import { parseCriLog } from '../../../src/oci/cri-log.js';
 import { ExitWatcher, type ExitEvent } from '../../../src/oci/exit-files.js';
 import { processAlive, processStartTime } from '../../../src/oci/process-liveness.js';
-import { cgroupDirs } from '../../../src/oci/cgroup-mode.js';
+import { cgroupDirs } from '../../../src/cgroup/mode.js';
 import { createOciFixture, HANDLERS, ociUnavailable, type OciFixture } from '../../helpers/oci-fixture.js';
 import { pidsWithCmdline } from '../../helpers/stream-container.js';
 

@@ -7,7 +7,7 @@ import { FLAG_FIN, FrameType, encodeControl, encodeData } from '../../../src/str
 import { Duplex } from 'node:stream';
 import { waitFor } from '../../helpers/daemon.js';
 
-async function pair(): Promise<{ client: SpdyConnection; server: SpdyConnection; cleanup: () => void }> {
+async function pair(): Promise<{ client: SpdyConnection; server: SpdyConnection; clientSocket: net.Socket; cleanup: () => void }> {
   const srv = net.createServer();
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');
@@ -17,7 +17,7 @@ async function pair(): Promise<{ client: SpdyConnection; server: SpdyConnection;
   await once(c, 'connect').catch(() => undefined);
   const client = new SpdyConnection(c, { isServer: false });
   const server = new SpdyConnection(s, { isServer: true });
-  return { client, server, cleanup: () => { c.destroy(); s.destroy(); srv.close(); } };
+  return { client, server, clientSocket: c, cleanup: () => { c.destroy(); s.destroy(); srv.close(); } };
 }
 
 function collect(s: SpdyStream): Promise<Buffer> {
@@ -134,10 +134,9 @@ test('inbound flow control: a stream nobody reads holds the socket, buffers stay
 });
 
 test('a frame larger than MAX_INBOUND_FRAME is a protocol error (GOAWAY), not a 16 MiB buffer', async () => {
-  const { client, server, cleanup } = await pair();
+  const { server, clientSocket: sock, cleanup } = await pair();
   try {
     const errored = once(server, 'error') as Promise<[Error]>;
-    const sock = (client as unknown as { socket: net.Socket }).socket;
     const header = Buffer.alloc(8);
     header.writeUInt32BE(1, 0);
     header.writeUIntBE(MAX_INBOUND_FRAME + 1, 5, 3);
