@@ -14,7 +14,7 @@ import { processHostIds } from '../spec/userns.js';
 import { loadLocalhostSeccomp } from './seccomp-file.js';
 import { cleanContainerPath, cleanImageSubPath, imageVolumesToCreate } from '../spec/mounts.js';
 import type { Spec } from '../spec/oci-types.js';
-import type { ContainerConfigInput, SandboxConfigInput } from '../spec/types.js';
+import type { SandboxConfigInput } from '../spec/types.js';
 import type { Pod } from '../pod/types.js';
 import { nowNanos } from '../pod/sandbox-service.js';
 import type { DevicePort, HandlerPort, ImagePort, OciPort, RootfsPort, VolumeProbePort } from './ports.js';
@@ -28,7 +28,7 @@ import type { ContainerEventType, EventSink } from './events.js';
 import { ociResourcesFromCri, type CriLinuxResources } from './update-resources.js';
 import { parseProcStatusUser, userFromSpec, userInContainer, type LinuxUser } from './process-user.js';
 
-export interface ContainerServiceDeps {
+interface ContainerServiceDeps {
   containers: ContainerStore<ContainerConfig, ContainerRuntime>;
   /** Finds a pod by ID (throws NOT_FOUND). */
   pod(id: string): Pod;
@@ -55,9 +55,9 @@ export interface ContainerServiceDeps {
   orphanGraceMs?: number;
 }
 
-export type ExitReason = 'Completed' | 'Error' | 'OOMKilled';
+type ExitReason = 'Completed' | 'Error' | 'OOMKilled';
 
-export function exitReason(exitCode: number, oomKilled: boolean): ExitReason {
+function exitReason(exitCode: number, oomKilled: boolean): ExitReason {
   if (oomKilled) return 'OOMKilled';
   return exitCode === 0 ? 'Completed' : 'Error';
 }
@@ -283,8 +283,8 @@ export class ContainerService {
       const deviceNodes = privileged ? {} : await this.deviceNodes(config.devices ?? []);
       const hostDevices = privileged ? await this.d.devices.all() : undefined;
       const built = buildContainerSpec({
-        container: config as unknown as ContainerConfigInput,
-        sandbox: (sandboxConfig ?? pod.config) as unknown as SandboxConfigInput,
+        container: config,
+        sandbox: sandboxConfig ?? pod.config,
         image: image.config,
         passwd, group,
         runtime: {
@@ -577,7 +577,7 @@ export class ContainerService {
   private async processOf(c: Container, cmd: string[], tty: boolean): Promise<Record<string, unknown>> {
     if (c.state !== 'running') throw failedPrecondition(`container "${c.name}" (${c.id}) is ${c.state}, not running`);
     const spec = JSON.parse(await readFile(join(c.runtime.bundle, 'config.json'), 'utf8')) as Spec;
-    return { ...(spec.process as unknown as Record<string, unknown>), args: cmd, terminal: tty };
+    return { ...spec.process, args: cmd, terminal: tty };
   }
 
   async execSync(id: string, cmd: string[], timeoutSeconds: number): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {

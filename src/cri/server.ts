@@ -15,7 +15,7 @@ export type UnaryHandler = (request: never, ctx: CallContext) => Promise<object>
 /** A server-streaming RPC implementation (GetContainerEvents). */
 export type StreamHandler = (request: never, call: grpc.ServerWritableStream<object, object>) => Promise<void>;
 
-export interface CallContext {
+interface CallContext {
   method: string;
   /** Aborted when the client cancels or its deadline passes. */
   signal: AbortSignal;
@@ -28,7 +28,7 @@ export interface CriHandlers {
   observer?: RpcObserver;
 }
 
-export type RpcObserver = (o: { method: string; code: string; durationMs: number }) => void;
+type RpcObserver = (o: { method: string; code: string; durationMs: number }) => void;
 
 export interface CriServer {
   server: grpc.Server;
@@ -168,7 +168,7 @@ function round(ms: number): number {
 }
 
 /** True when something accepts connections on the unix socket at path. */
-export function socketIsLive(path: string, timeoutMs = 1000): Promise<boolean> {
+function socketIsLive(path: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(path);
     const t = setTimeout(() => { s.destroy(); resolve(false); }, timeoutMs);
@@ -181,7 +181,7 @@ export function socketIsLive(path: string, timeoutMs = 1000): Promise<boolean> {
  * Prepares the socket path: a stale socket (nobody listening) left by a crashed daemon is removed;
  * a live one means another daemon serves it, and that is refused.
  */
-export async function claimSocket(path: string): Promise<void> {
+async function claimSocket(path: string): Promise<void> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o711 });
   if (!existsSync(path)) return;
   const st = lstatSync(path);

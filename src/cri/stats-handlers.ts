@@ -9,7 +9,8 @@ import { invalidArgument, notFound } from '../common/errors.js';
 import type { Container } from '../container/types.js';
 import type { Pod } from '../pod/types.js';
 import type { CgroupStats, ContainerSample, PodSample, StatsCollector } from '../stats/stats-collector.js';
-import type { InterfaceSample, PsiLine, PsiSample } from '../stats/cgroup-parsers.js';
+import type { PsiLine, PsiSample } from '../cgroup/parsers.js';
+import type { InterfaceSample } from '../stats/netns-dev.js';
 import type { IoUsage } from '../generated/runtime/v1/IoUsage.js';
 import type { PsiData } from '../generated/runtime/v1/PsiData.js';
 import type { PsiStats } from '../generated/runtime/v1/PsiStats.js';
@@ -19,7 +20,7 @@ export interface StatsSources {
   pods: { list(): Pod[]; get(id: string): Pod };
   containers: { list(podId?: string): Promise<Container[]>; get(id: string): Container };
   collector: StatsCollector;
-  /** The container's cgroupsPath from its pod's cgroup parent (oci/cgroup-mode.ts containerCgroupsPath). */
+  /** The container's cgroupsPath from its pod's cgroup parent (cgroup/mode.ts containerCgroupsPath). */
   cgroupsPath(podParent: string, containerId: string): string;
   /** The cgroupfs path of a pod's cgroup parent (systemd driver: the slice's path); identity when absent. */
   podCgroupPath?(podParent: string): string;
@@ -69,7 +70,7 @@ export function podTarget(p: Pod, running: Container[], cgroupPath: (parent: str
   return net ? { id: p.id, cgroupPath: cg, netns: { netnsPath: net, pids } } : { id: p.id, cgroupPath: cg };
 }
 
-export function toCriContainerStats(src: StatsSources, c: Container, s: ContainerSample): ContainerStats {
+function toCriContainerStats(src: StatsSources, c: Container, s: ContainerSample): ContainerStats {
   return {
     attributes: { id: c.id, metadata: c.config.metadata, labels: c.config.labels ?? {}, annotations: c.config.annotations ?? {} },
     cpu: cpuUsage(s),
@@ -81,7 +82,7 @@ export function toCriContainerStats(src: StatsSources, c: Container, s: Containe
   };
 }
 
-export function toCriPodStats(p: Pod, s: PodSample, containers: ContainerStats[]): PodSandboxStats {
+function toCriPodStats(p: Pod, s: PodSample, containers: ContainerStats[]): PodSandboxStats {
   return {
     attributes: { id: p.id, metadata: p.config.metadata, labels: p.config.labels ?? {}, annotations: p.config.annotations ?? {} },
     linux: {
@@ -118,7 +119,7 @@ async function chunked<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): 
  * Container stats of the given containers (of known pods), sampled concurrently. `pods` is the pods by ID
  * when the caller has them already (ListPodSandboxStats: listing them once per pod was O(pods^2)).
  */
-export async function sampleContainers(src: StatsSources, list: Container[], pods: Map<string, Pod> = podsById(src)): Promise<ContainerStats[]> {
+async function sampleContainers(src: StatsSources, list: Container[], pods: Map<string, Pod> = podsById(src)): Promise<ContainerStats[]> {
   const out = await chunked(list, async (c) => {
     const pod = pods.get(c.podId);
     if (!pod) return undefined;
@@ -129,9 +130,9 @@ export async function sampleContainers(src: StatsSources, list: Container[], pod
 
 const podsById = (src: StatsSources): Map<string, Pod> => new Map(src.pods.list().map((p) => [p.id, p]));
 
-export async function samplePod(src: StatsSources, p: Pod, containers: Container[], pods?: Map<string, Pod>): Promise<PodSandboxStats> {
+async function samplePod(src: StatsSources, p: Pod, containers: Container[]): Promise<PodSandboxStats> {
   const running = containers.filter((c) => c.state === 'running');
-  const [s, cstats] = await Promise.all([src.collector.pod(podTarget(p, running, src.podCgroupPath)), sampleContainers(src, containers, pods ?? new Map([[p.id, p]]))]);
+  const [s, cstats] = await Promise.all([src.collector.pod(podTarget(p, running, src.podCgroupPath)), sampleContainers(src, containers, new Map([[p.id, p]]))]);
   return toCriPodStats(p, s, cstats);
 }
 

@@ -3,10 +3,11 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { capabilitiesFromMask } from '../spec/defaults.js';
-import type { Config } from './config.js';
+import type { Config } from '../config/config.js';
 import type { Db } from '../store/db.js';
 import type { Logger } from '../common/logger.js';
-import type { FeaturesCache, KernelFacts } from '../oci/features.js';
+import type { FeaturesCache } from '../oci/features.js';
+import type { KernelFacts } from '../common/kernel.js';
 import type { CriHandlers, UnaryHandler } from '../cri/server.js';
 import { makeRuntimeInfoHandlers } from '../cri/runtime-info.js';
 import { makeImageServiceHandlers } from '../cri/image-service.js';
@@ -17,12 +18,14 @@ import { PodStore } from '../store/pods.js';
 import { ContainerStore } from '../store/containers.js';
 import { SandboxService } from '../pod/sandbox-service.js';
 import { ContainerService } from '../container/container-service.js';
-import { containerCgroupFsPath, detectOciHost, podCgroupFsPath } from '../oci/host-setup.js';
+import { detectOciHost } from '../oci/host-setup.js';
+import { containerCgroupFsPath, podCgroupFsPath } from '../cgroup/host.js';
 import { createCni } from '../network/cni.js';
 import { openLazyNativeIdmapProbe } from '../userns/idmap-probe.js';
 import { createIdmapSupport } from '../userns/idmap-support.js';
 import { cleanupTemporaryIdmapMounts } from '../rootfs/overlay-rootfs.js';
-import { createOciAdapter, nativeBinary } from './adapters/oci.js';
+import { createOciAdapter } from './adapters/oci.js';
+import { nativeBuildPath } from '../common/install-root.js';
 import { cgroupAdapter, infraAdapter, namespaceAdapter, shmAdapter } from './adapters/pod.js';
 import { deviceAdapter, handlerAdapter, imageAdapter, readImageFile, rootfsAdapter, volumeAdapter } from './adapters/container.js';
 import { readHostCpuset } from '../common/kernel.js';
@@ -38,7 +41,7 @@ import { ContainerEvents } from '../container/events.js';
 import { makeEventsHandler } from '../cri/events-handler.js';
 import { makeStatsHandlers } from '../cri/stats-handlers.js';
 import { makeMetricsHandlers } from '../cri/pod-metrics.js';
-import { createCgroupReader } from '../stats/cgroup-reader.js';
+import { createCgroupReader } from '../cgroup/reader.js';
 import { StatsCollector } from '../stats/stats-collector.js';
 import type { DaemonMetrics } from './metrics.js';
 import { METRICS_OFF } from './metrics-off.js';
@@ -46,13 +49,13 @@ import { instrumentOci } from './instrument.js';
 import type { StreamHandler } from '../cri/server.js';
 import { makePodResourcesHandlers } from '../cri/pod-resources.js';
 import { makeStatsStreamHandlers } from '../cri/stats-streams.js';
-import { applyPodLimits, applySliceLimits } from '../oci/pod-cgroup-resources.js';
+import { applyPodLimits, applySliceLimits } from '../cgroup/pod-resources.js';
 import { CriusError, errorMessage } from '../common/errors.js';
 import { KeyedLock } from '../common/keyed-lock.js';
 import { getMeta, setMeta } from '../store/meta.js';
 
 /** store/meta.ts key of the boot ID recorded at the last start. */
-export const BOOT_ID_KEY = 'boot_id';
+const BOOT_ID_KEY = 'boot_id';
 
 function readBootId(): string | undefined {
   try {
@@ -64,7 +67,7 @@ function readBootId(): string | undefined {
 import { podTraversalProblem } from './private-state.js';
 import { setUpAppArmor } from '../oci/apparmor.js';
 
-export interface WiringDeps {
+interface WiringDeps {
   config: Config;
   db: Db;
   features: FeaturesCache;
@@ -73,7 +76,7 @@ export interface WiringDeps {
   version: string;
 }
 
-export interface Wired {
+interface Wired {
   handlers: CriHandlers;
   pods: SandboxService;
   containers: ContainerService;
@@ -89,7 +92,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
   const images = new ImageStore({ root: join(config.rootDir, 'images'), db: deps.db, registries: config.registries, limits: config.images, logger: logger.child({ module: 'image' }) });
   images.recover();
 
-  const host = await detectOciHost(logger, nativeBinary('crius-oci-wrap'), config.cgroupManager);
+  const host = await detectOciHost(logger, nativeBuildPath('crius-oci-wrap'), config.cgroupManager);
   const apparmor = await setUpAppArmor(join(config.stateDir, 'apparmor'));
   logger.info('apparmor', { enabled: apparmor.enabled, defaultProfile: apparmor.defaultProfile ?? null, ...(apparmor.reason ? { reason: apparmor.reason } : {}) });
   const oci = createOciAdapter(config, host, logger.child({ module: 'oci' }), apparmor);

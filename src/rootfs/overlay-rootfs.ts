@@ -5,7 +5,8 @@
 // KEP-127 notes §6). The chown-copy fallback exists only when configured ([userns] rootfs = "copy").
 import { chown, mkdir, readdir, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { mountCountAt } from '../common/mountinfo.js';
 import { internal, invalidArgument, wrap } from '../common/errors.js';
 import { run, type Runner } from '../common/exec.js';
 import { idmapHelper, mountOverlay, type IdmapHelper, type OverlayMethod } from '../userns/idmap-helper.js';
@@ -37,7 +38,7 @@ export interface ContainerRootfsOptions {
   tmpDir?: string;
 }
 
-export interface MountedRootfs {
+interface MountedRootfs {
   target: string;
   /** plain: no user namespace; fd/tmpdir: idmapped lowers; copy: overlay over shifted copies. */
   how: 'plain' | 'fd' | 'tmpdir' | 'copy';
@@ -88,11 +89,6 @@ export async function mountContainerRootfs(o: ContainerRootfsOptions): Promise<M
   }
 }
 
-function mountCount(target: string): number {
-  const esc = target.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === esc).length;
-}
-
 /**
  * Whether a filesystem is mounted on target, for a rootfs target (an overlay, on a plain directory of its
  * parent's filesystem): the overlay has a device of its own. A stat pair instead of a read of mountinfo,
@@ -102,7 +98,7 @@ function overlayMounted(target: string): boolean {
   try {
     return statSync(target).dev !== statSync(dirname(target)).dev;
   } catch {
-    return mountCount(target) > 0; // unreadable (a broken mount?): ask mountinfo
+    return mountCountAt(target) > 0; // unreadable (a broken mount?): ask mountinfo
   }
 }
 
@@ -134,11 +130,11 @@ export async function cleanupTemporaryIdmapMounts(tmpDir: string, runner: Runner
   const removed: string[] = [];
   for (const n of names) {
     const d = join(tmpDir, n);
-    for (let i = 0; i < 8 && mountCount(join(d, 'm')) > 0; i++) {
+    for (let i = 0; i < 8 && mountCountAt(join(d, 'm')) > 0; i++) {
       await runner('/usr/bin/umount', ['-l', join(d, 'm')], { timeoutMs: 30_000 });
     }
     // Never recurse into a dir that is still a mount point: that would delete image layer files.
-    if (mountCount(join(d, 'm')) > 0) throw internal(`cannot detach the temporary idmapped mount at ${join(d, 'm')}; left in place`);
+    if (mountCountAt(join(d, 'm')) > 0) throw internal(`cannot detach the temporary idmapped mount at ${join(d, 'm')}; left in place`);
     // rmdir only: an unexpected non-empty dir stays for a human to look at.
     await rmdir(join(d, 'm')).catch(() => {});
     await rmdir(d);

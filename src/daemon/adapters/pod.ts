@@ -1,54 +1,26 @@
-// pod/'s ports over the mechanisms: namespaces (userns/ for user-namespaced pods, pod/namespaces for the
-// rest), the /dev/shm tmpfs, and cgroups beneath crius's own.
+// pod/'s ports over the mechanisms: namespaces (pod/namespaces.ts, both forms), the /dev/shm tmpfs, and cgroups beneath crius's own.
 import { join } from 'node:path';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { run } from '../../common/exec.js';
-import { wrap } from '../../common/errors.js';
-import { canSetHostnameInside, createPodNamespaces, removeNamespaceFiles } from '../../userns/userns-file.js';
-import { applyPodSysctls, pinPodNamespaces, removePinnedNamespaces, checkSysctls } from '../../pod/namespaces.js';
-import { podCgroupParent, removePodCgroup, type OciHost } from '../../oci/host-setup.js';
+import { createPodNamespaces, removePinnedNamespaces } from '../../pod/namespaces.js';
+import type { OciHost } from '../../oci/host-setup.js';
+import { podCgroupParent, removePodCgroup } from '../../cgroup/host.js';
 import type { CgroupPort, InfraPort, NamespacePort, ShmPort } from '../../pod/ports.js';
 import type { Pod } from '../../pod/types.js';
 import { preparePauseRootfs, PAUSE_IN_ROOTFS } from '../../pod/infra-rootfs.js';
 import { buildSandboxSpec } from '../../spec/build.js';
 import { checkIdmapSupport, handlerCapabilities } from '../../spec/idmap-check.js';
-import type { SandboxConfigInput } from '../../spec/types.js';
 import type { FeaturesCache } from '../../oci/features.js';
 import type { Logger } from '../../common/logger.js';
-import type { Config } from '../config.js';
-import { nativeBinary, type OciAdapter } from './oci.js';
+import type { Config } from '../../config/config.js';
+import type { OciAdapter } from './oci.js';
+import { nativeBuildPath } from '../../common/install-root.js';
 import { writeFile } from 'node:fs/promises';
 import { loadLocalhostSeccomp } from '../../container/seccomp-file.js';
 
 export function namespaceAdapter(): NamespacePort {
   return {
-    async create(req) {
-      if (req.userns.kind === 'pod') {
-        checkSysctls(req.sysctls, { net: true, ipc: true, uts: true });
-        const files = { user: join(req.dir, 'user'), net: join(req.dir, 'net'), uts: join(req.dir, 'uts'), ipc: join(req.dir, 'ipc') };
-        await mkdir(req.dir, { recursive: true, mode: 0o711 });
-        const map = { uid: req.userns.uid, gid: req.userns.gid };
-        // The hostname is set by the process that creates the namespaces when it can be: one spawn per pod.
-        const setInside = canSetHostnameInside(req.hostname, map);
-        await createPodNamespaces(files, map, run, setInside ? { hostname: req.hostname } : {});
-        // No `ip link set lo up` here: CNI ADD brings lo up in every pinned netns (network/cni.ts), and a
-        // user-namespaced pod always has its own netns and goes through CNI (host network with a user
-        // namespace is refused), so a second nsenter+ip spawn per pod would only cost time.
-        try {
-          await applyPodSysctls(files, req.sysctls, setInside ? undefined : req.hostname);
-        } catch (err) {
-          await removeNamespaceFiles(Object.values(files)).catch(() => undefined);
-          throw wrap('set up the pod namespaces', err);
-        }
-        return { paths: files, netnsOwnedByUserns: true };
-      }
-      const paths = await pinPodNamespaces({
-        dir: req.dir, net: !req.hostNetwork, ipc: !req.hostIpc, uts: !req.hostNetwork,
-        hostname: req.hostNetwork ? undefined : req.hostname, sysctls: req.sysctls,
-      });
-      // No user namespace: nothing owns the netns but the host's, which is what the pod runs in.
-      return { paths, netnsOwnedByUserns: true };
-    },
+    create: (req) => createPodNamespaces(req),
     async remove(paths) {
       await removePinnedNamespaces({ net: paths.net, ipc: paths.ipc, uts: paths.uts, user: paths.user });
     },
@@ -100,12 +72,12 @@ export function infraAdapter(o: {
       await mkdir(bundle, { recursive: true, mode: 0o700 });
       await chmod(bundle, 0o700);
       await mkdir(join(o.config.rootDir, 'infra'), { recursive: true, mode: 0o711 });
-      const rootfs = await preparePauseRootfs(rootfsOf(pod), nativeBinary('crius-pause'));
+      const rootfs = await preparePauseRootfs(rootfsOf(pod), nativeBuildPath('crius-pause'));
       const h = o.config.runtimes.find((r) => r.name === pod.handler)!;
       const info = await o.features.read(h.name, h.path);
       const seccompLocalhost = await loadLocalhostSeccomp(pod.config.linux?.security_context?.seccomp, 'config.linux.security_context.seccomp.localhost_ref', o.config.limits.seccompProfileBytes);
       const built = buildSandboxSpec({
-        sandbox: pod.config as unknown as SandboxConfigInput,
+        sandbox: pod.config,
         image: {},
         runtime: {
           rootfs,
