@@ -56,6 +56,7 @@ export async function benchTarget(argv: string[], tag: string, subnet: number): 
   const prof = flag(argv, '--cpu-prof');
   const node = await startCriNode({
     tag, subnet, daemonArgs: ['--log-level', flag(argv, '--log-level') ?? 'info'],
+    ...(flag(argv, '--network') === 'ptp' ? { network: 'ptp' as const } : {}),
     ...(prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${prof}`] } : {}),
   });
   return {

@@ -11,8 +11,11 @@
 // Runs its own crius node (own root/state dirs, socket, registry, CNI bridge ct-dn on 10.105.0.0/16)
 // so it never meets the tests' daemons; hold the integration lock all the same (bridges, cgroups):
 //   flock /tmp/crius-integration.lock node dist/bench/density.js [--pods 1000] [--parallel 4]
-//        [--runs 40] [--churn 2] [--json-only] [--log-level info]
+//        [--runs 40] [--churn 2] [--network ptp] [--json-only] [--log-level info]
+// --network ptp gives the node a ptp network (a routed veth per pod) instead of a bridge, which the kernel
+// caps at 1023 ports: more than ~1020 pods need it.
 // With --cpu-prof DIR the daemon writes a V8 CPU profile there on exit (node --cpu-prof).
+import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { podUserns } from '../test/helpers/cri-fixture.js';
 import { conmonsUnder, nodeLeaks } from '../test/helpers/leak-check.js';
@@ -25,6 +28,10 @@ const SUBNET = 105;
 /** Pod i's host IDs start at (FIRST_BLOCK + i) * 65536: above the host's own users, one block per pod. */
 const FIRST_BLOCK = 16;
 const LONG = 600_000;
+
+/** Host veth interfaces (the ptp network's pod ends have no bridge to be counted on). */
+const hostVeths = (): Set<string> => new Set(execFileSync('/usr/sbin/ip', ['-o', 'link', 'show', 'type', 'veth'], { encoding: 'utf8' })
+  .split('\n').filter(Boolean).map((l) => (l.split(':')[1] ?? '').trim().split('@')[0]!));
 
 const r1 = (x: number): number => Math.round(x * 10) / 10;
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
@@ -77,6 +84,7 @@ async function main(): Promise<void> {
   const t = await benchTarget([...argv, ...(flag(argv, '--log-level') ? [] : ['--log-level', 'info'])], TAG, SUBNET);
   const node = t.node!;
   const loads: Record<string, string> = { start: load() };
+  const vethsBefore = hostVeths();
   const rows: Stat[] = [];
   const pods: Pod[] = [];
   const allIds: string[] = [];
@@ -154,6 +162,7 @@ async function main(): Promise<void> {
     const downWallMs = msSince(t0);
     rows.push(stats(`pod teardown (stop+remove), ${parallel} in flight`, downTimes));
     leaks = await nodeLeaks(node, TAG, allIds);
+    for (const v of hostVeths()) if (!vethsBefore.has(v)) leaks.push(`host veth ${v}`);
     // Anything still running from this daemon's bundles (a container process whose conmon died).
     for (const pid of conmonsUnder(node.daemon.dir)) leaks.push(`conmon ${pid}`);
     const ranges = await t.client.call<{ items: unknown[] }>('runtime', 'ListPodSandbox', {}, LONG);

@@ -18,7 +18,7 @@ export interface CapacityFacts {
   neighGcThresh3?: number;
   /** Containers' OOM kills are watched with inotify (one instance per conmon) on cgroup v2. */
   cgroupV2: boolean;
-  /** The default CNI network's first plugin is `bridge` (a Linux bridge holds at most 1024 ports). */
+  /** The default CNI network's first plugin is `bridge` (a Linux bridge holds at most 1023 ports). */
   bridgeNetwork?: string;
   /** RLIMIT_NOFILE (node raises its soft limit to the hard one at start). */
   openFilesHard?: number;
@@ -67,8 +67,8 @@ export function checkCapacity(f: CapacityFacts): CheckResult[] {
       `${set('net.ipv4.neigh.default.gc_thresh3', 8192)} (and gc_thresh2 to 4096)`));
   }
   if (f.bridgeNetwork) {
-    out.push(warn('pods per bridge', `the default network "${f.bridgeNetwork}" is a Linux bridge: the kernel attaches at most 1024 ports to one (BR_MAX_PORTS), so at most ~1020 pods run on it (the next fails with "exchange full")`,
-      'for more pods per node use a plugin without a bridge (e.g. ptp with host-local IPAM) or split pods across networks'));
+    out.push(warn('pods per bridge', `the default network "${f.bridgeNetwork}" is a Linux bridge: the kernel attaches at most 1023 ports to one (BR_MAX_PORTS), so at most ~1020 pods run on it (the next pod's veth cannot join it and its RunPodSandbox fails)`,
+      'for more pods per node use a network without a bridge: contrib/cni/10-crius-ptp.conflist (ptp, a routed veth per pod, same subnet) instead of 10-crius.conflist'));
   }
   if (f.openFilesHard !== undefined && f.openFilesHard < 65536) {
     out.push(warn('open files', `RLIMIT_NOFILE hard limit ${f.openFilesHard}: crius holds descriptors per container being created, attached, exec'd into or followed`,

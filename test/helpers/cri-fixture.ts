@@ -38,6 +38,11 @@ interface CriNodeOptions {
   daemonArgs?: string[];
   /** Flags for node itself when it runs the daemon (e.g. --cpu-prof). */
   nodeArgs?: string[];
+  /**
+   * The pod network's main plugin: 'bridge' (default, bridge ct-<tag>) or 'ptp' (a veth per pod routed by
+   * the host, no bridge: a Linux bridge takes at most 1023 ports, so denser nodes need it).
+   */
+  network?: 'bridge' | 'ptp';
 }
 
 export async function startCriNode(o: CriNodeOptions): Promise<CriNode> {
@@ -47,8 +52,10 @@ export async function startCriNode(o: CriNodeOptions): Promise<CriNode> {
   writeFileSync(join(cniDir, '10-test.conflist'), JSON.stringify({
     cniVersion: '1.0.0', name: `crius-${o.tag}`, disableCheck: true,
     plugins: [
-      { type: 'bridge', bridge: `ct-${o.tag}`, isGateway: true, ipMasq: false, hairpinMode: true,
-        ipam: { type: 'host-local', ranges: [[{ subnet: `10.${o.subnet}.0.0/16` }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(dir, 'ipam') } },
+      {
+        ...(o.network === 'ptp' ? { type: 'ptp', ipMasq: false } : { type: 'bridge', bridge: `ct-${o.tag}`, isGateway: true, ipMasq: false, hairpinMode: true }),
+        ipam: { type: 'host-local', ranges: [[{ subnet: `10.${o.subnet}.0.0/16` }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(dir, 'ipam') },
+      },
       { type: 'portmap', capabilities: { portMappings: true } },
     ],
   }));

@@ -20,7 +20,7 @@ test('a host with Debian\'s defaults: each limit that stops 1,000 pods is a warn
     assert.equal(r!.neededForUserns, false, 'no capacity limit blocks a single pod');
   }
   assert.match(c.get('inotify instances')!.detail, /conmon watches each container's memory\.events/);
-  assert.match(c.get('pods per bridge')!.detail, /1024 ports/);
+  assert.match(c.get('pods per bridge')!.detail, /1023 ports/);
   assert.equal(c.get('open files')?.status, 'warn');
   assert.equal(c.has('user namespaces for many pods'), false, '96363 user namespaces are plenty');
 });
