@@ -3,6 +3,7 @@ import { m001Foundation } from './001-foundation.js';
 import { m002Images } from './002-images.js';
 import { m003PodsContainers } from './003-pods-containers.js';
 import { m004UsernsRanges } from './004-userns-ranges.js';
+import { m005ScaleIndexes } from './005-scale-indexes.js';
 
 export interface Migration {
   version: number;
@@ -10,4 +11,4 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001Foundation, m002Images, m003PodsContainers, m004UsernsRanges];
+export const MIGRATIONS: readonly Migration[] = [m001Foundation, m002Images, m003PodsContainers, m004UsernsRanges, m005ScaleIndexes];

@@ -27,3 +27,18 @@ test('the store prepares each SQL text once and the shared statements keep answe
     db.close();
   }
 });
+
+test('the hot statements of a node with many pods use indexes (no full scan, no sort per call)', () => {
+  const db = openDb(':memory:');
+  try {
+    const plan = (sql: string, args: unknown[] = []): string =>
+      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as { detail: string }[]).map((r) => r.detail).join(' | ');
+    // ListPodSandbox, ListContainers and every stats call list every row in creation order.
+    assert.doesNotMatch(plan('SELECT * FROM pods ORDER BY created_at'), /TEMP B-TREE/);
+    assert.doesNotMatch(plan('SELECT * FROM containers ORDER BY created_at'), /TEMP B-TREE/);
+    // Every container removal releases its image.
+    assert.match(plan('DELETE FROM image_users WHERE user_id = ?', ['c']), /USING (COVERING )?INDEX/);
+  } finally {
+    db.close();
+  }
+});
