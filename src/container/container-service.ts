@@ -45,8 +45,6 @@ export interface ContainerServiceDeps {
   /** Capabilities crius itself holds: privileged and ALL grant these, never more (capset would fail). */
   ownCapabilities: string[];
   logger: Logger;
-  /** Reads a file from the image's layers (top layer first), undefined when absent. */
-  readImageFile(layerDirs: string[], path: string): Promise<string | undefined>;
   /** Lifecycle events for GetContainerEvents; emitting never blocks (see events.ts). */
   events?: EventSink;
   /** The daemon's per-object locks, shared with pod/ (lock order: pod, then container). */
@@ -266,8 +264,8 @@ export class ContainerService {
     volumeDests.forEach((dest, i) => { imageVolumeDirs[dest] = join(dataDir, 'volumes', String(i)); });
 
     const [passwd, group] = await Promise.all([
-      this.d.readImageFile(image.layerDirs, 'etc/passwd'),
-      this.d.readImageFile(image.layerDirs, 'etc/group'),
+      this.d.images.readFile(image.layerDirs, 'etc/passwd'),
+      this.d.images.readFile(image.layerDirs, 'etc/group'),
     ]);
     // The spec is built (pure) and checked BEFORE anything exists: a runtime that would silently ignore
     // idmapped mounts, or a volume whose filesystem cannot be idmapped, fails the call with nothing to undo.

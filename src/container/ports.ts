@@ -71,6 +71,11 @@ export interface ImagePort {
   resolve(ref: string): ResolvedImageLike;
   markInUse(imageId: string, containerId: string): void;
   release(containerId: string, imageId?: string): void;
+  /**
+   * A file of the image as the container sees it (top layer first), e.g. "etc/passwd"; undefined when
+   * absent or not a regular file; FAILED_PRECONDITION when larger than crius reads (image/image-file.ts).
+   */
+  readFile(layerDirs: string[], path: string): Promise<string | undefined>;
 }
 
 export interface RootfsPort {

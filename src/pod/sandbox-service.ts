@@ -40,8 +40,8 @@ export interface PodRanges {
 export interface SandboxServiceDeps {
   pods: PodStore<PodConfig, PodRuntime>;
   stateDir: string;
-  /** Handler names that exist ('' means the default). */
-  resolveHandler(name: string): string | undefined;
+  /** The configured handler's name for a requested one ('' means the default); NOT_FOUND when none is. */
+  resolveHandler(name: string): string;
   namespaces: NamespacePort;
   network: NetworkPort;
   shm: ShmPort;
@@ -159,8 +159,12 @@ export class SandboxService {
   private async runReserved(config: PodConfig, handlerName: string): Promise<Pod> {
     const meta = config.metadata!;
     const podName = `${meta.namespace}/${meta.name}`;
-    const handler = this.d.resolveHandler(handlerName);
-    if (handler === undefined) throw notFound(`run pod "${podName}": runtime handler "${handlerName}" is not configured`);
+    let handler: string;
+    try {
+      handler = this.d.resolveHandler(handlerName);
+    } catch (err) {
+      throw wrap(`run pod "${podName}"`, err);
+    }
     const id = newPodId();
     config = this.autoUserns(config, id, podName);
     // Until the pod row exists, a range taken above is freed here on any refusal (recover() would too).

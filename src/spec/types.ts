@@ -137,7 +137,7 @@ export interface LinuxSandboxSecurityContext {
 }
 
 export interface SandboxConfigInput {
-  metadata?: { name: string; uid: string; namespace: string; attempt?: number };
+  metadata?: { name: string; uid: string; namespace: string; attempt?: number } | null;
   hostname?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
