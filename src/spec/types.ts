@@ -109,7 +109,7 @@ export interface KeyValue {
 }
 
 export interface ContainerConfigInput {
-  metadata?: { name: string; attempt?: number };
+  metadata?: { name: string; attempt?: number } | null;
   command?: string[];
   args?: string[];
   working_dir?: string;
