@@ -1,5 +1,5 @@
 // A pod's net, ipc and uts namespaces, pinned at files (nsfs bind mounts) so they live without any
-// process, like CRI-O's pinns (notes §2.2-2.3). util-linux `unshare --net=F --uts=F --ipc=F CMD` creates
+// process, like CRI-O's pinns (cri-o pinns/src/pinns.c). util-linux `unshare --net=F --uts=F --ipc=F CMD` creates
 // the namespaces, binds them onto the files and runs CMD inside them: CMD sets the hostname and the
 // pod's sysctls by writing /proc/sys, whose kernel.hostname, net.*, kernel.shm*/msg*/sem and fs.mqueue.*
 // entries follow the writer's namespaces. One process start per pod; nothing stays running.

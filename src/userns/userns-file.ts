@@ -2,8 +2,8 @@
 // - a bare user namespace for idmap probes and idmapped rootfs/volume mounts (a mount_setattr userns fd);
 // - the pod form: a user namespace with the net, uts and ipc namespaces created inside it in the same
 //   unshare(2) call, so they are owned by the pod's user namespace. A netns owned by the host userns
-//   breaks sysfs in the pod (mounting sysfs needs CAP_SYS_ADMIN over the netns's owner; KEP-127 notes,
-//   containerd setupNetnsWithinUserns).
+//   breaks sysfs in the pod (mounting sysfs needs CAP_SYS_ADMIN over the netns's owner; containerd
+//   creates the netns inside the pod's userns for this, setupNetnsWithinUserns, PR #10607).
 // native/build/crius-userns forks a child into a new user namespace, writes its uid_map/gid_map from
 // outside, lets it unshare net/uts/ipc (and set the hostname) as root of that namespace, and bind-mounts
 // the namespaces onto the files. util-linux `unshare --map-users` is not used: Debian 12's 2.38 maps only
