@@ -14,7 +14,7 @@ import type { Spec } from '../spec/oci-types.js';
 import { loadLocalhostSeccomp, type SeccompProfileRef } from './seccomp-file.js';
 import type { CreateOptions, OciPort, VolumeProbePort } from './ports.js';
 
-export interface SpecRequest {
+interface SpecRequest {
   /** The security context's seccomp profile; a Localhost one is read from the node. */
   seccomp: SeccompProfileRef | null | undefined;
   /** The request field that names it, for messages. */

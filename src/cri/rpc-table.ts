@@ -7,7 +7,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { RuntimeServiceHandlers } from '../generated/runtime/v1/RuntimeService.js';
 import type { ImageServiceHandlers } from '../generated/runtime/v1/ImageService.js';
 
-export interface CallContext {
+interface CallContext {
   /** The RPC's method name (e.g. "CreateContainer"). */
   method: string;
   /** Aborted when the client cancels or its deadline passes. */
@@ -16,12 +16,12 @@ export interface CallContext {
 
 /** The table entry of an RPC crius does not serve: the server answers UNIMPLEMENTED naming the RPC. */
 export const NOT_IMPLEMENTED = Symbol('crius: RPC not implemented');
-export type NotImplemented = typeof NOT_IMPLEMENTED;
+type NotImplemented = typeof NOT_IMPLEMENTED;
 
 /** A unary RPC as crius writes it: the decoded request in, the response (or a thrown CriusError) out. */
-export type Unary<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
+type Unary<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
 /** A server-streaming RPC: writes to the call, resolves when the stream is to end with OK. */
-export type ServerStream<Req, Res> = (request: Req, call: grpc.ServerWritableStream<Req, Res>) => Promise<void>;
+type ServerStream<Req, Res> = (request: Req, call: grpc.ServerWritableStream<Req, Res>) => Promise<void>;
 
 /** crius's form of one generated grpc-js handler type. */
 type Promised<H> =
@@ -39,9 +39,7 @@ export type RuntimeRpcs = Table<RuntimeServiceHandlers>;
 /** Every ImageService RPC: a handler or NOT_IMPLEMENTED. */
 export type ImageRpcs = Table<ImageServiceHandlers>;
 
-/** The unary handler of one RuntimeService RPC (for handlers built apart from their table). */
-export type RuntimeRpc<K extends keyof RuntimeRpcs> = Exclude<RuntimeRpcs[K], NotImplemented>;
-/** The handler of one ImageService RPC. */
+/** The handler of one ImageService RPC (for a handler wrapped apart from its table). */
 export type ImageRpc<K extends keyof ImageRpcs> = Exclude<ImageRpcs[K], NotImplemented>;
 
 /**

@@ -10,8 +10,6 @@ import { grpcCode, grpcCodeName } from './grpc-status.js';
 import { loadCriProto } from './proto.js';
 import { NOT_IMPLEMENTED, type AnyEntry, type AnyServerStream, type AnyUnary, type ImageRpcs, type RuntimeRpcs } from './rpc-table.js';
 
-export type { CallContext } from './rpc-table.js';
-
 /**
  * The full handler set: one table per service, typed from the generated service types (cri/rpc-table.ts),
  * so every RPC is either served or explicitly NOT_IMPLEMENTED.

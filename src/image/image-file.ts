@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { failedPrecondition } from '../common/errors.js';
 
 /** The largest image file read whole (4 MiB): far above any real passwd or group file. */
-export const IMAGE_FILE_MAX_BYTES = 4 * 1024 * 1024;
+const IMAGE_FILE_MAX_BYTES = 4 * 1024 * 1024;
 
 /**
  * The text of `rel` (relative to the image's root, e.g. "etc/passwd") in the unpacked layers (lowest

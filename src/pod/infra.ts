@@ -12,7 +12,7 @@ import { preparePauseRootfs, PAUSE_IN_ROOTFS } from './infra-rootfs.js';
 import type { InfraPort } from './ports.js';
 import type { Pod } from './types.js';
 
-export interface InfraDeps {
+interface InfraDeps {
   oci: OciPort;
   /** Whether containers are systemd scopes (then the pause container's scope is named after the pod). */
   systemdCgroups: boolean;
