@@ -62,22 +62,13 @@ interface Target {
 }
 
 async function criTarget(socket: string, containerId: string, root: string): Promise<Target> {
-  const grpc = await import('@grpc/grpc-js');
-  const loader = await import('@grpc/proto-loader');
-  const protoPath = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../proto/runtime/v1/api.proto');
-  const def = loader.loadSync(protoPath, { keepCase: true, longs: String, enums: String, defaults: true });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    runtime: { v1: { RuntimeService: new (addr: string, creds: unknown) => Record<string, unknown> } };
-  };
-  const client = new pkg.runtime.v1.RuntimeService(`unix://${socket}`, grpc.credentials.createInsecure());
-  const exec = client['Exec'] as (req: unknown, cb: (err: Error | null, res: { url: string }) => void) => void;
+  const { connectCri } = await import('../src/cli/client.js');
+  const cri = connectCri(socket);
   return {
     containerId,
-    url: (cmd) => new Promise((resolve, reject) => {
-      exec.call(client, { container_id: containerId, cmd, stdout: true }, (err, res) => (err ? reject(err) : resolve(res.url)));
-    }),
+    url: async (cmd) => (await cri.call<{ url: string }>('runtime', 'Exec', { container_id: containerId, cmd, stdout: true })).url,
     runtimeCommand: (args) => ({ file: OCI_WRAP, args: ['--hide', '/sys/fs/cgroup/unified', CRUN, `--root=${root}`, ...args] }),
-    cleanup: async () => { (client['close'] as () => void).call(client); },
+    cleanup: async () => { cri.close(); },
   };
 }
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { run } from '../src/common/exec.js';
 import {
   cgroupParentFor, containerCgroupsPath, detectCgroupBase, detectCgroupLayout, removeCgroup, runtimeHiddenMounts,
-} from '../src/oci/cgroup-mode.js';
+} from '../src/cgroup/mode.js';
 import { createOciRuntime } from '../src/oci/runtime.js';
 import { readExit } from '../src/oci/exit-files.js';
 import { pinPodNamespaces, removePinnedNamespaces } from '../src/pod/namespaces.js';
@@ -19,12 +19,11 @@ import { preparePauseRootfs } from '../src/pod/infra-rootfs.js';
 import { makeBusyboxRootfs } from '../test/helpers/busybox-rootfs.js';
 import { minimalSpec } from '../test/helpers/minimal-spec.js';
 import { stats, type Stat } from './stats.js';
+import { nativeBuildPath } from '../src/common/install-root.js';
 
-const NATIVE = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../native/build');
-const WRAP = path.join(NATIVE, 'crius-oci-wrap');
-const PAUSE = path.join(NATIVE, 'crius-pause');
+const WRAP = nativeBuildPath('crius-oci-wrap');
+const PAUSE = nativeBuildPath('crius-pause');
 
-export type { Stat } from './stats.js';
 
 async function time(n: number, fn: (i: number) => Promise<void>): Promise<number[]> {
   const out: number[] = [];

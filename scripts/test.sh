@@ -3,6 +3,7 @@
 #   bash scripts/test.sh                         # setup + everything below, in this order
 #   SKIP_SETUP=1 bash scripts/test.sh STAGE...   # only the named stages, no setup
 # Stages:
+#   lint         scripts/lint.mjs: no export nobody imports, no `as unknown as` outside src/generated
 #   unit         pure logic (test/unit)
 #   integration  the real daemon, crun, runc, conmon, CNI and a local registry (test/integration)
 #   hostile      hostile registries, clients, fields and local users (test/hostile)
@@ -14,7 +15,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
-all_stages=(unit integration hostile setup-check critest vm)
+all_stages=(lint unit integration hostile setup-check critest vm)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] && [ "${stages[0]}" != all ] || stages=("${all_stages[@]}")
 for s in "${stages[@]}"; do
@@ -44,6 +45,12 @@ leak_check() {
   grep -E 'crius' /proc/self/mountinfo | head -20 >&2 || true
   return 1
 }
+
+# Lint first: it reads the sources (TypeScript's own parser), needs no build and takes a second or two.
+if [[ " ${stages[*]} " == *" lint "* ]]; then
+  banner "lint: unused exports, casts through unknown"
+  status=0; node scripts/lint.mjs || status=$?; record lint "$status"
+fi
 
 # The node:test stages run as one runner invocation, one file at a time: integration and hostile tests
 # share host resources (mounts, cgroups, ports, CNI bridges).

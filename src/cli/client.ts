@@ -30,15 +30,20 @@ export function connectCri(endpoint: string, channelOptions: Record<string, stri
   const options = { 'grpc.max_receive_message_length': 16 * 1024 * 1024, ...channelOptions };
   const runtime = new proto.runtime.v1.RuntimeService(target, grpc.credentials.createInsecure(), options);
   const image = new proto.runtime.v1.ImageService(target, grpc.credentials.createInsecure(), options);
-  const clients = { runtime, image } as unknown as Record<'runtime' | 'image', Record<string, (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void>>;
+  // A call by name goes through the service definition (path, serializers), as the generated methods do.
+  const services: Record<'runtime' | 'image', { client: grpc.Client; def: grpc.ServiceDefinition }> = {
+    runtime: { client: runtime, def: proto.runtime.v1.RuntimeService.service },
+    image: { client: image, def: proto.runtime.v1.ImageService.service },
+  };
   return {
     runtime,
     image,
     call: <T>(service: 'runtime' | 'image', method: string, request: object, timeoutMs = 120_000) => new Promise<T>((resolve, reject) => {
-      const client = clients[service];
-      const fn = client[method];
-      if (typeof fn !== 'function') { reject(new Error(`unknown ${service} RPC ${method}`)); return; }
-      fn.call(client, request, { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res as T)));
+      const { client, def } = services[service];
+      const m = def[method] ?? Object.values(def).find((d) => d.originalName === method);
+      if (!m || m.requestStream || m.responseStream) { reject(new Error(`unknown ${service} RPC ${method}`)); return; }
+      client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs },
+        (err, res) => (err ? reject(err) : resolve(res as T)));
     }),
     close: () => { runtime.close(); image.close(); },
   };

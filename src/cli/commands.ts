@@ -243,7 +243,7 @@ async function stop(c: CriClient, args: string[]): Promise<number> {
 }
 
 /** Removes a pod (and the volumes crius run made for it); returns its name. */
-export async function removePodAndVolumes(c: CriClient, pod: PodItem): Promise<void> {
+async function removePodAndVolumes(c: CriClient, pod: PodItem): Promise<void> {
   await c.call('runtime', 'StopPodSandbox', { pod_sandbox_id: pod.id }, 120_000);
   await c.call('runtime', 'RemovePodSandbox', { pod_sandbox_id: pod.id }, 120_000);
   const dir = pod.annotations[VOLUMES_DIR_ANNOTATION];

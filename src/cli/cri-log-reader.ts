@@ -1,14 +1,8 @@
 // Reads CRI container logs ("<RFC3339Nano> <stdout|stderr> <F|P> <content>" per line, kubelet format)
 // straight from the file the daemon's conmon writes: the CLI runs as root on the same host.
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { parseCriLogLine } from '../oci/cri-log.js';
 
-export interface LogRecord { time: string; stream: 'stdout' | 'stderr'; partial: boolean; content: string }
-
-export function parseCriLogLine(line: string): LogRecord | undefined {
-  const m = /^(\S+) (stdout|stderr) ([FP]) ?(.*)$/.exec(line);
-  if (!m) return undefined;
-  return { time: m[1]!, stream: m[2] as 'stdout' | 'stderr', partial: m[3] === 'P', content: m[4]! };
-}
 
 export interface LogSink { write(stream: 'stdout' | 'stderr', text: string): void }
 

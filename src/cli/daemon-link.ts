@@ -6,10 +6,10 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connectCri, DEFAULT_SOCKET, type CriClient } from './client.js';
+import { connectCri, DEFAULT_SOCKET } from './client.js';
 
-export const PRIVATE_DIR = '/run/crius-run';
-export const PRIVATE_SOCKET = join(PRIVATE_DIR, 'crius.sock');
+const PRIVATE_DIR = '/run/crius-run';
+const PRIVATE_SOCKET = join(PRIVATE_DIR, 'crius.sock');
 
 function projectRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -35,7 +35,7 @@ export async function listening(socket: string, timeoutMs = 3000): Promise<boole
   }
 }
 
-export interface SocketChoice { socket: string; explicit: boolean }
+interface SocketChoice { socket: string; explicit: boolean }
 
 export async function chooseSocket(flag: string | undefined): Promise<SocketChoice> {
   const given = flag ?? process.env['CRIUS_SOCKET'];
@@ -45,7 +45,7 @@ export async function chooseSocket(flag: string | undefined): Promise<SocketChoi
   return { socket: DEFAULT_SOCKET, explicit: false };
 }
 
-export interface PrivateDaemon { socket: string; pid: number; log: string; root: string; state: string }
+interface PrivateDaemon { socket: string; pid: number; log: string; root: string; state: string }
 
 /** Starts criusd in the background on the private socket and waits until it serves. */
 export async function startPrivateDaemon(timeoutMs = 60_000): Promise<PrivateDaemon> {
@@ -72,4 +72,3 @@ export async function startPrivateDaemon(timeoutMs = 60_000): Promise<PrivateDae
   throw new Error(`the private daemon did not serve ${PRIVATE_SOCKET} within ${timeoutMs / 1000} s; see ${log}`);
 }
 
-export type { CriClient };

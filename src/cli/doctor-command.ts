@@ -1,6 +1,6 @@
 // `crius doctor [--config PATH] [--json]`: probes the host directly (no daemon needed), with the same
 // config file the daemon reads. Exit 1 when a user-namespaced pod could not run here, 2 on bad usage.
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from '../daemon/config.js';
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from '../config/config.js';
 import { errorMessage } from '../common/errors.js';
 import { doctorExitCode } from '../doctor/check.js';
 import { formatDoctorJson, formatDoctorTable } from '../doctor/format.js';

@@ -3,11 +3,11 @@
 // 1 stdout, 2 stderr, 3 error/status, 4 resize; [255, 0] closes stdin).
 import WebSocket from 'ws';
 
-export interface ExecStreamOptions { url: string; tty: boolean; stdin: boolean }
+interface ExecStreamOptions { url: string; tty: boolean; stdin: boolean }
 
 interface K8sStatus { status?: string; message?: string; details?: { causes?: { reason?: string; message?: string }[] } }
 
-export function exitCodeFromStatus(s: K8sStatus): number {
+function exitCodeFromStatus(s: K8sStatus): number {
   if (s.status === 'Success') return 0;
   const c = s.details?.causes?.find((x) => x.reason === 'ExitCode');
   return c?.message ? Number(c.message) : 1;

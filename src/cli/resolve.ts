@@ -12,7 +12,7 @@ export interface PodItem {
   runtime_handler: string;
 }
 
-export interface ContainerItem {
+interface ContainerItem {
   id: string;
   pod_sandbox_id: string;
   metadata: { name: string; attempt: number };
@@ -32,7 +32,7 @@ export async function listContainers(c: CriClient, podId?: string): Promise<Cont
   return (await c.call<{ containers: ContainerItem[] }>('runtime', 'ListContainers', req, 10_000)).containers;
 }
 
-export function matchPods(pods: PodItem[], ref: string): PodItem[] {
+function matchPods(pods: PodItem[], ref: string): PodItem[] {
   const [ns, name] = ref.includes('/') ? ref.split('/', 2) as [string, string] : [undefined, ref];
   const byName = pods.filter((p) => p.metadata.name === name && (ns === undefined || p.metadata.namespace === ns));
   if (byName.length > 0) return byName;

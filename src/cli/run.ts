@@ -19,9 +19,9 @@ import { prepareVolumes, removeVolumes, type PreparedVolumes } from './volumes.j
 import { CriLogTail, type LogSink } from './cri-log-reader.js';
 import { listPods } from './resolve.js';
 
-export const INIT_CONTAINERS_ANNOTATION = 'io.crius.run/init-containers';
+const INIT_CONTAINERS_ANNOTATION = 'io.crius.run/init-containers';
 
-export interface RunOptions {
+interface RunOptions {
   file: string;
   detach: boolean;
   /** Remove the pod when it ends on its own (Ctrl-C always removes it). */
@@ -33,7 +33,7 @@ export interface RunOptions {
   literals: string[];
 }
 
-export interface Io {
+interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
   tty: boolean;
@@ -123,7 +123,7 @@ function prefixedSink(io: Io, prefix: string): LogSink {
   };
 }
 
-export interface RunResult { exitCode: number; podId?: string }
+interface RunResult { exitCode: number; podId?: string }
 
 /** Everything `crius run` does once it has a daemon. */
 export async function runManifest(client: CriClient, o: RunOptions, io: Io, signal: AbortSignal): Promise<RunResult> {

@@ -4,13 +4,14 @@
 // configMap volumes are directories, secret and Memory emptyDir volumes are tmpfs (never on disk), all
 // files written root-owned with the volume's mode (default 0644): inside a user-namespaced pod they read as
 // 0:0 through the idmapped mount, as KEP-127 intends.
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, chownSync } from 'node:fs';
+import { mountsUnder, readMountInfo, type MountInfoEntry } from '../common/mountinfo.js';
+import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync, statSync, writeFileSync, chownSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { run, type Runner } from '../common/exec.js';
 import { failedPrecondition, invalidArgument } from '../common/errors.js';
 import type { DataSource, KeyToPath, Pod, Volume } from './manifest/types.js';
 
-export interface PreparedVolume {
+interface PreparedVolume {
   name: string;
   kind: 'hostPath' | 'emptyDir' | 'emptyDir(Memory)' | 'configMap' | 'secret';
   hostPath: string;
@@ -26,7 +27,7 @@ export interface PreparedVolumes {
   terminationLog(container: string): string;
 }
 
-export const runVolumesRoot = (stateDir: string): string => join(stateDir, 'run-volumes');
+const runVolumesRoot = (stateDir: string): string => join(stateDir, 'run-volumes');
 
 function mkdirs(path: string, mode: number): void {
   if (existsSync(path)) return;
@@ -85,7 +86,7 @@ async function mountTmpfs(path: string, sizeBytes: number | undefined, runner: R
   await runner('mount', ['-t', 'tmpfs', '-o', opts, 'crius-volume', path]);
 }
 
-export interface PrepareInput {
+interface PrepareInput {
   stateDir: string;
   pod: Pod;
   podUid: string;
@@ -150,21 +151,13 @@ export async function prepareVolumes(i: PrepareInput): Promise<PreparedVolumes> 
 }
 
 /** Mount points at or below dir, deepest first (from /proc/self/mountinfo). */
-export function mountsUnder(dir: string, mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): string[] {
-  const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  const out: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const mp = line.split(' ')[4];
-    if (!mp) continue;
-    const p = unescape(mp);
-    if (p === dir || p.startsWith(dir + '/')) out.push(p);
-  }
-  return [...new Set(out)].sort((a, b) => b.length - a.length);
+export function mountsUnderDeepestFirst(dir: string, mounts: readonly MountInfoEntry[] = readMountInfo()): string[] {
+  return [...new Set(mountsUnder(dir, mounts))].sort((a, b) => b.length - a.length);
 }
 
 /** Unmounts and deletes a pod's volume dir; refuses paths outside a run-volumes directory. */
 export async function removeVolumes(dir: string, runner: Runner = run): Promise<void> {
   if (!/\/run-volumes\/[^/]+$/.test(dir)) throw invalidArgument(`refusing to remove "${dir}": not a crius run volume directory`);
-  for (const m of mountsUnder(dir)) await runner('umount', [m]).catch(() => runner('umount', ['-l', m]));
+  for (const m of mountsUnderDeepestFirst(dir)) await runner('umount', [m]).catch(() => runner('umount', ['-l', m]));
   if (existsSync(dir) && lstatSync(dir).isDirectory()) rmSync(dir, { recursive: true, force: true });
 }

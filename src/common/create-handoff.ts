@@ -16,7 +16,7 @@ interface Entry {
   timer?: NodeJS.Timeout;
 }
 
-export interface CreateHandoffOptions {
+interface CreateHandoffOptions {
   /** How long a finished create waits for its caller's retry before it is abandoned. */
   graceMs: number;
   /** Removes an object nobody claimed (idempotent; errors are the callee's to log). */

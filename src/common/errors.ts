@@ -27,7 +27,6 @@ export const invalidArgument = (msg: string): CriusError => new CriusError('INVA
 export const notFound = (msg: string): CriusError => new CriusError('NOT_FOUND', msg);
 export const alreadyExists = (msg: string): CriusError => new CriusError('ALREADY_EXISTS', msg);
 export const failedPrecondition = (msg: string): CriusError => new CriusError('FAILED_PRECONDITION', msg);
-export const unimplemented = (msg: string): CriusError => new CriusError('UNIMPLEMENTED', msg);
 export const internal = (msg: string, cause?: unknown): CriusError => new CriusError('INTERNAL', msg, { cause });
 
 export function errorMessage(err: unknown): string {
@@ -43,13 +42,4 @@ export function errorCode(err: unknown): ErrorCode {
 /** Prefixes the message with context and keeps the code; non-crius errors become INTERNAL. */
 export function wrap(context: string, err: unknown): CriusError {
   return new CriusError(errorCode(err), `${context}: ${errorMessage(err)}`, { cause: err });
-}
-
-/** Runs fn and wraps whatever it throws with context. */
-export async function withContext<T>(context: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw wrap(context, err);
-  }
 }

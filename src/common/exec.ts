@@ -2,7 +2,7 @@
 // failures as a typed error. Unit tests swap the Runner for a fake.
 import { spawn } from 'node:child_process';
 
-export interface ExecOptions {
+interface ExecOptions {
   /** Milliseconds before the child is killed with SIGKILL. Default 30 s. */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -15,7 +15,7 @@ export interface ExecOptions {
   maxOutputBytes?: number;
 }
 
-export interface ExecResult {
+interface ExecResult {
   stdout: string;
   stderr: string;
   code: number;

@@ -14,7 +14,7 @@ const PACKAGED: Record<HostBinary, string> = {
   conmon: '/usr/bin/conmon',
 };
 
-export type HostBinary = 'crun' | 'runc' | 'conmon';
+type HostBinary = 'crun' | 'runc' | 'conmon';
 
 /** The first of /usr/local/bin, /usr/local/sbin, /usr/bin, /usr/sbin that holds `name`. */
 export function locateHostBinary(name: HostBinary, exists: (p: string) => boolean = existsSync): string {

@@ -5,7 +5,7 @@ export type PodId = string & { readonly __brand: 'PodId' };
 export type ContainerId = string & { readonly __brand: 'ContainerId' };
 
 /** 64 hex characters, like containerd and CRI-O IDs, so tools that shorten IDs to 12/13 chars work. */
-export function newId(): string {
+function newId(): string {
   return randomBytes(32).toString('hex');
 }
 export const newPodId = (): PodId => newId() as PodId;

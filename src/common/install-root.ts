@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 let root: string | undefined;
 
-export function installRoot(): string {
+function installRoot(): string {
   if (root === undefined) {
     const start = dirname(fileURLToPath(import.meta.url));
     let dir = start;
@@ -21,7 +21,15 @@ export function installRoot(): string {
   return root;
 }
 
-/** native/build/<name>: a helper built by `make -C native` (npm run build:native). */
+/**
+ * native/build: where `make -C native` (npm run build:native) puts the helpers. The one lookup of them,
+ * for the daemon (tsc output or bundle), the doctor, tests and benches alike.
+ */
+export function nativeBuildDir(): string {
+  return join(installRoot(), 'native', 'build');
+}
+
+/** native/build/<name>: one helper. */
 export function nativeBuildPath(name: string): string {
-  return join(installRoot(), 'native', 'build', name);
+  return join(nativeBuildDir(), name);
 }

@@ -1,7 +1,13 @@
 // Facts about the running kernel that decide what crius may offer (user namespaces, rro, idmap).
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import type { KernelFacts } from '../oci/features.js';
+
+export interface KernelFacts {
+  /** Kernel release, e.g. "6.18.44". */
+  release: string;
+  /** Whether this kernel lets crius create user namespaces (see userns/kernel checks). */
+  userNamespaces: boolean;
+}
 
 function readNumber(path: string): number | undefined {
   try {
@@ -25,7 +31,7 @@ export function readKernelFacts(): KernelFacts & { maxUserNamespaces?: number } 
 }
 
 /** The highest number in a kernel CPU list file ("0-3,8" -> 8), or fallback when it cannot be read. */
-export function highestInList(path: string, fallback: number): number {
+function highestInList(path: string, fallback: number): number {
   try {
     const text = readFileSync(path, 'utf8').trim();
     const nums = text.split(/[-,]/).map(Number).filter((n) => Number.isInteger(n));

@@ -11,7 +11,7 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
-export type LogSink = (line: string) => void;
+type LogSink = (line: string) => void;
 
 export function createLogger(
   level: LogLevel = 'info',

@@ -28,7 +28,7 @@ import type { ContainerEventType, EventSink } from './events.js';
 import { ociResourcesFromCri, type CriLinuxResources } from './update-resources.js';
 import { parseProcStatusUser, userFromSpec, userInContainer, type LinuxUser } from './process-user.js';
 
-export interface ContainerServiceDeps {
+interface ContainerServiceDeps {
   containers: ContainerStore<ContainerConfig, ContainerRuntime>;
   /** Finds a pod by ID (throws NOT_FOUND). */
   pod(id: string): Pod;
@@ -91,9 +91,9 @@ interface MountPlan {
   imageVolumeDirs: Record<string, string>;
 }
 
-export type ExitReason = 'Completed' | 'Error' | 'OOMKilled';
+type ExitReason = 'Completed' | 'Error' | 'OOMKilled';
 
-export function exitReason(exitCode: number, oomKilled: boolean): ExitReason {
+function exitReason(exitCode: number, oomKilled: boolean): ExitReason {
   if (oomKilled) return 'OOMKilled';
   return exitCode === 0 ? 'Completed' : 'Error';
 }
@@ -668,7 +668,7 @@ export class ContainerService {
   private async processOf(c: Container, cmd: string[], tty: boolean): Promise<Record<string, unknown>> {
     if (c.state !== 'running') throw failedPrecondition(`container "${c.name}" (${c.id}) is ${c.state}, not running`);
     const spec = JSON.parse(await readFile(join(c.runtime.bundle, 'config.json'), 'utf8')) as Spec;
-    return { ...(spec.process as unknown as Record<string, unknown>), args: cmd, terminal: tty };
+    return { ...spec.process, args: cmd, terminal: tty };
   }
 
   async execSync(id: string, cmd: string[], timeoutSeconds: number): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {

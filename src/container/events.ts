@@ -23,7 +23,7 @@ export interface EventSink {
   emit(e: ContainerEvent): void;
 }
 
-export interface Subscription {
+interface Subscription {
   /** The next event; rejects once the subscriber overran its queue; resolves undefined once closed. */
   next(): Promise<ContainerEvent | undefined>;
   close(): void;

@@ -1,5 +1,4 @@
 // What the container domain needs from the mechanisms (oci/, rootfs/, image/, userns/).
-import type { Spec } from '../spec/oci-types.js';
 import type { DeviceNodeInfo, ImageConfig } from '../spec/types.js';
 import type { RuntimeFeatures } from '../oci/features-types.js';
 
@@ -11,7 +10,7 @@ export interface ExitInfo {
 }
 
 /** What recovery found: still running, exited (conmon recorded it), or lost (no exit was recorded). */
-export type RecoveredExit =
+type RecoveredExit =
   | { state: 'running' }
   | { state: 'exited'; exit: ExitInfo }
   | { state: 'lost'; exit: ExitInfo; reason: string; message: string };
@@ -97,7 +96,6 @@ export interface VolumeProbePort {
   checkVolume(v: { containerPath: string; hostPath: string }): Promise<void>;
 }
 
-export type { Spec };
 
 /** Host device nodes (oci/host-devices.ts): for CRI `devices` and privileged containers' full /dev. */
 export interface DevicePort {

@@ -18,7 +18,7 @@ export interface SeccompProfileRef {
 }
 
 /** Default of [limits] max_seccomp_profile_bytes: the largest profile file crius reads (1 MiB). */
-export const DEFAULT_SECCOMP_PROFILE_BYTES = 1024 * 1024;
+const DEFAULT_SECCOMP_PROFILE_BYTES = 1024 * 1024;
 
 /** What kind of file a stat describes, for messages ("a FIFO", "a character device", ...). */
 export function fileKind(st: Stats): string {

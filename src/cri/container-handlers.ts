@@ -26,7 +26,7 @@ import { checkResources } from './validate/resources.js';
 
 type CriState = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
 
-export function criState(c: Container): CriState {
+function criState(c: Container): CriState {
   switch (c.state) {
     case 'created': return 'CONTAINER_CREATED';
     case 'running': return 'CONTAINER_RUNNING';
@@ -68,7 +68,7 @@ export function verboseSpecInfo(spec: Spec | undefined): { userNamespace: object
   };
 }
 
-export function toCriContainer(c: Container): CriContainer {
+function toCriContainer(c: Container): CriContainer {
   return {
     id: c.id, pod_sandbox_id: c.podId, metadata: c.config.metadata, image: { image: c.imageRef, annotations: {} },
     image_ref: c.imageId, image_id: c.imageId, state: criState(c), created_at: c.createdAt,

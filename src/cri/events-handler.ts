@@ -3,6 +3,7 @@
 // not read, events pile up in that queue only; past its limit the stream ends with RESOURCE_EXHAUSTED.
 // The statuses sent are read when the event is delivered (what the kubelet would get from a relist then).
 import type * as grpc from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
 import { CriusError } from '../common/errors.js';
 import type { ContainerEvent, ContainerEvents } from '../container/events.js';
 import { SubscriberOverrun } from '../container/events.js';
@@ -12,7 +13,7 @@ import type { ContainerEventResponse } from '../generated/runtime/v1/ContainerEv
 import { toCriContainerStatus } from './container-handlers.js';
 import { toCriPodStatus } from './pod-handlers.js';
 
-export interface EventsSources {
+interface EventsSources {
   events: ContainerEvents;
   pods: { tryGet(id: string): Pod | undefined };
   containers: { list(podId?: string): Promise<Container[]> };
@@ -42,6 +43,9 @@ async function toResponse(src: EventsSources, e: ContainerEvent): Promise<Contai
 export function makeEventsHandler(src: EventsSources) {
   return async (_req: object, call: grpc.ServerWritableStream<object, object>): Promise<void> => {
     const sub = src.events.subscribe(src.queueLimit);
+    // Response headers now, not with the first event: a client (a test, a tool) can tell when its
+    // subscription exists, i.e. from when on no event will be missed.
+    call.sendMetadata(new Metadata());
     let cancelled = false;
     const stop = (): void => { cancelled = true; sub.close(); };
     call.on('cancelled', stop);

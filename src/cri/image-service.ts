@@ -16,25 +16,25 @@ import type { RemoveImageResponse } from '../generated/runtime/v1/RemoveImageRes
  * no import call, and an annotation keeps the CLI a plain CRI client on the same root-only socket (whoever
  * can call PullImage there is root on the node and can read the file anyway). The kubelet never sets it.
  */
-export const IMPORT_FROM_ANNOTATION = 'io.crius.image/import-from';
+const IMPORT_FROM_ANNOTATION = 'io.crius.image/import-from';
 
 /** The request shapes this module reads (field names as in runtime.v1 api.proto); generated __Output types fit. */
-export interface ImageSpecIn { image?: string | null; annotations?: Record<string, string> | null }
-export interface AuthConfigIn {
+interface ImageSpecIn { image?: string | null; annotations?: Record<string, string> | null }
+interface AuthConfigIn {
   username?: string | null; password?: string | null; auth?: string | null; server_address?: string | null;
   identity_token?: string | null; registry_token?: string | null;
 }
-export interface PullImageRequestIn { image?: ImageSpecIn | null; auth?: AuthConfigIn | null; sandbox_config?: unknown }
-export interface ListImagesRequestIn { filter?: { image?: ImageSpecIn | null } | null }
-export interface ImageStatusRequestIn { image?: ImageSpecIn | null; verbose?: boolean | null }
-export interface RemoveImageRequestIn { image?: ImageSpecIn | null }
+interface PullImageRequestIn { image?: ImageSpecIn | null; auth?: AuthConfigIn | null; sandbox_config?: unknown }
+interface ListImagesRequestIn { filter?: { image?: ImageSpecIn | null } | null }
+interface ImageStatusRequestIn { image?: ImageSpecIn | null; verbose?: boolean | null }
+interface RemoveImageRequestIn { image?: ImageSpecIn | null }
 
-export interface ImageServiceDeps {
+interface ImageServiceDeps {
   images: ImageStore;
 }
 
 /** The optional call context the gRPC server passes (its signal cancels a pull when the kubelet gives up). */
-export interface ImageCallContext { signal?: AbortSignal }
+interface ImageCallContext { signal?: AbortSignal }
 
 function requireImage(spec: ImageSpecIn | null | undefined, rpc: string): string {
   const image = spec?.image ?? '';

@@ -38,7 +38,7 @@ export function toCriPodStatus(p: Pod): PodSandboxStatus {
   };
 }
 
-export function toCriPod(p: Pod): PodSandbox {
+function toCriPod(p: Pod): PodSandbox {
   return {
     id: p.id, metadata: p.config.metadata, state: podState(p), created_at: p.createdAt,
     labels: p.config.labels ?? {}, annotations: p.config.annotations ?? {}, runtime_handler: p.runtime.requestedHandler ?? p.handler,

@@ -7,7 +7,7 @@ import type { Metric } from '../generated/runtime/v1/Metric.js';
 import type { PodSandboxMetrics } from '../generated/runtime/v1/PodSandboxMetrics.js';
 import type { Container } from '../container/types.js';
 import type { ContainerDetail, ContainerSample, PodSample } from '../stats/stats-collector.js';
-import { readWriteByDevice } from '../stats/cadvisor-parsers.js';
+import { readWriteByDevice } from '../cgroup/cadvisor-parsers.js';
 import { containerTarget, podTarget, type StatsSources } from './stats-handlers.js';
 
 const BASE = ['id', 'name', 'image'];
@@ -20,7 +20,7 @@ const FAIL = [...BASE, 'failure_type', 'scope'];
 type Kind = 'COUNTER' | 'GAUGE';
 interface Def { name: string; help: string; keys: string[]; kind: Kind }
 
-export const CONTAINER_METRICS: Def[] = [
+const CONTAINER_METRICS: Def[] = [
   { name: 'container_cpu_usage_seconds_total', help: 'Cumulative cpu time consumed in seconds.', keys: BASE, kind: 'COUNTER' },
   { name: 'container_memory_usage_bytes', help: 'Current memory usage in bytes, including all memory regardless of when it was accessed.', keys: BASE, kind: 'GAUGE' },
   { name: 'container_memory_working_set_bytes', help: 'Current working set in bytes.', keys: BASE, kind: 'GAUGE' },
@@ -61,7 +61,7 @@ export const CONTAINER_METRICS: Def[] = [
   { name: 'container_last_seen', help: 'Last time a container was seen by the exporter.', keys: BASE, kind: 'GAUGE' },
 ];
 
-export const POD_METRICS: Def[] = [
+const POD_METRICS: Def[] = [
   { name: 'container_network_receive_bytes_total', help: 'Cumulative count of bytes received.', keys: NET, kind: 'COUNTER' },
   { name: 'container_network_transmit_bytes_total', help: 'Cumulative count of bytes transmitted.', keys: NET, kind: 'COUNTER' },
   { name: 'container_network_receive_errors_total', help: 'Cumulative count of errors encountered while receiving.', keys: NET, kind: 'COUNTER' },

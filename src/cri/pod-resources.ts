@@ -2,14 +2,15 @@
 // to the pod's cgroup parent. Memory and CPU limits are the sums; shares add up too.
 import { failedPrecondition, invalidArgument, wrap } from '../common/errors.js';
 import type { Pod } from '../pod/types.js';
-import type { PodLimits } from '../oci/pod-cgroup-resources.js';
-import { podLimitsFromCri } from '../oci/pod-cgroup-resources.js';
+import type { PodLimits } from '../cgroup/pod-resources.js';
+import { podLimitsFromCri } from '../cgroup/pod-resources.js';
 import { checkResources, type HostCpuset } from './validate/resources.js';
 
 type CriRes = Parameters<typeof podLimitsFromCri>[0];
 
-export interface PodResourcesDeps {
-  pods: { get(id: string): Pod };
+interface PodResourcesDeps {
+  /** The pod's identity, state and cgroup parent: all this handler reads of it. */
+  pods: { get(id: string): Pick<Pod, 'id' | 'name' | 'namespace' | 'state'> & { runtime: Pick<Pod['runtime'], 'cgroupParent'> } };
   apply(podCgroup: string, limits: PodLimits): Promise<unknown>;
   /** The node's highest CPU and memory node, for cpuset checks; absent = not checked. */
   host?: HostCpuset;

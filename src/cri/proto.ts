@@ -53,6 +53,15 @@ function serviceDefinition(root: protobuf.Root, name: string): grpc.ServiceDefin
   return def;
 }
 
+/**
+ * grpc-js makes the client class from the definition at run time and types it as "some service"; the
+ * generated type C names each method of it. The one unchecked step from grpc-js's types to the generated
+ * ones (the definition and the generated types come from the same api.proto).
+ */
+function clientClass<C>(def: grpc.ServiceDefinition, name: string): C {
+  return grpc.makeClientConstructor(def, name) as C;
+}
+
 let cached: ProtoGrpcType | undefined;
 
 /** The runtime.v1 package for grpc-js: services only (message type entries are not built). */
@@ -62,9 +71,11 @@ export function loadCriProto(): ProtoGrpcType {
     // here, and a type's fields when protobuf.js first builds its encoder/decoder, on first use.
     const root = new protobuf.Root();
     root.addJSON((API_DESCRIPTOR as protobuf.INamespace).nested!);
-    const def: Record<string, grpc.ServiceDefinition> = {};
-    for (const name of SERVICES) def[name] = serviceDefinition(root, name);
-    cached = grpc.loadPackageDefinition(def as Parameters<typeof grpc.loadPackageDefinition>[0]) as unknown as ProtoGrpcType;
+    type V1 = ProtoGrpcType['runtime']['v1'];
+    const RuntimeService = clientClass<V1['RuntimeService']>(serviceDefinition(root, SERVICES[0]), SERVICES[0]);
+    const ImageService = clientClass<V1['ImageService']>(serviceDefinition(root, SERVICES[1]), SERVICES[1]);
+    // Services only: the message type entries of ProtoGrpcType are not built (nothing here reads them).
+    cached = { runtime: { v1: { RuntimeService, ImageService } } } as ProtoGrpcType;
   }
   return cached;
 }

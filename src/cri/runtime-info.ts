@@ -5,22 +5,23 @@ import type { StatusRequest__Output } from '../generated/runtime/v1/StatusReques
 import type { StatusResponse } from '../generated/runtime/v1/StatusResponse.js';
 import type { RuntimeConfigResponse } from '../generated/runtime/v1/RuntimeConfigResponse.js';
 import type { RuntimeCondition } from '../generated/runtime/v1/RuntimeCondition.js';
-import type { Config } from '../daemon/config.js';
-import { handlerCriFeatures, usernsUnsupportedReason, type FeaturesCache, type HandlerInfo, type KernelFacts } from '../oci/features.js';
+import type { Config } from '../config/config.js';
+import { handlerCriFeatures, usernsUnsupportedReason, type FeaturesCache, type HandlerInfo } from '../oci/features.js';
+import type { KernelFacts } from '../common/kernel.js';
 
-export const RUNTIME_NAME = 'crius';
-export const CRI_API_VERSION = 'v1';
+const RUNTIME_NAME = 'crius';
+const CRI_API_VERSION = 'v1';
 
-export interface NetworkReadiness {
+interface NetworkReadiness {
   ready: boolean;
   reason?: string;
   message?: string;
 }
 
-export interface RuntimeInfoDeps {
+interface RuntimeInfoDeps {
   config: Config;
   version: string;
-  features: FeaturesCache;
+  features: Pick<FeaturesCache, 'read'>;
   kernel: KernelFacts;
   /** Whether pod networking can be set up now (a CNI config loads); until networking exists, false. */
   network: () => Promise<NetworkReadiness>;

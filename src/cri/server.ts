@@ -24,7 +24,7 @@ export interface CriHandlers {
 /** RPCs answered while the daemon still starts (Version): RuntimeService entries only. */
 export type EarlyRpcs = Partial<RuntimeRpcs>;
 
-export type RpcObserver = (o: { method: string; code: string; durationMs: number }) => void;
+type RpcObserver = (o: { method: string; code: string; durationMs: number }) => void;
 
 export interface CriServer {
   server: grpc.Server;
@@ -189,7 +189,7 @@ function round(ms: number): number {
 }
 
 /** True when something accepts connections on the unix socket at path. */
-export function socketIsLive(path: string, timeoutMs = 1000): Promise<boolean> {
+function socketIsLive(path: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(path);
     const t = setTimeout(() => { s.destroy(); resolve(false); }, timeoutMs);
@@ -202,7 +202,7 @@ export function socketIsLive(path: string, timeoutMs = 1000): Promise<boolean> {
  * Prepares the socket path: a stale socket (nobody listening) left by a crashed daemon is removed;
  * a live one means another daemon serves it, and that is refused.
  */
-export async function claimSocket(path: string): Promise<void> {
+async function claimSocket(path: string): Promise<void> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o711 });
   if (!existsSync(path)) return;
   const st = lstatSync(path);

@@ -9,7 +9,8 @@ import { invalidArgument, notFound } from '../common/errors.js';
 import type { Container } from '../container/types.js';
 import type { Pod } from '../pod/types.js';
 import type { CgroupStats, ContainerSample, PodSample, StatsCollector } from '../stats/stats-collector.js';
-import type { InterfaceSample, PsiLine, PsiSample } from '../stats/cgroup-parsers.js';
+import type { PsiLine, PsiSample } from '../cgroup/parsers.js';
+import type { InterfaceSample } from '../stats/netns-dev.js';
 import type { IoUsage } from '../generated/runtime/v1/IoUsage.js';
 import type { PsiData } from '../generated/runtime/v1/PsiData.js';
 import type { PsiStats } from '../generated/runtime/v1/PsiStats.js';
@@ -19,7 +20,7 @@ export interface StatsSources {
   pods: { list(): Pod[]; get(id: string): Pod };
   containers: { list(podId?: string): Promise<Container[]>; get(id: string): Container };
   collector: StatsCollector;
-  /** The container's cgroupsPath from its pod's cgroup parent (oci/cgroup-mode.ts containerCgroupsPath). */
+  /** The container's cgroupsPath from its pod's cgroup parent (cgroup/mode.ts containerCgroupsPath). */
   cgroupsPath(podParent: string, containerId: string): string;
   /** The cgroupfs path of a pod's cgroup parent (systemd driver: the slice's path); identity when absent. */
   podCgroupPath?(podParent: string): string;
@@ -69,7 +70,7 @@ export function podTarget(p: Pod, running: Container[], cgroupPath: (parent: str
   return net ? { id: p.id, cgroupPath: cg, netns: { netnsPath: net, pids } } : { id: p.id, cgroupPath: cg };
 }
 
-export function toCriContainerStats(src: StatsSources, c: Container, s: ContainerSample): ContainerStats {
+function toCriContainerStats(src: StatsSources, c: Container, s: ContainerSample): ContainerStats {
   return {
     attributes: { id: c.id, metadata: c.config.metadata, labels: c.config.labels ?? {}, annotations: c.config.annotations ?? {} },
     cpu: cpuUsage(s),
@@ -81,7 +82,7 @@ export function toCriContainerStats(src: StatsSources, c: Container, s: Containe
   };
 }
 
-export function toCriPodStats(p: Pod, s: PodSample, containers: ContainerStats[]): PodSandboxStats {
+function toCriPodStats(p: Pod, s: PodSample, containers: ContainerStats[]): PodSandboxStats {
   return {
     attributes: { id: p.id, metadata: p.config.metadata, labels: p.config.labels ?? {}, annotations: p.config.annotations ?? {} },
     linux: {
@@ -98,7 +99,7 @@ export function toCriPodStats(p: Pod, s: PodSample, containers: ContainerStats[]
 }
 
 /** Container stats of the given containers (of known pods), sampled concurrently. */
-export async function sampleContainers(src: StatsSources, list: Container[]): Promise<ContainerStats[]> {
+async function sampleContainers(src: StatsSources, list: Container[]): Promise<ContainerStats[]> {
   const pods = new Map(src.pods.list().map((p) => [p.id, p]));
   const out = await Promise.all(list.map(async (c) => {
     const pod = pods.get(c.podId);
@@ -108,7 +109,7 @@ export async function sampleContainers(src: StatsSources, list: Container[]): Pr
   return out.filter((x): x is ContainerStats => x !== undefined);
 }
 
-export async function samplePod(src: StatsSources, p: Pod, containers: Container[]): Promise<PodSandboxStats> {
+async function samplePod(src: StatsSources, p: Pod, containers: Container[]): Promise<PodSandboxStats> {
   const running = containers.filter((c) => c.state === 'running');
   const [s, cstats] = await Promise.all([src.collector.pod(podTarget(p, running, src.podCgroupPath)), sampleContainers(src, containers)]);
   return toCriPodStats(p, s, cstats);

@@ -17,7 +17,7 @@ async function writeBatches(call: grpc.ServerWritableStream<object, object>, fie
   }
 }
 
-export interface ListHandlers {
+interface ListHandlers {
   ListContainerStats(req: object): Promise<{ stats: unknown[] }>;
   ListPodSandboxStats(req: object): Promise<{ stats: unknown[] }>;
   ListPodSandboxMetrics(req: object): Promise<{ pod_metrics: unknown[] }>;

@@ -9,10 +9,8 @@ import type { ImageStore } from '../image/image-store.js';
 const TIMED = ['create', 'start', 'kill', 'delete', 'update', 'execSync'] as const;
 
 export function instrumentOci(oci: OciAdapter, metrics: DaemonMetrics): void {
-  const o = oci as unknown as Record<string, (handler: string, ...rest: unknown[]) => Promise<unknown>>;
-  for (const op of TIMED) {
-    const f = o[op]!;
-    o[op] = async (handler, ...rest) => {
+  const timed = <A extends unknown[], R>(op: (typeof TIMED)[number], f: (handler: string, ...rest: A) => Promise<R>) =>
+    async (handler: string, ...rest: A): Promise<R> => {
       const t0 = performance.now();
       let ok = false;
       try {
@@ -23,7 +21,12 @@ export function instrumentOci(oci: OciAdapter, metrics: DaemonMetrics): void {
         metrics.observeOci(handler, op, (performance.now() - t0) / 1000, ok);
       }
     };
-  }
+  oci.create = timed('create', oci.create);
+  oci.start = timed('start', oci.start);
+  oci.kill = timed('kill', oci.kill);
+  oci.delete = timed('delete', oci.delete);
+  oci.update = timed('update', oci.update);
+  oci.execSync = timed('execSync', oci.execSync);
 }
 
 /**

@@ -1,7 +1,7 @@
 // criusd: parse flags, load config, open the store, wire the services, serve CRI on the socket.
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from './config.js';
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from '../config/config.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { openDb, type Db } from '../store/db.js';
 import { FeaturesCache } from '../oci/features.js';
@@ -24,7 +24,7 @@ const USAGE = `usage: criusd [--config PATH] [--socket PATH] [--root DIR] [--sta
   --state      volatile state: pinned namespaces, bundles, exit files (default /run/crius)
   --log-level  default info`;
 
-export interface Daemon {
+interface Daemon {
   config: Config;
   db: Db;
   server: CriServer;
@@ -32,7 +32,7 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
+async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
   const t0 = performance.now();
   const features = new FeaturesCache();
   const kernel = readKernelFacts();

@@ -10,13 +10,13 @@ import type { Logger } from '../common/logger.js';
 import { TRAVERSAL_FIX, UNRELATED_ID, describeBlock, describeDir, firstBlockingDir, statPathChain } from '../userns/path-traversal.js';
 
 /** Directory modes under the root and state dirs, relative to them. */
-export const ROOT_DIR_MODES: ReadonlyArray<[string, number]> = [
+const ROOT_DIR_MODES: ReadonlyArray<[string, number]> = [
   ['', 0o711],
   ['containers', 0o711], // image VOLUME dirs, bind-mounted into (possibly user-namespaced) containers
   ['images', 0o700],
   ['cni', 0o700],
 ];
-export const STATE_DIR_MODES: ReadonlyArray<[string, number]> = [
+const STATE_DIR_MODES: ReadonlyArray<[string, number]> = [
   ['', 0o711],
   ['pods', 0o711], // each pod's infra rootfs, hostname, hosts, resolv.conf, shm
   ['containers', 0o711], // bundles: the rootfs inside each; config.json itself is 0600
@@ -36,7 +36,7 @@ function setMode(path: string, mode: number, fixed: string[]): void {
 }
 
 /** Creates or tightens crius's directories and the files that hold secrets; returns what it changed. */
-export function securePrivateState(rootDir: string, stateDir: string): string[] {
+function securePrivateState(rootDir: string, stateDir: string): string[] {
   const fixed: string[] = [];
   for (const [base, table] of [[rootDir, ROOT_DIR_MODES], [stateDir, STATE_DIR_MODES]] as const) {
     for (const [rel, mode] of table) {

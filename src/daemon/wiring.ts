@@ -5,10 +5,11 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { capabilitiesFromMask } from '../spec/defaults.js';
-import type { Config } from './config.js';
+import type { Config } from '../config/config.js';
 import type { Db } from '../store/db.js';
 import type { Logger } from '../common/logger.js';
-import type { FeaturesCache, KernelFacts } from '../oci/features.js';
+import type { FeaturesCache } from '../oci/features.js';
+import type { KernelFacts } from '../common/kernel.js';
 import type { CriHandlers } from '../cri/server.js';
 import { NOT_IMPLEMENTED } from '../cri/rpc-table.js';
 import { makeRuntimeInfoHandlers } from '../cri/runtime-info.js';
@@ -20,12 +21,14 @@ import { PodStore } from '../store/pods.js';
 import { ContainerStore } from '../store/containers.js';
 import { SandboxService } from '../pod/sandbox-service.js';
 import { ContainerService } from '../container/container-service.js';
-import { containerCgroupFsPath, detectOciHost, podCgroupFsPath } from '../oci/host-setup.js';
+import { detectOciHost } from '../oci/host-setup.js';
+import { containerCgroupFsPath, podCgroupFsPath } from '../cgroup/host.js';
 import { createCni } from '../network/cni.js';
 import { openLazyNativeIdmapProbe } from '../userns/idmap-probe.js';
 import { createIdmapSupport } from '../userns/idmap-support.js';
 import { cleanupTemporaryIdmapMounts } from '../rootfs/overlay-rootfs.js';
-import { createOciAdapter, nativeBinary, type OciAdapter } from './adapters/oci.js';
+import { createOciAdapter, type OciAdapter } from './adapters/oci.js';
+import { nativeBuildPath } from '../common/install-root.js';
 import { cgroupAdapter, namespaceAdapter, shmAdapter } from './adapters/pod.js';
 import { createInfra } from '../pod/infra.js';
 import { deviceAdapter, handlerAdapter, imageAdapter, rootfsAdapter, volumeAdapter } from './adapters/container.js';
@@ -47,20 +50,20 @@ import type { StreamServerRef } from '../cri/stream-handlers.js';
 import { makeEventsHandler } from '../cri/events-handler.js';
 import { makeStatsHandlers } from '../cri/stats-handlers.js';
 import { makeMetricsHandlers } from '../cri/pod-metrics.js';
-import { createCgroupReader } from '../stats/cgroup-reader.js';
+import { createCgroupReader } from '../cgroup/reader.js';
 import { StatsCollector } from '../stats/stats-collector.js';
 import type { DaemonMetrics } from './metrics.js';
 import { METRICS_OFF } from './metrics-off.js';
 import { instrumentOci, withPullMetrics } from './instrument.js';
 import { makePodResourcesHandlers } from '../cri/pod-resources.js';
 import { makeStatsStreamHandlers } from '../cri/stats-streams.js';
-import { applyPodLimits, applySliceLimits } from '../oci/pod-cgroup-resources.js';
+import { applyPodLimits, applySliceLimits } from '../cgroup/pod-resources.js';
 import { CriusError, errorMessage } from '../common/errors.js';
 import { KeyedLock } from '../common/keyed-lock.js';
 import { getMeta, setMeta } from '../store/meta.js';
 
 /** store/meta.ts key of the boot ID recorded at the last start. */
-export const BOOT_ID_KEY = 'boot_id';
+const BOOT_ID_KEY = 'boot_id';
 
 function readBootId(): string | undefined {
   try {
@@ -72,7 +75,7 @@ function readBootId(): string | undefined {
 import { podTraversalProblem } from './private-state.js';
 import { setUpAppArmor } from '../oci/apparmor.js';
 
-export interface WiringDeps {
+interface WiringDeps {
   config: Config;
   db: Db;
   features: FeaturesCache;
@@ -81,7 +84,7 @@ export interface WiringDeps {
   version: string;
 }
 
-export interface Wired {
+interface Wired {
   handlers: CriHandlers;
   pods: SandboxService;
   containers: ContainerService;
@@ -122,7 +125,7 @@ export async function buildHandlers(deps: WiringDeps): Promise<Wired> {
 /** The OCI host (cgroup layout and driver, oom floor), AppArmor, and the runtime handlers under conmon. */
 async function openRuntime(deps: WiringDeps): Promise<{ host: OciHost; apparmor: AppArmorState; oci: OciAdapter }> {
   const { config, logger } = deps;
-  const host = await detectOciHost(logger, nativeBinary('crius-oci-wrap'), config.cgroupManager);
+  const host = await detectOciHost(logger, nativeBuildPath('crius-oci-wrap'), config.cgroupManager);
   const apparmor = await setUpAppArmor(join(config.stateDir, 'apparmor'));
   logger.info('apparmor', { enabled: apparmor.enabled, defaultProfile: apparmor.defaultProfile ?? null, ...(apparmor.reason ? { reason: apparmor.reason } : {}) });
   return { host, apparmor, oci: createOciAdapter(config, host, logger.child({ module: 'oci' }), apparmor) };
@@ -168,7 +171,7 @@ function wireServices(deps: WiringDeps, m: { host: OciHost; oci: OciAdapter; net
     cgroups: cgroupAdapter(m.host),
     containers: { stopAll: (id, t) => podContainers().stopAll(id, t), removeAll: (id) => podContainers().removeAll(id) },
     infra: createInfra({
-      oci: m.oci, systemdCgroups: m.oci.systemdCgroups(), handlers, rootDir: config.rootDir, pauseBinary: nativeBinary('crius-pause'),
+      oci: m.oci, systemdCgroups: m.oci.systemdCgroups(), handlers, rootDir: config.rootDir, pauseBinary: nativeBuildPath('crius-pause'),
       seccompProfileBytes: config.limits.seccompProfileBytes, ownCapabilities, logger: logger.child({ module: 'infra' }),
     }),
     logger: logger.child({ module: 'pod' }),

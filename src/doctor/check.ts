@@ -2,7 +2,7 @@
 // `neededForUserns` marks the checks without which a user-namespaced pod (hostUsers: false) cannot run
 // on this host; any of those failing makes `crius doctor` exit 1.
 
-export type CheckStatus = 'ok' | 'warn' | 'fail';
+type CheckStatus = 'ok' | 'warn' | 'fail';
 
 export interface CheckResult {
   name: string;

@@ -1,7 +1,8 @@
 // Each configured OCI runtime handler, judged from its own `features` report (crun's features contract),
 // not from version strings: idmapped mounts (linux.mountExtensions.idmap), recursive read-only mounts
 // (rro) and the user namespace. A user-namespaced pod needs at least one handler that can do all of it.
-import { handlerCriFeatures, usernsUnsupportedReason, type HandlerInfo, type KernelFacts } from '../oci/features.js';
+import { handlerCriFeatures, usernsUnsupportedReason, type HandlerInfo } from '../oci/features.js';
+import type { KernelFacts } from '../common/kernel.js';
 import { fail, ok, warn, type CheckResult } from './check.js';
 
 const yesNo = (b: boolean): string => (b ? 'yes' : 'no');

@@ -1,8 +1,8 @@
 // Host facts that change how crius runs containers: the cgroup mode (and the hybrid workaround), the
 // CAP_SYS_RESOURCE capability (without it negative oom_score_adj requests are clamped), and the
 // subordinate ID range crius hands to standalone pods, which must not overlap /etc/subuid or /etc/subgid.
-import type { CgroupLayout } from '../oci/cgroup-mode.js';
-import { clampOomScoreAdjTo } from '../oci/oom-score.js';
+import type { CgroupLayout } from '../cgroup/mode.js';
+import { clampOomScoreAdj } from '../spec/resources.js';
 import { MAX_ID } from '../userns/mapping-rules.js';
 import { fail, ok, warn, type CheckResult } from './check.js';
 
@@ -49,7 +49,7 @@ export function checkCapSysResource(capEffHex: string | undefined, ownOomScoreAd
     return ok(name, 'held: containers get the oom_score_adj the kubelet asks for (-997 for Guaranteed pods)');
   }
   // Without the capability the kernel refuses lowering oom_score_adj below our own (oom_score_adj_min).
-  const kubeletGuaranteed = clampOomScoreAdjTo(-997, ownOomScoreAdj);
+  const kubeletGuaranteed = clampOomScoreAdj(-997, ownOomScoreAdj);
   return warn(name, `not held (CapEff ${capEffHex ?? 'unreadable'}): oom_score_adj cannot go below crius's own ${ownOomScoreAdj}; ` +
     `negative requests are clamped (the kubelet's -997 for Guaranteed pods becomes ${kubeletGuaranteed.value})`,
     'run criusd with CAP_SYS_RESOURCE (e.g. not under a supervisor that drops it) for exact OOM priorities; pods run either way');

@@ -4,10 +4,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import type { Logger } from '../common/logger.js';
-import { detectCgroupLayout, type CgroupLayout } from '../oci/cgroup-mode.js';
+import { detectCgroupLayout, type CgroupLayout } from '../cgroup/mode.js';
 import { checkKernel, checkUserNamespaces, type UsernsSysctls } from './kernel-checks.js';
 
-export interface HostSummary {
+interface HostSummary {
   kernel: string;
   cgroupMode: CgroupLayout['mode'];
   /** Kernel new enough and user namespaces enabled. */

@@ -3,7 +3,8 @@
 // - a fresh tmpfs (the kubelet's secret/configMap/projected volumes; tmpfs idmap needs Linux 6.3);
 // - the filesystem of the crius root dir (image layers live there);
 // - an overlay over an idmapped read-only lower layer, as crius builds a user-namespaced pod's rootfs.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { mountsUnder } from '../common/mountinfo.js';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,7 +18,7 @@ import type { IdRange } from '../userns/mapping-rules.js';
 import { createUsernsFile, removeUsernsFile } from '../userns/userns-file.js';
 import type { IdmapProbeFact, OverlayProbeFact } from './idmap-checks.js';
 
-export interface IdmapProbeReport {
+interface IdmapProbeReport {
   tmpfs: IdmapProbeFact;
   rootDir: IdmapProbeFact;
   overlay: OverlayProbeFact;
@@ -25,7 +26,7 @@ export interface IdmapProbeReport {
   leftMounts: string[];
 }
 
-export interface IdmapProbeOptions {
+interface IdmapProbeOptions {
   /** The crius root dir; probed at its nearest existing ancestor when it does not exist yet. */
   rootDir: string;
   runner?: Runner;
@@ -39,12 +40,6 @@ export function nearestExisting(path: string, exists: (p: string) => boolean = e
   let p = path;
   while (!exists(p) && p !== dirname(p)) p = dirname(p);
   return p;
-}
-
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
-    .map((l) => (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))))
-    .filter((mp) => mp === dir || mp.startsWith(`${dir}/`));
 }
 
 async function probeFact(support: IdmapSupport | undefined, path: string, whyNot: string): Promise<IdmapProbeFact> {

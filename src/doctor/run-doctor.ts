@@ -4,12 +4,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Config } from '../daemon/config.js';
+import type { Config } from '../config/config.js';
 import { errorMessage } from '../common/errors.js';
 import { ExecError, run, type Runner } from '../common/exec.js';
-import { detectCgroupLayout } from '../oci/cgroup-mode.js';
-import { FeaturesCache, type KernelFacts } from '../oci/features.js';
+import { detectCgroupLayout } from '../cgroup/mode.js';
+import { FeaturesCache } from '../oci/features.js';
+import type { KernelFacts } from '../common/kernel.js';
 import { oomScoreAdjFloor } from '../oci/oom-score.js';
 import { parseNetworkConfig, pickConfigFile } from '../network/cni.js';
 import { defaultIdmapHelperPath, type IdmapHelper } from '../userns/idmap-helper.js';
@@ -17,8 +17,8 @@ import { type CheckResult, fail, ok } from './check.js';
 import { checkHandler, checkUsernsHandlers } from './handler-checks.js';
 import { checkAppArmor, checkCapSysResource, checkCgroupDriver, checkCgroups, checkStateDirTraversal, checkSubidRange, parseSubidFile, type SubidEntry } from './host-checks.js';
 import { stateDirTraversalProblem } from '../daemon/private-state.js';
-import { cgroupDriverProblem, defaultCgroupDriver } from '../oci/cgroup-driver.js';
-import { pid1IsSystemd } from '../oci/host-setup.js';
+import { cgroupDriverProblem, defaultCgroupDriver } from '../cgroup/driver.js';
+import { pid1IsSystemd } from '../cgroup/host.js';
 import { apparmorEnabled, DEFAULT_APPARMOR_PROFILE, loadedProfiles } from '../oci/apparmor.js';
 
 /** cgroupDriver from the kubelet's config file (kubeadm writes /var/lib/kubelet/config.yaml), if any. */
@@ -33,20 +33,16 @@ import { checkIdmapProbe, checkOverlayIdmap } from './idmap-checks.js';
 import { runIdmapProbes } from './idmap-probes.js';
 import { checkKernel, checkRoot, checkUserNamespaces } from './kernel-checks.js';
 import { locateHostBinary } from '../common/host-binaries.js';
+import { nativeBuildDir } from '../common/install-root.js';
 import { readUsernsSysctls } from './host-summary.js';
 import {
   checkCniConfig, checkCniPlugins, checkConmon, checkNativeHelpers, checkUnshare, nativeHelperSpecs,
   REQUIRED_CNI_PLUGINS, type CniConfigFact, type CniPluginFact, type CommandOutcome,
 } from './tool-checks.js';
 
-export const CONMON_PATH = locateHostBinary('conmon');
-export const UNSHARE_PATH = '/usr/bin/unshare';
+const CONMON_PATH = locateHostBinary('conmon');
+const UNSHARE_PATH = '/usr/bin/unshare';
 
-/** native/build, relative to this file in dist/src/doctor/ (or src/doctor/). */
-export function nativeBuildDir(): string {
-  const up = fileURLToPath(import.meta.url).includes('/dist/') ? '../../../native/build' : '../../native/build';
-  return fileURLToPath(new URL(up, import.meta.url));
-}
 
 async function outcome(runner: Runner, file: string, args: string[], env?: NodeJS.ProcessEnv): Promise<CommandOutcome> {
   try {
@@ -98,7 +94,7 @@ function readSubids(): SubidEntry[] {
   return out;
 }
 
-export interface DoctorOptions {
+interface DoctorOptions {
   runner?: Runner;
   helper?: IdmapHelper;
   /** Skip the mount probes (for callers that only want the cheap facts). */

@@ -121,7 +121,7 @@ export function checkUnshare(path: string, help: CommandOutcome): CheckResult {
   return ok(name, `${path} pins namespaces at files`, true);
 }
 
-export interface NativeHelperSpec {
+interface NativeHelperSpec {
   name: string;
   why: string;
   neededForUserns: boolean;

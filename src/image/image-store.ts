@@ -22,10 +22,12 @@ import {
   digestedName, formatReference, looksLikeImageId, parseReference, taggedName, type ImageReference,
 } from './reference.js';
 import { RegistryClient, type RegistriesConfig, type RegistryAuth, type RegistryClientOptions } from './registry-client.js';
-import { SharedLock, SingleFlight } from './single-flight.js';
+import { SingleFlight } from '../common/single-flight.js';
+import { KeyedLock } from '../common/keyed-lock.js';
 // Loaded at the first layer to unpack (tar-stream, fzstd): not on the daemon's start-up path.
 import type { unpackLayer } from './unpack-layer.js';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
+import { pruneShiftedCopies, removeInterruptedCopies, shiftedCacheDir } from '../rootfs/shifted-copy.js';
 
 export interface ImageStoreOptions {
   /** Directory holding content/ and layers/ (e.g. <rootDir>/images). */
@@ -46,14 +48,14 @@ export interface ImageStoreOptions {
 }
 
 
-export interface PullOptions {
+interface PullOptions {
   auth?: RegistryAuth | null;
   signal?: AbortSignal;
   onProgress?: RegistryClientOptions['onProgress'];
 }
 
 /** What the container code needs to build a rootfs and a spec. */
-export interface ResolvedImage {
+interface ResolvedImage {
   id: string;
   config: ImageConfig;
   /** Overlay lower dirs, bottom layer first (reverse them for overlayfs `lowerdir=`, which lists top first). */
@@ -73,7 +75,7 @@ export interface ImageInfo {
   manifestDigest: string;
 }
 
-export interface ImageFsUsage {
+interface ImageFsUsage {
   /** Nanoseconds since the epoch. */
   timestamp: bigint;
   mountpoint: string;
@@ -82,6 +84,8 @@ export interface ImageFsUsage {
 }
 
 const DEFAULT_FSOPS = nativeBuildPath('crius-fsops');
+/** The key of ImageStore.lock (the store has one lock; KeyedLock is the one shared/exclusive lock). */
+export const IMAGES_LOCK = 'images';
 
 /** Runs fn over items with at most `limit` at a time; the first failure rejects (others still settle). */
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
@@ -109,8 +113,11 @@ export class ImageStore {
   private readonly pulls = new SingleFlight<ImageInfo>();
   private readonly blobs = new SingleFlight<void>();
   private readonly layers = new SingleFlight<void>();
-  /** Pulls and imports hold it shared; removal (with GC) exclusive. */
-  readonly lock = new SharedLock();
+  /**
+   * One key, IMAGES_LOCK: pulls and imports hold it shared; removal (with GC) exclusive, so GC never
+   * deletes a blob or layer a running pull has just decided to reuse.
+   */
+  readonly lock = new KeyedLock();
   readonly limits: ImageLimits;
 
   constructor(private readonly opts: ImageStoreOptions) {
@@ -124,9 +131,10 @@ export class ImageStore {
     mkdirSync(this.layersDir, { recursive: true, mode: 0o700 });
   }
 
-  /** Start-up cleanup: temp blobs and half-unpacked layer dirs from a crash are never trusted. */
+  /** Start-up cleanup: temp blobs, half-unpacked layer dirs and half-made shifted copies from a crash are never trusted. */
   recover(): void {
     this.content.cleanIngest();
+    removeInterruptedCopies(shiftedCacheDir(this.opts.root));
     for (const name of readdirSync(this.layersDir)) {
       if (name.includes('.tmp-')) rmSync(join(this.layersDir, name), { recursive: true, force: true });
     }
@@ -149,7 +157,7 @@ export class ImageStore {
     // Callers with different credentials do not share a pull: one's missing secret must not fail the other.
     const flightKey = `${key}\0${po.auth ? createHash('sha256').update(JSON.stringify(po.auth)).digest('hex') : ''}`;
     // The flight's signal aborts only when every client waiting for this pull has gone.
-    return this.pulls.do(flightKey, (signal) => this.lock.withShared(async () => {
+    return this.pulls.do(flightKey, (signal) => this.lock.shared(IMAGES_LOCK, async () => {
       const started = Date.now();
       try {
         const info = await this.doPull(ref, { ...po, signal });
@@ -372,7 +380,7 @@ export class ImageStore {
    * (CRI requires RemoveImage to be idempotent); removing one a container uses is FAILED_PRECONDITION.
    */
   async remove(refInput: string): Promise<void> {
-    await this.lock.withExclusive(async () => {
+    await this.lock.exclusive(IMAGES_LOCK, async () => {
       const id = this.findId(refInput);
       if (id === undefined) return;
       const names = namesOf(this.db, id);
@@ -414,6 +422,8 @@ export class ImageStore {
       if (/^[a-f0-9]{64}$/.test(name) && !chains.has(`sha256:${name}`)) rmSync(join(this.layersDir, name), { recursive: true, force: true });
     }
     for (const b of this.content.list()) if (!blobs.has(b.digest)) this.content.delete(b.digest);
+    const copies = pruneShiftedCopies(shiftedCacheDir(this.opts.root));
+    if (copies.length > 0) this.log.info('shifted layer copies removed', { dirs: copies });
   }
 
   /** ImageFsInfo: real bytes (st_blocks) and inodes of the blobs and unpacked layers. */

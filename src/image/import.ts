@@ -2,34 +2,24 @@
 // into the image store. Every file is streamed into the content store under its computed digest (OCI
 // blobs are verified against their names); then each image is committed like a pull: layers unpacked
 // and verified against the config's diff IDs, names recorded.
-import { createReadStream, closeSync, openSync, readSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { failedPrecondition, invalidArgument, notFound, wrap } from '../common/errors.js';
-import type { ImageInfo, ImageStore } from './image-store.js';
+import { IMAGES_LOCK, type ImageInfo, type ImageStore } from './image-store.js';
 import { MediaType, parseManifest, selectPlatform, hostPlatform, type Descriptor, type ImageManifest, type Platform } from './manifest.js';
 import { parseReference, taggedName } from './reference.js';
 import { splitEntryName } from './tar-path.js';
-import { detectCompression } from './unpack-layer.js';
+import { compressionOf } from './unpack-layer.js';
 
-export interface ImportOptions {
+interface ImportOptions {
   /** Names to give the imported image(s) when the archive carries none (or in addition). */
   names?: string[];
   platform?: Platform;
 }
 
 const SMALL_JSON_LIMIT = 4 * 1024 * 1024;
-
-function head(path: string): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const b = Buffer.alloc(4);
-    return b.subarray(0, readSync(fd, b, 0, 4, 0));
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function tagNames(names: readonly string[]): Array<{ name: string; kind: 'tag' }> {
   const out: Array<{ name: string; kind: 'tag' }> = [];
@@ -42,7 +32,7 @@ function tagNames(names: readonly string[]): Array<{ name: string; kind: 'tag' }
 
 export async function importArchive(store: ImageStore, file: string, opts: ImportOptions = {}): Promise<ImageInfo[]> {
   try {
-    return await store.lock.withShared(() => doImport(store, file, opts));
+    return await store.lock.shared(IMAGES_LOCK, () => doImport(store, file, opts));
   } catch (err) {
     throw wrap(`import image archive ${file}`, err);
   }
@@ -53,7 +43,7 @@ async function doImport(store: ImageStore, file: string, opts: ImportOptions): P
   const json = new Map<string, Buffer>();
   const ex = extract();
   const src = createReadStream(file, { highWaterMark: 256 * 1024 });
-  const gz = detectCompression(head(file)) === 'gzip';
+  const gz = compressionOf(file) === 'gzip';
   const consume = (async () => {
     for await (const entry of ex) {
       const h = entry.header;
@@ -64,15 +54,21 @@ async function doImport(store: ImageStore, file: string, opts: ImportOptions): P
       const expected = m ? { digest: `sha256:${m[1]!}`, size: h.size } : { size: h.size };
       const keep = name.endsWith('.json') && h.size <= SMALL_JSON_LIMIT;
       const chunks: Buffer[] = [];
-      const body = entry as unknown as AsyncIterable<Buffer>;
-      const tee = keep ? (async function* () { for await (const c of body) { chunks.push(c); yield c; } })() : body;
+      // The entry's body yields Buffers (tar-stream's typings say unknown); small JSON files are kept too.
+      const tee = (async function* () {
+        for await (const c of entry) {
+          const b = c as Buffer;
+          if (keep) chunks.push(b);
+          yield b;
+        }
+      })();
       const info = await store.content.ingest(expected, tee, `archive entry "${name}"`);
       files.set(name, info);
       if (keep) json.set(name, Buffer.concat(chunks));
     }
   })();
-  const stages = gz ? [src, createGunzip(), ex] : [src, ex];
-  await Promise.all([consume, pipeline(stages as unknown as Parameters<typeof pipeline>[0][])]);
+  const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream | NodeJS.ReadWriteStream> = gz ? [src, createGunzip(), ex] : [src, ex];
+  await Promise.all([consume, pipeline(stages)]);
 
   const platform = opts.platform ?? hostPlatform();
   const extra = tagNames(opts.names ?? []);
@@ -120,7 +116,7 @@ async function doImport(store: ImageStore, file: string, opts: ImportOptions): P
       const layers: Descriptor[] = (e.Layers ?? []).map((l) => {
         const f = files.get(clean(l));
         if (!f) throw notFound(`${file}: layer "${l}" named in manifest.json is not in the archive`);
-        const c = detectCompression(head(store.content.path(f.digest)));
+        const c = compressionOf(store.content.path(f.digest));
         const mediaType = c === 'gzip' ? MediaType.ociLayerGzip : c === 'zstd' ? MediaType.ociLayerZstd : MediaType.ociLayerTar;
         return { mediaType, digest: f.digest, size: f.size };
       });

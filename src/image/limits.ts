@@ -1,5 +1,5 @@
 // What a registry or a layer may cost the daemon. Each bound is a key of the [images] config table
-// (src/daemon/config.ts); a pull that passes one fails FAILED_PRECONDITION naming the key.
+// (src/config/config.ts); a pull that passes one fails FAILED_PRECONDITION naming the key.
 export interface ImageLimits {
   /** images.max_manifest_bytes: largest manifest or index read from a registry. */
   maxManifestBytes: number;

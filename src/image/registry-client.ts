@@ -12,7 +12,7 @@ import { MANIFEST_ACCEPT, type Descriptor } from './manifest.js';
 import { DEFAULT_DOMAIN, type ImageReference, isDigest, repositoryName } from './reference.js';
 
 /** Per-registry settings, keyed by the host as written in references (`docker.io`, `127.0.0.1:5000`). */
-export interface RegistryHostConfig {
+interface RegistryHostConfig {
   /** Base URLs (`http://127.0.0.1:5000`), tried in order before the registry itself. */
   mirrors: string[];
   /** Use plain HTTP for the registry itself. */
@@ -48,7 +48,7 @@ export interface RegistryClientOptions {
   stallTimeoutMs?: number;
 }
 
-export interface FetchedManifest {
+interface FetchedManifest {
   bytes: Buffer;
   contentType: string;
   digest: string;
@@ -63,12 +63,12 @@ interface Endpoint {
 const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 /** A token answer is a small JSON document; nothing legitimate comes near this. */
-export const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
+const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
 /**
  * What counts as progress for the stall watchdog: a trickle of a few bytes now and then must not keep a
  * request alive, so the timer restarts only once this much arrived since it last did.
  */
-export const STALL_PROGRESS_BYTES = 1024;
+const STALL_PROGRESS_BYTES = 1024;
 
 /**
  * Watches one request: its signal aborts when the caller's does or when the request stalls (less than
@@ -449,7 +449,7 @@ export class RegistryClient {
     }
     const onProgress = this.opts.onProgress;
     let received = 0;
-    const body = res.body as unknown as AsyncIterable<Uint8Array>;
+    const body: AsyncIterable<Uint8Array> = res.body;
     const counted = (async function* () {
       for await (const c of body) {
         received += c.length;

@@ -2,7 +2,7 @@
 // stay inside the layer dir, so absolute names and `..` components are refused outright (the kernel
 // never sees them); symlinked parents are checked against the filesystem during unpack.
 
-export type TarPathResult = { ok: true; parts: string[] } | { ok: false; reason: string };
+type TarPathResult = { ok: true; parts: string[] } | { ok: false; reason: string };
 
 /** Splits an entry name into clean components (`./a//b/` -> ['a','b']); [] is the layer root. */
 export function splitEntryName(name: string): TarPathResult {
@@ -13,10 +13,10 @@ export function splitEntryName(name: string): TarPathResult {
   return { ok: true, parts };
 }
 
-export const WHITEOUT_PREFIX = '.wh.';
-export const OPAQUE_WHITEOUT = '.wh..wh..opq';
+const WHITEOUT_PREFIX = '.wh.';
+const OPAQUE_WHITEOUT = '.wh..wh..opq';
 
-export type WhiteoutKind =
+type WhiteoutKind =
   | { kind: 'none' }
   | { kind: 'opaque' }
   /** AUFS-era metadata (`.wh..wh.plnk`, `.wh..wh.aufs`): ignored, as containerd and Docker do. */

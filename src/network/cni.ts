@@ -12,7 +12,7 @@ import { CriusError, failedPrecondition, internal, invalidArgument } from '../co
 import { ExecError, run, type Runner } from '../common/exec.js';
 import { KeyedLock } from '../common/keyed-lock.js';
 
-export interface CniOptions {
+interface CniOptions {
   confDir: string;
   pluginDirs: string[];
   /** Where final ADD results are kept, e.g. <root>/cni/results. */
@@ -20,13 +20,13 @@ export interface CniOptions {
   ifName?: string;
 }
 
-export interface CniPluginConf {
+interface CniPluginConf {
   type: string;
   capabilities?: Record<string, boolean>;
   [k: string]: unknown;
 }
 
-export interface CniNetworkList {
+interface CniNetworkList {
   file: string;
   name: string;
   cniVersion: string;
@@ -34,7 +34,7 @@ export interface CniNetworkList {
   plugins: CniPluginConf[];
 }
 
-export interface CniPortMapping {
+interface CniPortMapping {
   hostPort: number;
   containerPort: number;
   protocol: 'tcp' | 'udp' | 'sctp';
@@ -48,7 +48,7 @@ export interface CniPod {
   uid: string;
 }
 
-export interface CniResult {
+interface CniResult {
   cniVersion?: string;
   interfaces?: { name: string; mac?: string; sandbox?: string }[];
   ips?: { address: string; gateway?: string; interface?: number }[];
@@ -149,7 +149,7 @@ export function bridgeMasqChain(network: string, podId: string): string {
   return `CNI-${createHash('sha512').update(network + podId).digest('hex')}`.slice(0, 28);
 }
 
-export interface CniStatus {
+interface CniStatus {
   ready: boolean;
   reason?: string;
   message?: string;

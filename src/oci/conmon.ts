@@ -17,7 +17,7 @@ export interface RuntimeInvocation {
   globalArgs: string[];
 }
 
-export interface ConmonCreateArgs {
+interface ConmonCreateArgs {
   id: string;
   name?: string;
   bundle: string;
@@ -54,39 +54,8 @@ export function conmonCreateArgv(a: ConmonCreateArgs): string[] {
   return argv;
 }
 
-export interface ConmonExecSyncArgs {
-  id: string;
-  runtime: RuntimeInvocation;
-  processSpecFile: string;
-  logPath: string;
-  pidFile: string;
-  socketDir: string;
-  /** Seconds; 0 = no timeout. conmon SIGKILLs the exec's process group when it passes. */
-  timeoutSec: number;
-  terminal?: boolean;
-  /** Cap on the log conmon writes (CRI-O: 16 MiB). */
-  logGlobalSizeMax?: number;
-}
-
-/**
- * conmon argv for ExecSync, as CRI-O: legacy exec API (no --api-version, so the sync pipe says
- * {"exit_code":N}), --sync (no double fork: conmon's exit is the exec's), no -b (no attach socket, no
- * ctl fifo) and no --exit-dir (an exec's exit file would be named like the container's). Pure.
- */
-export function conmonExecSyncArgv(a: ConmonExecSyncArgs): string[] {
-  const argv = [
-    '-c', a.id, '-n', a.id, '-r', a.runtime.file, ...a.runtime.globalArgs.flatMap((g) => ['--runtime-arg', g]),
-    '-p', a.pidFile, '-e', '-l', `k8s-file:${a.logPath}`, '--socket-dir-path', a.socketDir,
-    '--log-level', 'error', '--sync', '--log-global-size-max', String(a.logGlobalSizeMax ?? 16 * 1024 * 1024),
-    '--exec-process-spec', a.processSpecFile,
-  ];
-  if (a.terminal) argv.push('-t');
-  if (a.timeoutSec > 0) argv.push('-T', String(a.timeoutSec));
-  return argv;
-}
-
 /** One JSON line from conmon's sync pipe. */
-export interface SyncMessage {
+interface SyncMessage {
   pid?: number;
   exit_code?: number;
   data?: number;
@@ -108,7 +77,7 @@ export function parseSyncMessage(line: string): SyncMessage {
   return out;
 }
 
-export interface ConmonRun {
+interface ConmonRun {
   /** The first sync message (create: {"pid"}; exec --sync: {"exit_code"}). */
   message: SyncMessage;
   /** conmon's exit status (for create: the intermediate process of the double fork, normally 0). */
@@ -116,7 +85,7 @@ export interface ConmonRun {
   signal: NodeJS.Signals | null;
 }
 
-export interface SpawnConmonOptions {
+interface SpawnConmonOptions {
   cwd: string;
   env?: NodeJS.ProcessEnv;
   /** Safety net in ms (Infinity: none): conmon's group is SIGKILLed if no sync message came by then. */

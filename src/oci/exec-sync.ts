@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 
-export interface ExecSyncRun {
+interface ExecSyncRun {
   file: string;
   args: string[];
   env: NodeJS.ProcessEnv;
@@ -25,7 +25,7 @@ export interface ExecSyncRun {
   maxBytes: number;
 }
 
-export interface ExecSyncOutcome {
+interface ExecSyncOutcome {
   stdout: Buffer;
   stderr: Buffer;
   /** The runtime's exit code (the process's, as crun/runc pass it on), or null when killed by a signal. */
@@ -57,7 +57,7 @@ async function parentMap(): Promise<Map<number, number>> {
 }
 
 /** `pid` and all its descendants. */
-export async function processTree(pid: number): Promise<number[]> {
+async function processTree(pid: number): Promise<number[]> {
   const parents = await parentMap();
   const tree = [pid];
   for (let i = 0; i < tree.length; i++) {

@@ -4,8 +4,8 @@
 import { stat } from 'node:fs/promises';
 import { run as defaultRun, ExecError, type Runner } from '../common/exec.js';
 import type { RuntimeFeatures } from './features-types.js';
+import type { KernelFacts } from '../common/kernel.js';
 
-export type { RuntimeFeatures } from './features-types.js';
 
 export interface HandlerInfo {
   name: string;
@@ -106,15 +106,8 @@ export function parseFeatures(text: string): RuntimeFeatures {
   return f;
 }
 
-export interface KernelFacts {
-  /** Kernel release, e.g. "6.18.44". */
-  release: string;
-  /** Whether this kernel lets crius create user namespaces (see userns/kernel checks). */
-  userNamespaces: boolean;
-}
-
 /** Parses "6.18.44-fc-v782" into [6, 18, 44]. */
-export function kernelVersion(release: string): [number, number, number] {
+function kernelVersion(release: string): [number, number, number] {
   const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(release);
   if (!m) return [0, 0, 0];
   return [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];

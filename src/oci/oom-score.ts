@@ -1,20 +1,9 @@
 // oom_score_adj without CAP_SYS_RESOURCE: a process may raise its value freely but not lower it below
 // the lowest value it had (the kernel tracks oom_score_adj_min; with no such capability, writing a lower
 // value fails with EACCES). The kubelet asks for negative values for guaranteed pods (-997) and the
-// runtime must not fail the container for it: clamp to what we can give and say so.
+// runtime must not fail the container for it: the spec clamps to this floor and says so
+// (spec/resources.ts clampOomScoreAdj).
 import { readFileSync } from 'node:fs';
-
-export interface ClampedOomScoreAdj {
-  value: number;
-  clamped: boolean;
-}
-
-/** Clamps a requested oom_score_adj into [floor, 1000]. Pure. */
-export function clampOomScoreAdjTo(requested: number, floor: number): ClampedOomScoreAdj {
-  const lo = Math.max(-1000, Math.min(1000, floor));
-  const want = Math.max(-1000, Math.min(1000, Math.trunc(requested)));
-  return want < lo ? { value: lo, clamped: true } : { value: want, clamped: want !== requested };
-}
 
 /**
  * Our own oom_score_adj: the floor for children when we lack CAP_SYS_RESOURCE. With the capability
@@ -29,8 +18,4 @@ export function oomScoreAdjFloor(procSelf = '/proc/self'): number {
   } catch {
     return 0;
   }
-}
-
-export function clampOomScoreAdj(requested: number): ClampedOomScoreAdj {
-  return clampOomScoreAdjTo(requested, oomScoreAdjFloor());
 }

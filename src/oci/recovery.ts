@@ -8,7 +8,7 @@
 import { processAlive } from './process-liveness.js';
 import { readExit, type ContainerExit, type ExitPaths } from './exit-files.js';
 
-export type RecoveredState =
+type RecoveredState =
   | { state: 'running' }
   | { state: 'exited'; exit: ContainerExit }
   | { state: 'lost'; exit: ContainerExit; reason: string; message: string };

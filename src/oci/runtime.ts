@@ -3,7 +3,7 @@
 // created through its own conmon, which supervises it, writes its CRI log and its exit file, and
 // outlives the daemon; start/kill/state/delete/update are direct runtime calls; ExecSync is a short
 // `<runtime> exec` run by the daemon (exec-sync.ts). On hybrid cgroup hosts every runtime call, including the ones conmon makes, goes
-// through native/crius-oci-wrap with the cgroup2 mount hidden (see cgroup-mode.ts).
+// through native/crius-oci-wrap with the cgroup2 mount hidden (see cgroup/mode.ts).
 import { constants } from 'node:fs';
 import { chmod, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,9 +13,9 @@ import { conmonCreateArgv, spawnConmon, type RuntimeInvocation } from './conmon.
 import { runExecSync } from './exec-sync.js';
 import { processStartTime } from './process-liveness.js';
 import { locateHostBinary } from '../common/host-binaries.js';
-import { conmonScope } from './cgroup-driver.js';
+import { conmonScope } from '../cgroup/driver.js';
 
-export interface OciHandlerConfig {
+interface OciHandlerConfig {
   /** Handler name (RuntimeClass handler), e.g. "crun". */
   name: string;
   /** The runtime binary (crun or runc). */
@@ -29,23 +29,23 @@ export interface OciHandlerConfig {
   conmonPath?: string;
   /** native/build/crius-oci-wrap; required when hideMounts is not empty. */
   wrapperPath?: string;
-  /** Mounts to hide from the runtime (cgroup-mode.ts runtimeHiddenMounts). */
+  /** Mounts to hide from the runtime (cgroup/mode.ts runtimeHiddenMounts). */
   hideMounts?: string[];
   /** ExecSync: how long to keep reading output a background child writes after the command exited. */
   execDrainMs?: number;
   /**
-   * The systemd cgroup driver (cgroup-driver.ts): the runtime gets --systemd-cgroup (containers become
+   * The systemd cgroup driver (cgroup/driver.ts): the runtime gets --systemd-cgroup (containers become
    * transient scopes), and each conmon starts in its own scope in `conmonSlice` through systemd-run, so
    * neither is in the daemon's cgroup and `systemctl restart crius` leaves both running.
    */
   systemd?: { conmonSlice: string; systemdRun?: string };
 }
 
-export const DEFAULT_EXEC_DRAIN_MS = 3000;
+const DEFAULT_EXEC_DRAIN_MS = 3000;
 /** ExecSync output kept per stream (CRI-O's limit); the kubelet's probes need far less. */
-export const EXEC_SYNC_MAX_BYTES = 16 * 1024 * 1024;
+const EXEC_SYNC_MAX_BYTES = 16 * 1024 * 1024;
 
-export interface CreateContainerOptions {
+interface CreateContainerOptions {
   /** The CRI log file (k8s-file format). */
   logPath: string;
   /** conmon writes <exitDir>/<id> with the exit status. */
@@ -71,9 +71,9 @@ export interface CreatedContainer {
   conmonStartTime: string | undefined;
 }
 
-export type RuntimeStatus = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
+type RuntimeStatus = 'creating' | 'created' | 'running' | 'stopped' | 'paused';
 
-export interface RuntimeState {
+interface RuntimeState {
   id: string;
   status: RuntimeStatus;
   pid: number;
@@ -81,7 +81,7 @@ export interface RuntimeState {
   created?: string;
 }
 
-export interface ExecSyncResult {
+interface ExecSyncResult {
   stdout: Buffer;
   stderr: Buffer;
   /** The exec'd process's exit code (a timeout is a DEADLINE_EXCEEDED error instead). */

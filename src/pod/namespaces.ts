@@ -1,32 +1,35 @@
 // A pod's net, ipc and uts namespaces, pinned at files (nsfs bind mounts) so they live without any
-// process, like CRI-O's pinns (cri-o pinns/src/pinns.c). util-linux `unshare --net=F --uts=F --ipc=F CMD` creates
-// the namespaces, binds them onto the files and runs CMD inside them: CMD sets the hostname and the
+// process, like CRI-O's pinns (cri-o pinns/src/pinns.c). util-linux `unshare --net=F --uts=F --ipc=F
+// CMD` creates the namespaces, binds them onto the files and runs CMD inside them: CMD sets the hostname and the
 // pod's sysctls by writing /proc/sys, whose kernel.hostname, net.*, kernel.shm*/msg*/sem and fs.mqueue.*
 // entries follow the writer's namespaces. One process start per pod; nothing stays running.
 // The PID namespace cannot be pinned this way (it needs a live init): pods with PID mode POD get an
-// infra process (native/crius-pause, see infra-rootfs.ts). Pods with a user namespace use
-// userns/userns-file.ts createPodNamespaces instead (its netns must be owned by the pod's userns), and
-// then applyPodSysctls here for their sysctls. Result shape: {net, ipc, uts, user?}.
-import { readFileSync } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+// infra process (native/crius-pause, see infra-rootfs.ts).
+// Pods with a user namespace get it and, inside it, their net, uts and ipc namespaces from one call of
+// native/crius-userns (pinUsernsPodNamespaces), so the pod's user namespace owns them: a netns owned by
+// the host userns breaks sysfs in the pod (mounting sysfs needs CAP_SYS_ADMIN over the netns's owner;
+// containerd creates the netns inside the pod's userns for this, setupNetnsWithinUserns, PR #10607);
+// their sysctls then go through applyPodSysctls.
+// createPodNamespaces picks the form; removePinnedNamespaces takes either apart.
+import { readMountInfo } from '../common/mountinfo.js';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CriusError, internal, invalidArgument, wrap } from '../common/errors.js';
 import { ExecError, run, type Runner } from '../common/exec.js';
-import { removeNamespaceFiles } from '../userns/userns-file.js';
+import { pinWithUsernsHelper, removeNamespaceFiles, touchPinTarget, type IdMappingPair } from '../userns/userns-file.js';
+import { mapArg } from '../userns/mapping-rules.js';
+import type { NamespaceRequest } from './ports.js';
+import type { PodNamespacePaths } from './types.js';
 
 const UNSHARE = '/usr/bin/unshare';
 const NSENTER = '/usr/bin/nsenter';
 const SH = '/bin/sh';
 const UMOUNT = '/usr/bin/umount';
 
-export interface PinnedNamespaces {
-  net?: string;
-  ipc?: string;
-  uts?: string;
-  user?: string;
-}
+/** The pinned files (the pid namespace is never pinned: it needs a live process). */
+export type PinnedNamespaces = Omit<PodNamespacePaths, 'pid'>;
 
-export interface PinRequest {
+interface PinRequest {
   /** Directory for the files, e.g. <state>/ns/<podId>; created if missing. */
   dir: string;
   /** Pin a new netns (false: host network, no file). */
@@ -82,11 +85,6 @@ function applyArgs(hostname: string | undefined, sysctls: Record<string, string>
   return [SH, '-c', APPLY_SCRIPT, 'crius-ns', hostname ?? '', ...Object.entries(sysctls).flatMap(([k, v]) => [sysctlPath(k), v])];
 }
 
-async function touch(file: string): Promise<void> {
-  const fh = await open(file, 'a', 0o444);
-  await fh.close();
-}
-
 function nsError(what: string, err: unknown): CriusError {
   if (err instanceof CriusError) return err;
   if (err instanceof ExecError) {
@@ -115,7 +113,7 @@ export async function pinPodNamespaces(req: PinRequest, runner: Runner = run): P
   const what = `pin namespaces (${Object.keys(out).join(', ')}) in ${req.dir}`;
   try {
     await mkdir(req.dir, { recursive: true, mode: 0o700 });
-    for (const f of files) await touch(f);
+    for (const f of files) await touchPinTarget(f);
     const args: string[] = [];
     if (out.net) args.push(`--net=${out.net}`);
     if (out.ipc) args.push(`--ipc=${out.ipc}`);
@@ -126,6 +124,70 @@ export async function pinPodNamespaces(req: PinRequest, runner: Runner = run): P
     throw nsError(what, err);
   }
   return out;
+}
+
+interface PodNamespaceFiles {
+  user: string;
+  net: string;
+  uts: string;
+  ipc: string;
+}
+
+/** A hostname set inside at creation: RFC 1123 labels (anything else is the caller's to set or refuse). */
+const PLAIN_HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,62})$/;
+
+/**
+ * Creates the pod's user namespace and, inside it, its net, uts and ipc namespaces, all pinned at the
+ * given files. The pid namespace is left to the OCI runtime (it needs a process to live).
+ */
+export async function pinUsernsPodNamespaces(files: PodNamespaceFiles, map: IdMappingPair, runner: Runner = run, opts: { hostname?: string } = {}): Promise<void> {
+  // With a hostname, the helper's child sets it as root of the new user namespace, which owns the new
+  // UTS namespace, so sethostname(2) is allowed there. That saves a separate nsenter spawn per pod.
+  const inside = opts.hostname !== undefined && canSetHostnameInside(opts.hostname, map) ? ['--hostname', opts.hostname] : [];
+  await pinWithUsernsHelper([files.user, files.net, files.uts, files.ipc], map, [
+    '--uid', mapArg(map.uid), '--gid', mapArg(map.gid),
+    '--user', files.user, '--net', files.net, '--uts', files.uts, '--ipc', files.ipc, ...inside,
+  ], `create pod namespaces (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${files.user}`, runner);
+}
+
+/**
+ * Whether pinUsernsPodNamespaces sets this hostname itself (else the caller must, e.g. applyPodSysctls):
+ * a plain RFC 1123 name, and uid/gid 0 mapped (KEP-127 pod mappings start at 0).
+ */
+export function canSetHostnameInside(hostname: string, map: IdMappingPair): boolean {
+  return PLAIN_HOSTNAME.test(hostname) && map.uid.containerId === 0 && map.gid.containerId === 0;
+}
+
+/**
+ * The pod's namespaces, pinned under req.dir: inside the pod's user namespace when it has one (the
+ * netns is then owned by it), else the host's (pinPodNamespaces).
+ */
+export async function createPodNamespaces(req: NamespaceRequest, runner: Runner = run): Promise<{ paths: PodNamespacePaths; netnsOwnedByUserns: boolean }> {
+  if (req.userns.kind === 'pod') {
+    checkSysctls(req.sysctls, { net: true, ipc: true, uts: true });
+    const files = { user: path.join(req.dir, 'user'), net: path.join(req.dir, 'net'), uts: path.join(req.dir, 'uts'), ipc: path.join(req.dir, 'ipc') };
+    await mkdir(req.dir, { recursive: true, mode: 0o711 });
+    const map = { uid: req.userns.uid, gid: req.userns.gid };
+    // The hostname is set by the process that creates the namespaces when it can be: one spawn per pod.
+    const setInside = canSetHostnameInside(req.hostname, map);
+    await pinUsernsPodNamespaces(files, map, runner, setInside ? { hostname: req.hostname } : {});
+    // No `ip link set lo up` here: CNI ADD brings lo up in every pinned netns (network/cni.ts), and a
+    // user-namespaced pod always has its own netns and goes through CNI (host network with a user
+    // namespace is refused), so a second nsenter+ip spawn per pod would only cost time.
+    try {
+      await applyPodSysctls(files, req.sysctls, setInside ? undefined : req.hostname, runner);
+    } catch (err) {
+      await removeNamespaceFiles(Object.values(files), runner).catch(() => undefined);
+      throw wrap('set up the pod namespaces', err);
+    }
+    return { paths: files, netnsOwnedByUserns: true };
+  }
+  const paths = await pinPodNamespaces({
+    dir: req.dir, net: !req.hostNetwork, ipc: !req.hostIpc, uts: !req.hostNetwork,
+    hostname: req.hostNetwork ? undefined : req.hostname, sysctls: req.sysctls,
+  }, runner);
+  // No user namespace: nothing owns the netns but the host's, which is what the pod runs in.
+  return { paths, netnsOwnedByUserns: true };
 }
 
 /** Sets sysctls (and optionally the hostname) inside already pinned namespaces (e.g. a userns pod's). */
@@ -146,10 +208,8 @@ export async function applyPodSysctls(ns: PinnedNamespaces, sysctls: Record<stri
 }
 
 function mountedAmong(files: readonly string[]): string[] {
-  // Mount points in mountinfo escape space, tab, newline and backslash as octal.
-  const esc = (p: string): string => p.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  const points = new Set(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]));
-  return files.filter((f) => points.has(esc(f)));
+  const points = new Set(readMountInfo().map((m) => m.mountPoint));
+  return files.filter((f) => points.has(f));
 }
 
 /**

@@ -22,7 +22,7 @@ export interface NamespacePort {
   remove(paths: PodNamespacePaths): Promise<void>;
 }
 
-export interface PodNetworkMeta {
+interface PodNetworkMeta {
   podId: string;
   name: string;
   namespace: string;

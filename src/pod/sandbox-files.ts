@@ -3,14 +3,14 @@
 import { mkdir, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-export interface DnsConfig {
+interface DnsConfig {
   servers?: string[];
   searches?: string[];
   options?: string[];
 }
 
 /** resolv.conf from the CRI DNSConfig; with none, the host's (as the kubelet's "Default" policy expects). */
-export function resolvConfContent(dns: DnsConfig | null | undefined, hostResolvConf: string): string {
+function resolvConfContent(dns: DnsConfig | null | undefined, hostResolvConf: string): string {
   const servers = dns?.servers ?? [];
   const searches = dns?.searches ?? [];
   const options = dns?.options ?? [];
@@ -34,7 +34,7 @@ export function hostnameFromPodName(name: string): string {
   return h || 'pod';
 }
 
-export function hostsContent(hostname: string, ip?: string): string {
+function hostsContent(hostname: string, ip?: string): string {
   const lines = [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
@@ -47,7 +47,7 @@ export function hostsContent(hostname: string, ip?: string): string {
   return lines.join('\n') + '\n';
 }
 
-export interface SandboxFilePaths {
+interface SandboxFilePaths {
   hostname: string;
   hosts: string;
   resolvConf: string;

@@ -28,16 +28,16 @@ import type { IdRange } from '../userns/mapping-rules.js';
  * owns both the allocator's store and the pod lifecycle; an annotation keeps the CLI a plain CRI client.
  * The kubelet never sets it: its own allocator fills userns_options (KEP-127).
  */
-export const USERNS_AUTO_ANNOTATION = 'io.crius.userns/auto';
+const USERNS_AUTO_ANNOTATION = 'io.crius.userns/auto';
 
 /** The daemon's host ID range allocator (src/userns/range-allocator.ts), owner = pod ID. */
-export interface PodRanges {
+interface PodRanges {
   allocate(owner: string): IdRange;
   release(owner: string): boolean;
   releaseAllExcept(live: ReadonlySet<string>): string[];
 }
 
-export interface SandboxServiceDeps {
+interface SandboxServiceDeps {
   pods: PodStore<PodConfig, PodRuntime>;
   stateDir: string;
   /** The configured handler's name for a requested one ('' means the default); NOT_FOUND when none is. */

@@ -45,7 +45,7 @@ export async function resolveInRoot(root: string, p: string): Promise<string | u
   return posix.join(root, ...done);
 }
 
-export interface ImageVolumeCopy {
+interface ImageVolumeCopy {
   /** The container's mounted rootfs (the image as the container will see it, not started yet). */
   rootfs: string;
   /** The VOLUME path in the container. */

@@ -5,7 +5,7 @@
 // snapshotter does with idmapped lower layers, containerd PRs #5890 and #9117). The chown-copy fallback exists only when configured ([userns] rootfs = "copy").
 import { chown, mkdir, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { mountCountAt } from '../common/mountinfo.js';
 import { internal, invalidArgument, wrap } from '../common/errors.js';
 import { run, type Runner } from '../common/exec.js';
 import { idmapHelper, mountOverlay, type IdmapHelper, type OverlayMethod } from '../userns/idmap-helper.js';
@@ -37,7 +37,7 @@ export interface ContainerRootfsOptions {
   tmpDir?: string;
 }
 
-export interface MountedRootfs {
+interface MountedRootfs {
   target: string;
   /** plain: no user namespace; fd/tmpdir: idmapped lowers; copy: overlay over shifted copies. */
   how: 'plain' | 'fd' | 'tmpdir' | 'copy';
@@ -88,14 +88,9 @@ export async function mountContainerRootfs(o: ContainerRootfsOptions): Promise<M
   }
 }
 
-function mountCount(target: string): number {
-  const esc = target.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === esc).length;
-}
-
 /** Unmounts everything stacked at target; a no-op when nothing is mounted there. Busy mounts are detached. */
 export async function unmountContainerRootfs(target: string, runner: Runner = run): Promise<void> {
-  for (let i = 0; i < 16 && mountCount(target) > 0; i++) {
+  for (let i = 0; i < 16 && mountCountAt(target) > 0; i++) {
     try {
       await runner('/usr/bin/umount', [target], { timeoutMs: 30_000 });
     } catch {
@@ -103,7 +98,7 @@ export async function unmountContainerRootfs(target: string, runner: Runner = ru
       await runner('/usr/bin/umount', ['-l', target], { timeoutMs: 30_000 }).catch(() => {});
     }
   }
-  if (mountCount(target) > 0) throw internal(`unmount rootfs at ${target}: still mounted after repeated umount; see /proc/self/mountinfo`);
+  if (mountCountAt(target) > 0) throw internal(`unmount rootfs at ${target}: still mounted after repeated umount; see /proc/self/mountinfo`);
 }
 
 /**
@@ -121,11 +116,11 @@ export async function cleanupTemporaryIdmapMounts(tmpDir: string, runner: Runner
   const removed: string[] = [];
   for (const n of names) {
     const d = join(tmpDir, n);
-    for (let i = 0; i < 8 && mountCount(join(d, 'm')) > 0; i++) {
+    for (let i = 0; i < 8 && mountCountAt(join(d, 'm')) > 0; i++) {
       await runner('/usr/bin/umount', ['-l', join(d, 'm')], { timeoutMs: 30_000 });
     }
     // Never recurse into a dir that is still a mount point: that would delete image layer files.
-    if (mountCount(join(d, 'm')) > 0) throw internal(`cannot detach the temporary idmapped mount at ${join(d, 'm')}; left in place`);
+    if (mountCountAt(join(d, 'm')) > 0) throw internal(`cannot detach the temporary idmapped mount at ${join(d, 'm')}; left in place`);
     // rmdir only: an unexpected non-empty dir stays for a human to look at.
     await rmdir(join(d, 'm')).catch(() => {});
     await rmdir(d);

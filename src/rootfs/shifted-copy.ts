@@ -3,19 +3,25 @@
 // plain overlay over the copies. This is containerd's slow_chown path; it costs one image copy per
 // distinct mapping, which is why it is never chosen automatically.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, opendir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidArgument, wrap } from '../common/errors.js';
 import { run, type Runner } from '../common/exec.js';
 import { hostIdFor, mapArg, type IdRange } from '../userns/mapping-rules.js';
+import { readMountInfo, type MountInfoEntry } from '../common/mountinfo.js';
 
-export interface ShiftedCopyOptions {
+interface ShiftedCopyOptions {
   /** Layer dirs, bottom first. */
   layers: readonly string[];
   cacheDir: string;
   map: { uid: IdRange; gid: IdRange };
   runner?: Runner;
+}
+
+/** The cache of shifted copies beneath the image store's root (<rootDir>/images/shifted). */
+export function shiftedCacheDir(imagesRoot: string): string {
+  return join(imagesRoot, 'shifted');
 }
 
 /** The cache dir holding the shifted copies for these layers and this mapping. */
@@ -27,6 +33,8 @@ export function shiftedCopyDir(o: Pick<ShiftedCopyOptions, 'layers' | 'cacheDir'
 }
 
 const DONE = '.complete';
+/** The layer dirs a copy was made from (JSON array), so image GC can tell when they are gone. */
+const LAYERS = 'layers.json';
 
 async function shiftTree(root: string, map: ShiftedCopyOptions['map']): Promise<void> {
   const shiftOne = async (path: string): Promise<void> => {
@@ -68,6 +76,7 @@ export async function shiftedLayerCopies(o: ShiftedCopyOptions): Promise<string[
       await runner('/bin/cp', ['-a', '--reflink=auto', `${layer}/.`, join(tmp, String(i))], { timeoutMs: 30 * 60_000 });
       await shiftTree(join(tmp, String(i)), o.map);
     }
+    await writeFile(join(tmp, LAYERS), JSON.stringify(o.layers));
     await writeFile(join(tmp, DONE), '');
     try {
       await rename(tmp, dir);
@@ -83,7 +92,39 @@ export async function shiftedLayerCopies(o: ShiftedCopyOptions): Promise<string[
   }
 }
 
-/** Removes the shifted copies for these layers and mapping (when no container uses them any more). */
-export async function removeShiftedCopies(o: Pick<ShiftedCopyOptions, 'layers' | 'cacheDir' | 'map'>): Promise<void> {
-  await rm(shiftedCopyDir(o), { recursive: true, force: true });
+/**
+ * Image GC's share: removes the copies no container can need any more. A copy goes when a layer it was
+ * made from is gone (GC removes a layer only when no image has it, and an image a container uses cannot
+ * be removed) or when it names no layers (made before copies recorded them), and in both cases only
+ * when no mount uses it: an overlay lists its lower dirs in mountinfo's super options. Copies still being
+ * made (<key>.tmp-*) are left; start-up removes those (removeInterruptedCopies). Synchronous, like the rest
+ * of image GC, which runs under the image store's exclusive lock. Returns the dirs removed.
+ */
+export function pruneShiftedCopies(cacheDir: string, mounts: readonly MountInfoEntry[] = readMountInfo(), exists: (p: string) => boolean = existsSync): string[] {
+  if (!exists(cacheDir)) return [];
+  const removed: string[] = [];
+  for (const name of readdirSync(cacheDir)) {
+    if (name.includes('.tmp-')) continue;
+    const dir = join(cacheDir, name);
+    if (mounts.some((m) => m.superOptions.includes(`${dir}/`))) continue;
+    let layers: unknown;
+    try {
+      layers = JSON.parse(readFileSync(join(dir, LAYERS), 'utf8'));
+    } catch {
+      layers = undefined; // none recorded, or unreadable: nothing says which image it belongs to
+    }
+    const stale = !Array.isArray(layers) || layers.some((l) => typeof l !== 'string' || !exists(l));
+    if (!stale) continue;
+    rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}
+
+/** Start-up: half-made copies from a crash (nothing is copying before the daemon serves). */
+export function removeInterruptedCopies(cacheDir: string): void {
+  if (!existsSync(cacheDir)) return;
+  for (const name of readdirSync(cacheDir)) {
+    if (name.includes('.tmp-')) rmSync(join(cacheDir, name), { recursive: true, force: true });
+  }
 }

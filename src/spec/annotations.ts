@@ -4,16 +4,16 @@
 // `org.criu.config`), which would let any pod author configure the runtime.
 import type { SpecOpt } from './context.js';
 
-export const ANNOTATION_CONTAINER_TYPE = 'io.kubernetes.cri.container-type';
-export const ANNOTATION_SANDBOX_ID = 'io.kubernetes.cri.sandbox-id';
-export const ANNOTATION_SANDBOX_NAME = 'io.kubernetes.cri.sandbox-name';
-export const ANNOTATION_SANDBOX_NAMESPACE = 'io.kubernetes.cri.sandbox-namespace';
-export const ANNOTATION_SANDBOX_UID = 'io.kubernetes.cri.sandbox-uid';
-export const ANNOTATION_CONTAINER_NAME = 'io.kubernetes.cri.container-name';
-export const ANNOTATION_IMAGE_NAME = 'io.kubernetes.cri.image-name';
+const ANNOTATION_CONTAINER_TYPE = 'io.kubernetes.cri.container-type';
+const ANNOTATION_SANDBOX_ID = 'io.kubernetes.cri.sandbox-id';
+const ANNOTATION_SANDBOX_NAME = 'io.kubernetes.cri.sandbox-name';
+const ANNOTATION_SANDBOX_NAMESPACE = 'io.kubernetes.cri.sandbox-namespace';
+const ANNOTATION_SANDBOX_UID = 'io.kubernetes.cri.sandbox-uid';
+const ANNOTATION_CONTAINER_NAME = 'io.kubernetes.cri.container-name';
+const ANNOTATION_IMAGE_NAME = 'io.kubernetes.cri.image-name';
 
 /** Prefixes that runtimes interpret (crun and runc `features` potentiallyUnsafeConfigAnnotations). */
-export const UNSAFE_ANNOTATION_PREFIXES: readonly string[] = ['run.oci.', 'org.systemd.property.', 'org.criu.config', 'bundle', 'module.wasm.image/variant', 'io.kubernetes.cri.'];
+const UNSAFE_ANNOTATION_PREFIXES: readonly string[] = ['run.oci.', 'org.systemd.property.', 'org.criu.config', 'bundle', 'module.wasm.image/variant', 'io.kubernetes.cri.'];
 
 export const withAnnotations: SpecOpt = (spec, ctx) => {
   const out: Record<string, string> = {};

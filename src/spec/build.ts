@@ -11,7 +11,7 @@ import { withImageVolumes, withMountOrder, withMounts, withSandboxFiles } from '
 import { withHostname, withNamespaces } from './namespaces.js';
 import type { Spec } from './oci-types.js';
 import { withEnv, withProcessArgs, withTerminal, withWorkingDir } from './process.js';
-import { withCgroupsPath, withResources, withSysctls } from './resources.js';
+import { setOomScoreAdj, withCgroupsPath, withResources, withSysctls } from './resources.js';
 import {
   withApparmor,
   withCapabilities,
@@ -33,11 +33,11 @@ export interface BuiltSpec {
 }
 
 /** root.path is the container's rootfs mount point (absolute: the bundle dir is elsewhere). */
-export const withRootfs: SpecOpt = (spec, ctx) => {
+const withRootfs: SpecOpt = (spec, ctx) => {
   spec.root = { path: ctx.runtime.rootfs, readonly: spec.root?.readonly ?? false };
 };
 
-export const CONTAINER_OPTS: readonly SpecOpt[] = [
+const CONTAINER_OPTS: readonly SpecOpt[] = [
   withRootfs,
   withProcessArgs,
   withEnv,
@@ -85,7 +85,7 @@ export function buildContainerSpec(input: ContainerSpecInput): BuiltSpec {
 }
 
 /** containerd's defaultSandboxOOMAdj: the pause process should be the last thing the OOM killer picks. */
-export const SANDBOX_OOM_SCORE_ADJ = -998;
+const SANDBOX_OOM_SCORE_ADJ = -998;
 
 /** The pause process needs no capabilities and writes nothing: drop everything it does not need. */
 const withSandboxHardening: SpecOpt = (spec, ctx) => {
@@ -93,12 +93,10 @@ const withSandboxHardening: SpecOpt = (spec, ctx) => {
   p.noNewPrivileges = true;
   if (securityContext(ctx).privileged !== true) p.capabilities = { bounding: [], effective: [], permitted: [] };
   spec.root = { path: ctx.runtime.rootfs, readonly: true };
-  const min = ctx.runtime.oomScoreAdjMin;
-  if (SANDBOX_OOM_SCORE_ADJ < min) ctx.warnings.push(`sandbox: oom_score_adj ${SANDBOX_OOM_SCORE_ADJ} raised to ${min}: crius lacks CAP_SYS_RESOURCE`);
-  p.oomScoreAdj = Math.max(SANDBOX_OOM_SCORE_ADJ, min);
+  setOomScoreAdj(spec, ctx, SANDBOX_OOM_SCORE_ADJ, 'sandbox');
 };
 
-export const SANDBOX_OPTS: readonly SpecOpt[] = [
+const SANDBOX_OPTS: readonly SpecOpt[] = [
   withRootfs,
   withProcessArgs,
   withEnv,
@@ -125,7 +123,7 @@ export const SANDBOX_OPTS: readonly SpecOpt[] = [
 ];
 
 /** The sandbox's own security context seen as a container config, so the same options apply. */
-export function sandboxAsContainer(input: SandboxSpecInput): ContainerConfigInput {
+function sandboxAsContainer(input: SandboxSpecInput): ContainerConfigInput {
   const sc = input.sandbox.linux?.security_context ?? {};
   const cfg: ContainerConfigInput = {
     metadata: { name: input.sandbox.metadata?.name ?? 'sandbox' },

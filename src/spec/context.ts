@@ -1,8 +1,7 @@
 // What every spec option sees: the inputs plus a list of warnings the caller logs. An option is a
 // small function `(spec, ctx) => void` that does one thing (containerd pkg/oci SpecOpts).
-import { invalidArgument } from '../common/errors.js';
 import type { Spec } from './oci-types.js';
-import type { ContainerConfigInput, ImageConfig, Int64, LinuxContainerSecurityContext, RuntimeContext, SandboxConfigInput } from './types.js';
+import type { ContainerConfigInput, ImageConfig, LinuxContainerSecurityContext, RuntimeContext, SandboxConfigInput } from './types.js';
 
 export interface SpecContext {
   readonly kind: 'container' | 'sandbox';
@@ -31,14 +30,6 @@ export function securityContext(ctx: SpecContext): LinuxContainerSecurityContext
 
 export function containerName(ctx: SpecContext): string {
   return ctx.container.metadata?.name ?? ctx.sandbox.metadata?.name ?? '(unnamed)';
-}
-
-/** An int64 field (string in the generated types) as a safe JS integer; `field` names it in errors. */
-export function toInt(v: Int64 | undefined | null, field: string): number | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
-  const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isSafeInteger(n)) throw invalidArgument(`${field}: ${String(v)} is not an integer in the supported range`);
-  return n;
 }
 
 /** A fresh context; `warnings` starts empty. */

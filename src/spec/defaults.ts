@@ -3,7 +3,7 @@
 import type { LinuxDeviceCgroup, Mount, Spec } from './oci-types.js';
 
 /** runtime-spec version written into config.json; crun 1.21 and runc 1.3 both accept it. */
-export const OCI_VERSION = '1.2.0';
+const OCI_VERSION = '1.2.0';
 
 /** PATH when the image sets none (containerd oci.defaultUnixEnv). */
 export const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -80,7 +80,7 @@ export const DEFAULT_READONLY_PATHS: readonly string[] = [
  * the pod's shared one. nosuid,nodev,noexec matter under a user namespace: mount flags set by a more
  * privileged namespace are locked, and a remount that drops them fails with EPERM.
  */
-export function defaultMounts(): Mount[] {
+function defaultMounts(): Mount[] {
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },

@@ -7,9 +7,9 @@ import { containerName, securityContext, type SpecContext, type SpecOpt } from '
 import type { Mount, Spec } from './oci-types.js';
 import type { CriMount, ImageConfig, MountPropagation } from './types.js';
 
-export const ETC_HOSTNAME = '/etc/hostname';
-export const ETC_HOSTS = '/etc/hosts';
-export const ETC_RESOLV_CONF = '/etc/resolv.conf';
+const ETC_HOSTNAME = '/etc/hostname';
+const ETC_HOSTS = '/etc/hosts';
+const ETC_RESOLV_CONF = '/etc/resolv.conf';
 export const DEV_SHM = '/dev/shm';
 
 /** An absolute, normalised container path ("/a/b"), or InvalidArgument naming the field. */

@@ -11,7 +11,7 @@ export interface Spec {
   linux?: Linux;
 }
 
-export interface Process {
+interface Process {
   terminal?: boolean;
   user: User;
   args?: string[];
@@ -25,14 +25,14 @@ export interface Process {
   selinuxLabel?: string;
 }
 
-export interface User {
+interface User {
   uid: number;
   gid: number;
   umask?: number;
   additionalGids?: number[];
 }
 
-export interface LinuxCapabilities {
+interface LinuxCapabilities {
   bounding?: string[];
   effective?: string[];
   inheritable?: string[];
@@ -40,13 +40,13 @@ export interface LinuxCapabilities {
   ambient?: string[];
 }
 
-export interface POSIXRlimit {
+interface POSIXRlimit {
   type: string;
   hard: number;
   soft: number;
 }
 
-export interface Root {
+interface Root {
   path: string;
   readonly?: boolean;
 }
@@ -74,7 +74,7 @@ export interface LinuxNamespace {
   path?: string;
 }
 
-export interface Linux {
+interface Linux {
   uidMappings?: LinuxIDMapping[];
   gidMappings?: LinuxIDMapping[];
   sysctl?: Record<string, string>;
@@ -89,7 +89,7 @@ export interface Linux {
   mountLabel?: string;
 }
 
-export interface LinuxDevice {
+interface LinuxDevice {
   path: string;
   type: 'c' | 'b' | 'u' | 'p';
   major?: number;
@@ -107,7 +107,7 @@ export interface LinuxDeviceCgroup {
   access?: string;
 }
 
-export interface LinuxMemory {
+interface LinuxMemory {
   limit?: number;
   reservation?: number;
   swap?: number;
@@ -115,7 +115,7 @@ export interface LinuxMemory {
   disableOOMKiller?: boolean;
 }
 
-export interface LinuxCPU {
+interface LinuxCPU {
   shares?: number;
   quota?: number;
   period?: number;
@@ -123,11 +123,11 @@ export interface LinuxCPU {
   mems?: string;
 }
 
-export interface LinuxPids {
+interface LinuxPids {
   limit: number;
 }
 
-export interface LinuxHugepageLimit {
+interface LinuxHugepageLimit {
   pageSize: string;
   limit: number;
 }

@@ -1,7 +1,8 @@
 // cgroup limits and the OOM score from the CRI's LinuxContainerResources.
 import { invalidArgument } from '../common/errors.js';
-import { containerName, ensureLinux, ensureProcess, toInt, type SpecOpt } from './context.js';
-import type { LinuxResources } from './oci-types.js';
+import { parseInt64 } from '../common/int64.js';
+import { containerName, ensureLinux, ensureProcess, type SpecContext, type SpecOpt } from './context.js';
+import type { LinuxResources, Spec } from './oci-types.js';
 
 /** The CPU and memory fields of the CRI's LinuxContainerResources (int64s as proto-loader decodes them). */
 export interface CriCpuMemory {
@@ -22,7 +23,7 @@ export interface CriCpuMemory {
 export function cpuMemoryFromCri(r: CriCpuMemory, what = ''): Pick<LinuxResources, 'cpu' | 'memory'> {
   const prefix = what ? `${what}: ` : '';
   const value = (v: string | number | null | undefined, field: string): number | undefined => {
-    const n = toInt(v, field);
+    const n = parseInt64(v, field);
     if (n === undefined || n === 0) return undefined;
     if (n < 0 && field !== 'cpu_quota') throw invalidArgument(`${prefix}${field} ${n} is negative`);
     return n;
@@ -48,6 +49,28 @@ export function cpuMemoryFromCri(r: CriCpuMemory, what = ''): Pick<LinuxResource
   return out;
 }
 
+interface ClampedOomScoreAdj {
+  value: number;
+  clamped: boolean;
+}
+
+/**
+ * oom_score_adj clamped into [floor, 1000]: without CAP_SYS_RESOURCE a process may raise its value
+ * freely but not go below the lowest it had (oci/oom-score.ts reads that floor). Pure; the one clamp.
+ */
+export function clampOomScoreAdj(requested: number, floor: number): ClampedOomScoreAdj {
+  const lo = Math.max(-1000, Math.min(1000, floor));
+  const want = Math.max(-1000, Math.min(1000, Math.trunc(requested)));
+  return want < lo ? { value: lo, clamped: true } : { value: want, clamped: want !== requested };
+}
+
+/** Sets the process's oom_score_adj, raised to the floor with a warning rather than failing. */
+export function setOomScoreAdj(spec: Spec, ctx: SpecContext, requested: number, what: string): void {
+  const { value, clamped } = clampOomScoreAdj(requested, ctx.runtime.oomScoreAdjMin);
+  if (clamped && value > requested) ctx.warnings.push(`${what}: oom_score_adj ${requested} raised to ${value}: crius lacks CAP_SYS_RESOURCE and cannot go below its own value`);
+  ensureProcess(spec).oomScoreAdj = value;
+}
+
 /**
  * CPU (shares, CFS quota/period, cpuset), memory (limit, swap), pids (runtime config), hugepages
  * (only when the hugetlb controller exists: "hugepages ignored if absent"), unified (cgroup v2 only).
@@ -68,7 +91,7 @@ export const withResources: SpecOpt = (spec, ctx) => {
     const huge = r.hugepage_limits ?? [];
     if (huge.length > 0) {
       if (ctx.runtime.hugetlb) {
-        res.hugepageLimits = huge.map((h) => ({ pageSize: h.page_size, limit: toInt(h.limit, 'hugepage limit') ?? 0 }));
+        res.hugepageLimits = huge.map((h) => ({ pageSize: h.page_size, limit: parseInt64(h.limit, 'hugepage limit') ?? 0 }));
       } else {
         ctx.warnings.push(`${what}: hugepage limits skipped: this host has no hugetlb cgroup controller`);
       }
@@ -80,12 +103,10 @@ export const withResources: SpecOpt = (spec, ctx) => {
       else ctx.warnings.push(`${what}: unified cgroup settings (${Object.keys(unified).join(', ')}) skipped: the container is not on cgroup v2`);
     }
 
-    const oom = toInt(r.oom_score_adj, 'oom_score_adj');
+    const oom = parseInt64(r.oom_score_adj, 'oom_score_adj');
     if (oom !== undefined) {
       if (oom < -1000 || oom > 1000) throw invalidArgument(`${what}: oom_score_adj ${oom} is outside -1000..1000`);
-      const min = ctx.runtime.oomScoreAdjMin;
-      if (oom < min) ctx.warnings.push(`${what}: oom_score_adj ${oom} raised to ${min}: crius lacks CAP_SYS_RESOURCE and cannot go below its own value`);
-      ensureProcess(spec).oomScoreAdj = Math.max(oom, min);
+      setOomScoreAdj(spec, ctx, oom, what);
     }
   }
   if (ctx.runtime.pidsLimit !== undefined && ctx.runtime.pidsLimit > 0) res.pids = { limit: ctx.runtime.pidsLimit };

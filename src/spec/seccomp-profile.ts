@@ -26,7 +26,7 @@ function archNames(arch: string): { scmp: string; short: string } {
   }
 }
 
-export interface ProfileContext {
+interface ProfileContext {
   /** localhost_ref, for messages. */
   ref: string;
   /** The container's final capability set (moby includes/excludes.caps). */

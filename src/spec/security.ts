@@ -9,7 +9,7 @@ import { seccompFromProfileJson } from './seccomp-profile.js';
 const KNOWN_CAPS = new Set(ALL_CAPABILITIES);
 
 /** "net_admin", "NET_ADMIN" or "CAP_NET_ADMIN" -> "CAP_NET_ADMIN" (the CRI sends names without CAP_). */
-export function normalizeCapability(name: string, ctx: SpecContext): string {
+function normalizeCapability(name: string, ctx: SpecContext): string {
   const upper = name.trim().toUpperCase();
   const full = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
   if (!KNOWN_CAPS.has(full)) throw invalidArgument(`container "${containerName(ctx)}": unknown capability "${name}"; use a name from capabilities(7) such as NET_ADMIN`);
@@ -153,7 +153,7 @@ export const withSeccomp: SpecOpt = (spec, ctx) => {
  * The deprecated `apparmor_profile` string (older kubelets): "runtime/default", "unconfined",
  * "localhost/<name>"; empty means unset. Pure.
  */
-export function fromDeprecatedField(v: string | null | undefined): { profile_type: 'RuntimeDefault' | 'Unconfined' | 'Localhost'; localhost_ref?: string } | undefined {
+function fromDeprecatedField(v: string | null | undefined): { profile_type: 'RuntimeDefault' | 'Unconfined' | 'Localhost'; localhost_ref?: string } | undefined {
   const s = (v ?? '').trim();
   if (s === '') return undefined;
   if (s === 'runtime/default') return { profile_type: 'RuntimeDefault' };

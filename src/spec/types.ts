@@ -3,7 +3,7 @@
 // spec/ itself never depends on the generated types.
 
 /** int64 as the generated types carry it (string) or as a number. */
-export type Int64 = number | string;
+type Int64 = number | string;
 
 export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
 export type MountPropagation = 'PROPAGATION_PRIVATE' | 'PROPAGATION_HOST_TO_CONTAINER' | 'PROPAGATION_BIDIRECTIONAL';
@@ -28,7 +28,7 @@ export interface NamespaceOption {
   userns_options?: UserNamespace | null;
 }
 
-export interface Int64Value {
+interface Int64Value {
   value: Int64;
 }
 
@@ -47,20 +47,20 @@ export interface CriMount {
   image_sub_path?: string;
 }
 
-export interface CriDevice {
+interface CriDevice {
   container_path: string;
   host_path: string;
   /** Any of "r", "w", "m". */
   permissions: string;
 }
 
-export interface Capability {
+interface Capability {
   add_capabilities?: string[];
   drop_capabilities?: string[];
   add_ambient_capabilities?: string[];
 }
 
-export interface SecurityProfile {
+interface SecurityProfile {
   profile_type?: 'RuntimeDefault' | 'Unconfined' | 'Localhost';
   localhost_ref?: string;
 }
@@ -84,7 +84,7 @@ export interface LinuxContainerSecurityContext {
   apparmor_profile?: string | null;
 }
 
-export interface HugepageLimit {
+interface HugepageLimit {
   page_size: string;
   limit: Int64;
 }
@@ -102,7 +102,7 @@ export interface LinuxContainerResources {
   memory_swap_limit_in_bytes?: Int64;
 }
 
-export interface KeyValue {
+interface KeyValue {
   key: string;
   /** Upstream cri-api declares string; this repo's proto has bytes (same wire format), hence Buffer. */
   value: string | Uint8Array;
@@ -124,7 +124,7 @@ export interface ContainerConfigInput {
   linux?: { resources?: LinuxContainerResources | null; security_context?: LinuxContainerSecurityContext | null } | null;
 }
 
-export interface LinuxSandboxSecurityContext {
+interface LinuxSandboxSecurityContext {
   namespace_options?: NamespaceOption | null;
   run_as_user?: Int64Value | null;
   run_as_group?: Int64Value | null;
@@ -194,7 +194,7 @@ export interface NamespacePaths {
 }
 
 /** Host paths of the files the sandbox made for the pod. */
-export interface SandboxFiles {
+interface SandboxFiles {
   hostname?: string;
   hosts?: string;
   resolvConf?: string;

@@ -2,7 +2,8 @@
 // security context or the image's User through the image's own /etc/passwd and /etc/group (the kubelet
 // leaves name resolution to the runtime: it cannot see the image's files).
 import { invalidArgument, notFound } from '../common/errors.js';
-import { containerName, ensureProcess, securityContext, toInt, type SpecContext, type SpecOpt } from './context.js';
+import { parseInt64 } from '../common/int64.js';
+import { containerName, ensureProcess, securityContext, type SpecContext, type SpecOpt } from './context.js';
 import { findGroupByName, findUserById, findUserByName, groupsOfUser, parseGroup, parsePasswd, type GroupEntry, type PasswdEntry } from './passwd.js';
 
 const MAX_ID = 0xffffffff;
@@ -38,7 +39,7 @@ function groupByName(ctx: SpecContext, groups: GroupEntry[], name: string, sourc
   return g.gid;
 }
 
-export interface ResolvedUser {
+interface ResolvedUser {
   uid: number;
   gid: number;
   /** The passwd entry of the uid, when the image has one (for groups and HOME). */
@@ -49,7 +50,7 @@ export interface ResolvedUser {
  * Resolves an image `User` string: "", "name", "uid", "uid:gid", "name:group", "uid:group", "name:gid"
  * (image-spec config.md). Without a group part the gid is the user's passwd gid, else 0 (Docker's rule).
  */
-export function resolveImageUser(ctx: SpecContext, user: string, users: PasswdEntry[], groups: GroupEntry[]): ResolvedUser {
+function resolveImageUser(ctx: SpecContext, user: string, users: PasswdEntry[], groups: GroupEntry[]): ResolvedUser {
   const source = `image User "${user}"`;
   const colon = user.indexOf(':');
   const userPart = colon < 0 ? user : user.slice(0, colon);
@@ -74,12 +75,12 @@ export function resolveImageUser(ctx: SpecContext, user: string, users: PasswdEn
 }
 
 /** The user from the CRI security context if it names one, else from the image. */
-export function resolveUser(ctx: SpecContext): ResolvedUser {
+function resolveUser(ctx: SpecContext): ResolvedUser {
   const sc = securityContext(ctx);
   const users = passwdOf(ctx);
   const groups = groupOf(ctx);
-  const runAsUser = toInt(sc.run_as_user?.value, 'run_as_user');
-  const runAsGroup = toInt(sc.run_as_group?.value, 'run_as_group');
+  const runAsUser = parseInt64(sc.run_as_user?.value, 'run_as_user');
+  const runAsGroup = parseInt64(sc.run_as_group?.value, 'run_as_group');
   const username = sc.run_as_username ?? '';
   if (runAsUser !== undefined && username !== '') {
     throw invalidArgument(`container "${containerName(ctx)}": run_as_user (${runAsUser}) and run_as_username ("${username}") are mutually exclusive; set only one`);
@@ -114,7 +115,7 @@ export const withUser: SpecOpt = (spec, ctx) => {
   const r = resolveUser(ctx);
   const gids: number[] = [r.gid];
   if (sc.supplemental_groups_policy !== 'Strict' && r.entry) gids.push(...groupsOfUser(groupOf(ctx), r.entry.name));
-  for (const g of sc.supplemental_groups ?? []) gids.push(checkId(toInt(g, 'supplemental_groups') ?? 0, 'supplemental group', ctx));
+  for (const g of sc.supplemental_groups ?? []) gids.push(checkId(parseInt64(g, 'supplemental_groups') ?? 0, 'supplemental group', ctx));
   const p = ensureProcess(spec);
   p.user = { uid: r.uid, gid: r.gid, additionalGids: [...new Set(gids)] };
   const env = p.env ?? [];

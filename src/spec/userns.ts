@@ -7,11 +7,11 @@ import { namespaceOptions } from './namespaces.js';
 import type { LinuxIDMapping, Mount, Spec } from './oci-types.js';
 import type { IDMapping, IdRange, PodUserns } from './types.js';
 
-export function rangeToOci(r: IdRange): LinuxIDMapping {
+function rangeToOci(r: IdRange): LinuxIDMapping {
   return { containerID: r.containerId, hostID: r.hostId, size: r.length };
 }
 
-export function criMappingsToOci(list: readonly IDMapping[]): LinuxIDMapping[] {
+function criMappingsToOci(list: readonly IDMapping[]): LinuxIDMapping[] {
   return list.map((m) => ({ containerID: m.container_id, hostID: m.host_id, size: m.length }));
 }
 

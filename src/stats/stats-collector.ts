@@ -1,13 +1,14 @@
 // Samples containers and pods: cgroup CPU/memory/pids, the writable layer, the pod's interfaces. Keeps the
 // previous CPU sample of each target so usage_nano_cores is a rate over the kubelet's own polling window
 // (cAdvisor/containerd do the same); entries not sampled for 10 minutes are dropped.
-import type { CgroupReader, CgroupUsage } from './cgroup-reader.js';
-import { defaultInterface, nanoCores, type CpuSample, type InterfaceSample, type MemorySample } from './cgroup-parsers.js';
+import type { CgroupReader, CgroupUsage } from '../cgroup/reader.js';
+import { nanoCores, type CpuSample, type MemorySample } from '../cgroup/parsers.js';
+import { defaultInterface, type InterfaceSample } from './netns-dev.js';
 import { dirUsage as realDirUsage, type DirUsage } from './dir-usage.js';
 import { readPodNetDev, type NetnsTarget } from './netns-dev.js';
-import { countProcessFds, fsCapacity as realFsCapacity, type CgroupDetail, type FsCapacity } from './cadvisor-reader.js';
+import { countProcessFds, fsCapacity as realFsCapacity, type CgroupDetail, type FsCapacity } from '../cgroup/cadvisor-reader.js';
 
-export interface ContainerTarget {
+interface ContainerTarget {
   id: string;
   /** Absolute cgroup path (OCI linux.cgroupsPath). */
   cgroupPath: string;
@@ -15,7 +16,7 @@ export interface ContainerTarget {
   upperDir: string;
 }
 
-export interface PodTarget {
+interface PodTarget {
   id: string;
   /** The pod's cgroup parent: its containers' cgroups are children, so it holds their totals. */
   cgroupPath: string;
@@ -23,7 +24,7 @@ export interface PodTarget {
   netns?: NetnsTarget;
 }
 
-export interface CpuStat extends CpuSample {
+interface CpuStat extends CpuSample {
   /** Rate since the previous sample of the same target, in nanocores. */
   nanoCores?: bigint;
 }
@@ -48,7 +49,7 @@ export interface ContainerDetail {
   fs?: FsCapacity;
 }
 
-export interface NetworkSample {
+interface NetworkSample {
   interfaces: InterfaceSample[];
   default?: InterfaceSample;
 }
@@ -57,7 +58,7 @@ export interface PodSample extends CgroupStats {
   network?: NetworkSample;
 }
 
-export interface StatsCollectorDeps {
+interface StatsCollectorDeps {
   cgroups: CgroupReader;
   now(): bigint;
   dirUsage?: (dir: string) => Promise<DirUsage | undefined>;

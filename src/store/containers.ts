@@ -3,7 +3,7 @@ import type { Db } from './db.js';
 import { CriusError } from '../common/errors.js';
 import type { ContainerId, PodId } from '../common/ids.js';
 
-export type ContainerState = 'creating' | 'created' | 'running' | 'exited';
+type ContainerState = 'creating' | 'created' | 'running' | 'exited';
 
 /**
  * The allowed container transitions (docs/ARCHITECTURE.md, "Lifecycle states"): every state change below
@@ -60,7 +60,7 @@ function fromRaw<C, R>(r: Raw): ContainerRow<C, R> {
   };
 }
 
-export interface ExitRecord {
+interface ExitRecord {
   exitCode: number;
   finishedAt: string;
   reason: string;

@@ -21,12 +21,12 @@ export interface ImageRow {
   createdAt: number;
 }
 
-export interface ImageNames {
+interface ImageNames {
   tags: string[];
   digests: string[];
 }
 
-export interface LayerRow {
+interface LayerRow {
   chainId: string;
   diffId: string;
   blobDigest: string;

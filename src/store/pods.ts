@@ -4,7 +4,7 @@ import type { Db } from './db.js';
 import { fromStates, uniqueAsAlreadyExists } from './containers.js';
 import type { PodId } from '../common/ids.js';
 
-export type PodState = 'creating' | 'ready' | 'notready';
+type PodState = 'creating' | 'ready' | 'notready';
 
 /**
  * The allowed pod transitions (docs/ARCHITECTURE.md, "Lifecycle states"). A pod becomes notready by

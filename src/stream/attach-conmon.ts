@@ -12,14 +12,14 @@ import type { AttachBackend, AttachParams } from './backend.js';
 import { CriusError, errorMessage } from '../common/errors.js';
 import { tail, waitClose } from './child-process-util.js';
 
-export interface ConmonAttachConfig {
+interface ConmonAttachConfig {
   /** Path of native/build/crius-relay. */
   relayHelper: string;
   /** conmon's attach socket (<bundle>/attach or its short symlink; sun_path is 108 bytes) and ctl fifo. */
   locate(containerId: string): Promise<AttachTarget>;
 }
 
-export interface AttachTarget {
+interface AttachTarget {
   attachSocket: string;
   ctlFifo: string;
   /**

@@ -5,7 +5,7 @@ import { constants as osConstants } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 
 /** The exit code a shell would report: the status, or 128 + signal number. */
-export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
   if (code !== null) return code;
   if (signal !== null) return 128 + (osConstants.signals[signal] ?? 0);
   return 255;

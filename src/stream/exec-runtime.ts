@@ -15,15 +15,15 @@ import { CriusError, errorMessage } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { tail, waitClose } from './child-process-util.js';
 
-export interface RuntimeCommand {
+interface RuntimeCommand {
   file: string;
   args: string[];
 }
 
 /** The OCI `process` object for an exec (runtime-spec config.md#process). */
-export type OciProcess = Record<string, unknown>;
+type OciProcess = Record<string, unknown>;
 
-export interface RuntimeExecConfig {
+interface RuntimeExecConfig {
   /**
    * Turns runtime arguments into the full command line the oci module uses for this container's handler,
    * e.g. ['exec', ...] -> crius-oci-wrap --hide /sys/fs/cgroup/unified /usr/bin/crun --root /run/crius/crun exec ...
@@ -58,7 +58,7 @@ async function killFromPidFile(pidFile: string): Promise<void> {
  * before starting a tty exec means a command that reads the size at once (stty size, a shell's first
  * prompt, an editor) sees the real size instead of 24x80 followed by a resize.
  */
-export const INITIAL_SIZE_WAIT_MS = 300;
+const INITIAL_SIZE_WAIT_MS = 300;
 
 async function firstSize(resize: AsyncIterator<TerminalSize> | undefined): Promise<TerminalSize | null> {
   if (!resize) return null;

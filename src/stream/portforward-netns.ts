@@ -12,7 +12,7 @@ import { Duplex, type Readable } from 'node:stream';
 import type { PortForwardBackend, PortForwardParams } from './backend.js';
 import { tail } from './child-process-util.js';
 
-export interface NetnsPortForwardConfig {
+interface NetnsPortForwardConfig {
   /** Path of native/build/crius-relay. */
   relayHelper: string;
   /** The pod's pinned netns path, or null for a host-network pod. Rejects with NOT_FOUND for unknown pods. */

@@ -19,7 +19,7 @@ interface Pair {
   started: boolean;
 }
 
-export function parsePort(value: string | undefined): number | null {
+function parsePort(value: string | undefined): number | null {
   if (value === undefined || !/^[0-9]{1,5}$/.test(value)) return null;
   const p = Number(value);
   return p >= 1 && p <= 65535 ? p : null;

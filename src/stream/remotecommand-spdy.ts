@@ -12,7 +12,7 @@ import { endAndWait, runStdioSession, type StdioRequest } from './session.js';
 import { encodeStatus } from './status.js';
 
 /** The kubelet gives the client 30 s to create its streams (streaming.DefaultConfig StreamCreationTimeout). */
-export const STREAM_CREATION_TIMEOUT_MS = 30_000;
+const STREAM_CREATION_TIMEOUT_MS = 30_000;
 
 type StreamType = 'error' | 'stdin' | 'stdout' | 'stderr' | 'resize';
 

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { CriusError } from '../common/errors.js';
 
 export const TOKEN_TTL_MS = 60_000;
-export const MAX_IN_FLIGHT = 1000;
+const MAX_IN_FLIGHT = 1000;
 
 export class TokenCache<T> {
   private readonly entries = new Map<string, { value: T; expires: number }>();

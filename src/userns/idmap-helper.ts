@@ -32,7 +32,7 @@ export interface SyscallFailure {
   fd_method?: { syscall: string; errno: string; path: string };
 }
 
-export type HelperResult<T> = ({ ok: true } & T) | SyscallFailure;
+type HelperResult<T> = ({ ok: true } & T) | SyscallFailure;
 
 /** Thrown when the helper reports a failed syscall; carries the parsed report. */
 export class SyscallError extends Error {
@@ -78,7 +78,7 @@ export function probeIdmap(h: IdmapHelper, path: string, usernsFile: string): Pr
   return call(h, ['probe', path, usernsFile]);
 }
 
-export interface IdmappedBindOptions {
+interface IdmappedBindOptions {
   src: string;
   dst: string;
   usernsFile: string;
@@ -97,7 +97,7 @@ export async function idmappedBind(h: IdmapHelper, o: IdmappedBindOptions): Prom
 
 export type OverlayMethod = 'auto' | 'fd' | 'tmpdir';
 
-export interface OverlayMountOptions {
+interface OverlayMountOptions {
   /** Lower dirs in overlayfs order: topmost first. */
   lowers: readonly string[];
   upper?: string;

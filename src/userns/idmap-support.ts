@@ -7,50 +7,7 @@ import { realpath } from 'node:fs/promises';
 import { release } from 'node:os';
 import { CriusError, failedPrecondition, notFound } from '../common/errors.js';
 import type { SyscallFailure } from './idmap-helper.js';
-
-export interface MountInfoEntry {
-  mountId: number;
-  /** "major:minor" of the filesystem (st_dev). */
-  device: string;
-  /** Root of the mount within its filesystem. */
-  root: string;
-  mountPoint: string;
-  fsType: string;
-  source: string;
-}
-
-const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-
-/** Parses /proc/self/mountinfo (proc(5)): "id parent major:minor root mountpoint opts [tags] - fstype source superopts". */
-export function parseMountInfo(text: string): MountInfoEntry[] {
-  const out: MountInfoEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    const f = line.split(' ');
-    const dash = f.indexOf('-', 6);
-    if (dash < 0 || f.length < dash + 3) continue;
-    out.push({
-      mountId: Number(f[0]),
-      device: f[2] ?? '',
-      root: unescape(f[3] ?? ''),
-      mountPoint: unescape(f[4] ?? ''),
-      fsType: f[dash + 1] ?? '',
-      source: unescape(f[dash + 2] ?? ''),
-    });
-  }
-  return out;
-}
-
-/** The mount holding `path` (absolute, resolved): longest mount point prefix; the last of stacked mounts. */
-export function mountOf(mounts: readonly MountInfoEntry[], path: string): MountInfoEntry | undefined {
-  let best: MountInfoEntry | undefined;
-  for (const m of mounts) {
-    const mp = m.mountPoint;
-    const covers = mp === '/' || path === mp || path.startsWith(`${mp}/`);
-    if (covers && (!best || mp.length >= best.mountPoint.length)) best = m;
-  }
-  return best;
-}
+import { mountOf, parseMountInfo } from '../common/mountinfo.js';
 
 /** Kernel release as [major, minor], e.g. "6.18.44-fc" -> [6, 18]. */
 export function kernelVersion(rel: string): [number, number] {
@@ -65,14 +22,14 @@ const atLeast = (k: [number, number], f: [number, number]): boolean => k[0] > f[
  * in the kernel's FS_ALLOW_IDMAP commits and the Kubernetes user-namespaces docs (f2fs, cephfs and fuse
  * approximate).
  */
-export interface IdmapFloor {
+interface IdmapFloor {
   since?: [number, number];
   /** Set when no kernel version helps: what to do instead. */
   never?: string;
   note?: string;
 }
 
-export const IDMAP_FLOORS: Readonly<Record<string, IdmapFloor>> = {
+const IDMAP_FLOORS: Readonly<Record<string, IdmapFloor>> = {
   ext4: { since: [5, 12] },
   xfs: { since: [5, 12] },
   vfat: { since: [5, 12] },
@@ -120,7 +77,7 @@ export function idmapRequirement(fsType: string, kernelRelease: string): string 
     'check how this filesystem is mounted (a mount in another user namespace, or a filesystem built without idmap support)';
 }
 
-export interface VolumeRef {
+interface VolumeRef {
   containerPath: string;
   hostPath: string;
 }
@@ -133,19 +90,19 @@ export interface ProbeFacts {
 }
 
 /** The FAILED_PRECONDITION error for a volume whose filesystem cannot be idmapped. */
-export function idmapUnsupportedError(volume: VolumeRef, fs: ProbeFacts, failure: SyscallFailure, kernelRelease: string): CriusError {
+function idmapUnsupportedError(volume: VolumeRef, fs: ProbeFacts, failure: SyscallFailure, kernelRelease: string): CriusError {
   return failedPrecondition(
     `volume ${volume.containerPath} (host path ${volume.hostPath}) cannot be an idmapped mount for a pod with a user namespace: ` +
     `its filesystem ${fs.fsType} (${fs.source} mounted at ${fs.mountPoint}) refused ${failure.syscall} with ${failure.errno} ` +
     `on Linux ${kernelRelease}; ${idmapRequirement(fs.fsType, kernelRelease)}`);
 }
 
-export type ProbeOutcome = { ok: true; fs: ProbeFacts } | { ok: false; fs: ProbeFacts; failure: SyscallFailure };
+type ProbeOutcome = { ok: true; fs: ProbeFacts } | { ok: false; fs: ProbeFacts; failure: SyscallFailure };
 
 /** Tries an idmapped clone of the mount at path; the production one is probeIdmap with a pinned userns. */
 export type IdmapProbeFn = (path: string) => Promise<{ ok: true } | SyscallFailure>;
 
-export interface IdmapSupportOptions {
+interface IdmapSupportOptions {
   probe: IdmapProbeFn;
   /** Reads /proc/self/mountinfo; swapped in unit tests. */
   mountInfo?: () => string;

@@ -6,10 +6,10 @@
 import { invalidArgument } from '../common/errors.js';
 
 /** CRI NamespaceMode. Unset means POD, because POD is the enum's 0 value (cri-api runtime.v1). */
-export type UsernsMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
+type UsernsMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
 
 /** CRI IDMapping (uint32 fields, keepCase names as in the proto). */
-export interface IdMappingInput {
+interface IdMappingInput {
   host_id: number;
   container_id: number;
   length: number;
@@ -127,7 +127,7 @@ export function describeUserns(cfg: UsernsConfig): string {
 const sameRange = (a: IdRange, b: IdRange): boolean =>
   a.containerId === b.containerId && a.hostId === b.hostId && a.length === b.length;
 
-export function isSameUserns(a: UsernsConfig, b: UsernsConfig): boolean {
+function isSameUserns(a: UsernsConfig, b: UsernsConfig): boolean {
   if (a.kind === 'host' || b.kind === 'host') return a.kind === b.kind;
   return sameRange(a.uid, b.uid) && sameRange(a.gid, b.gid);
 }
@@ -164,7 +164,7 @@ export function hostRoot(cfg: UsernsConfig): { uid: number; gid: number } {
 /** Mapping arguments in util-linux / newuidmap form "container:host:length". */
 export const mapArg = (r: IdRange): string => `${r.containerId}:${r.hostId}:${r.length}`;
 
-export interface HostNamespaces {
+interface HostNamespaces {
   network: boolean;
   pid: boolean;
   ipc: boolean;

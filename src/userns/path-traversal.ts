@@ -14,7 +14,7 @@ export interface DirFact {
   gid: number;
 }
 
-export interface TraversalBlock {
+interface TraversalBlock {
   dir: DirFact;
   /** The host uid/gid that cannot search it. */
   uid: number;

@@ -8,7 +8,7 @@ import type { Db } from '../store/db.js';
 import { UsernsRangeStore, type UsernsRangeRow } from '../store/userns-ranges.js';
 import { MAX_ID, type IdRange } from './mapping-rules.js';
 
-export interface RangeAllocatorConfig {
+interface RangeAllocatorConfig {
   /** First host ID of the subordinate range ([userns] subid_start); never 0, host root is not mapped. */
   start: number;
   /** Number of host IDs in it ([userns] subid_length). */
@@ -17,7 +17,7 @@ export interface RangeAllocatorConfig {
   idsPerPod: number;
 }
 
-export interface RangeAllocator {
+interface RangeAllocator {
   /** The owner's range, allocating the lowest free slot if it has none (idempotent: retry-safe). */
   allocate(owner: string): IdRange;
   /** Frees the owner's range; false when it had none. */

@@ -1,15 +1,14 @@
 // User namespaces pinned at files (nsfs bind mounts), so they outlive the process that created them:
 // - a bare user namespace for idmap probes and idmapped rootfs/volume mounts (a mount_setattr userns fd);
-// - the pod form: a user namespace with the net, uts and ipc namespaces created inside it in the same
-//   unshare(2) call, so they are owned by the pod's user namespace. A netns owned by the host userns
-//   breaks sysfs in the pod (mounting sysfs needs CAP_SYS_ADMIN over the netns's owner; containerd
-//   creates the netns inside the pod's userns for this, setupNetnsWithinUserns, PR #10607).
+// - through pinWithUsernsHelper, the pod form (pod/namespaces.ts, where all pod namespace pinning lives):
+//   a user namespace with the net, uts and ipc namespaces created inside it in the same unshare(2) call.
 // native/build/crius-userns forks a child into a new user namespace, writes its uid_map/gid_map from
 // outside, lets it unshare net/uts/ipc (and set the hostname) as root of that namespace, and bind-mounts
 // the namespaces onto the files. util-linux `unshare --map-users` is not used: Debian 12's 2.38 maps only
 // through newuidmap (uidmap package, /etc/subuid entries for root) and 2.39 changed the option's syntax.
 import { open, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { mountCountAt } from '../common/mountinfo.js';
 import { nativeBuildPath } from '../common/install-root.js';
 import { alreadyExists, CriusError, failedPrecondition, internal, invalidArgument, wrap } from '../common/errors.js';
 import { ExecError, run, type Runner } from '../common/exec.js';
@@ -20,25 +19,15 @@ export interface IdMappingPair {
   gid: IdRange;
 }
 
-export interface PodNamespaceFiles {
-  user: string;
-  net: string;
-  uts: string;
-  ipc: string;
-}
-
 const UMOUNT = '/usr/bin/umount';
 
 /** native/build/crius-userns. */
-export function usernsHelperPath(): string {
+function usernsHelperPath(): string {
   return nativeBuildPath('crius-userns');
 }
 
-/** A hostname set inside at creation: RFC 1123 labels (anything else is the caller's to set or refuse). */
-const PLAIN_HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,62})$/;
-
-async function touch(file: string): Promise<void> {
-  // The bind-mount target must exist; 0444 like the files `ip netns` makes.
+/** Creates the file a namespace is pinned on (a bind-mount target must exist); 0444 like `ip netns`'s. */
+export async function touchPinTarget(file: string): Promise<void> {
   const fh = await open(file, 'a', 0o444);
   await fh.close();
 }
@@ -72,18 +61,22 @@ function checkRange(r: IdRange, what: string): void {
   }
 }
 
-export function checkMapping(map: IdMappingPair): void {
+function checkMapping(map: IdMappingPair): void {
   checkRange(map.uid, 'uid');
   checkRange(map.gid, 'gid');
 }
 
-async function createPinned(files: string[], map: IdMappingPair, args: string[], what: string, runner: Runner): Promise<void> {
+/**
+ * Runs crius-userns with args to create a user namespace with the given mappings (and whatever else args
+ * ask for) pinned at files; on failure nothing is left behind.
+ */
+export async function pinWithUsernsHelper(files: string[], map: IdMappingPair, args: string[], what: string, runner: Runner): Promise<void> {
   checkMapping(map);
   // A second bind would stack on the first and hide it; a leftover pin is the caller's to remove.
   const pinned = files.find(isMountPoint);
   if (pinned) throw alreadyExists(`${what}: ${pinned} already pins a namespace; remove it first (removeNamespaceFiles)`);
   try {
-    for (const f of files) await touch(f);
+    for (const f of files) await touchPinTarget(f);
     await runner(usernsHelperPath(), args, { timeoutMs: 15_000 });
   } catch (err) {
     // Leave nothing behind: whatever got bound is unmounted and the files are removed.
@@ -95,38 +88,11 @@ async function createPinned(files: string[], map: IdMappingPair, args: string[],
 
 /** Creates a user namespace with the given mappings, pinned at `file` (created if missing). */
 export async function createUsernsFile(file: string, map: IdMappingPair, runner: Runner = run): Promise<void> {
-  await createPinned([file], map, ['--uid', mapArg(map.uid), '--gid', mapArg(map.gid), '--user', file], `create user namespace (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${file}`, runner);
+  await pinWithUsernsHelper([file], map, ['--uid', mapArg(map.uid), '--gid', mapArg(map.gid), '--user', file], `create user namespace (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${file}`, runner);
 }
 
-/**
- * Creates the pod's user namespace and, inside it, its net, uts and ipc namespaces, all pinned at the
- * given files. The pid namespace is left to the OCI runtime (it needs a process to live).
- */
-export async function createPodNamespaces(files: PodNamespaceFiles, map: IdMappingPair, runner: Runner = run, opts: { hostname?: string } = {}): Promise<void> {
-  // With a hostname, the helper's child sets it as root of the new user namespace, which owns the new
-  // UTS namespace, so sethostname(2) is allowed there. That saves a separate nsenter spawn per pod.
-  const inside = opts.hostname !== undefined && canSetHostnameInside(opts.hostname, map) ? ['--hostname', opts.hostname] : [];
-  await createPinned([files.user, files.net, files.uts, files.ipc], map, [
-    '--uid', mapArg(map.uid), '--gid', mapArg(map.gid),
-    '--user', files.user, '--net', files.net, '--uts', files.uts, '--ipc', files.ipc, ...inside,
-  ], `create pod namespaces (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${files.user}`, runner);
-}
-
-/**
- * Whether createPodNamespaces sets this hostname itself (else the caller must, e.g. applyPodSysctls):
- * a plain RFC 1123 name, and uid/gid 0 mapped (KEP-127 pod mappings start at 0), as before.
- */
-export function canSetHostnameInside(hostname: string, map: IdMappingPair): boolean {
-  return PLAIN_HOSTNAME.test(hostname) && map.uid.containerId === 0 && map.gid.containerId === 0;
-}
-
-function isMountPoint(path: string): boolean {
-  // Pins are bind mounts on the file itself: the mount point field equals the path. (Paths with spaces are
-  // octal-escaped in mountinfo.)
-  const esc = path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  const text = readFileSync('/proc/self/mountinfo', 'utf8');
-  return text.split('\n').some((l) => l.split(' ')[4] === esc);
-}
+// Pins are bind mounts on the file itself: the mount point equals the path.
+const isMountPoint = (path: string): boolean => mountCountAt(path) > 0;
 
 /** Unpins (lazy unmount, repeated for stacked pins) and unlinks each file. Missing files are fine. */
 export async function removeNamespaceFiles(files: readonly string[], runner: Runner = run): Promise<void> {
@@ -144,9 +110,6 @@ export async function removeNamespaceFiles(files: readonly string[], runner: Run
 
 export const removeUsernsFile = (file: string, runner: Runner = run): Promise<void> =>
   removeNamespaceFiles([file], runner).catch((err: unknown) => { throw wrap(`remove user namespace ${file}`, err); });
-
-export const removePodNamespaces = (files: PodNamespaceFiles, runner: Runner = run): Promise<void> =>
-  removeNamespaceFiles([files.net, files.uts, files.ipc, files.user], runner);
 
 /** The uid_map/gid_map of a pinned user namespace, as the kernel shows them (lines "inside outside count"). */
 export async function readPinnedMaps(file: string, runner: Runner = run): Promise<{ uidMap: string; gidMap: string }> {

@@ -106,14 +106,16 @@ async function packEntries(entries: readonly TarEntry[]): Promise<Buffer> {
       size: type === 'file' ? content.length : 0, ...(e.pax ? { pax: e.pax } : {}),
     };
     await new Promise<void>((resolve, reject) => {
-      p.entry(header, type === 'file' ? content : undefined as unknown as Buffer, (err) => (err ? reject(err) : resolve()));
+      const done = (err?: Error | null): void => (err ? reject(err) : resolve());
+      if (type === 'file') p.entry(header, content, done);
+      else p.entry(header, done);
     });
   }
   p.finalize();
   return done;
 }
 
-export async function compress(tar: Buffer, how: Compression): Promise<Buffer> {
+async function compress(tar: Buffer, how: Compression): Promise<Buffer> {
   if (how === 'none') return tar;
   if (how === 'gzip') return gzipSync(tar, { level: 1 });
   const dir = mkdtempSync(join(tmpdir(), 'crius-zstd-'));
@@ -138,7 +140,7 @@ export async function makeLayer(entries: readonly TarEntry[], how: Compression =
   return { mediaType: LAYER_MEDIA[how], blob, digest: sha256(blob), size: blob.length, diffId: sha256(tar), tar };
 }
 
-export interface ImageOptions {
+interface ImageOptions {
   architecture?: string;
   os?: string;
   /** Docker schema 2 media types instead of OCI. */
@@ -160,7 +162,7 @@ export function makeImage(layers: LayerBlob[], config: Record<string, unknown> =
   return { manifest, manifestDigest: sha256(manifest), manifestMediaType, config: cfg, configDigest: sha256(cfg), layers };
 }
 
-export interface PushTarget {
+interface PushTarget {
   url: string;
   credentials?: { username: string; password: string };
 }
@@ -169,7 +171,7 @@ function authHeader(t: PushTarget): Record<string, string> {
   return t.credentials ? { authorization: `Basic ${Buffer.from(`${t.credentials.username}:${t.credentials.password}`).toString('base64')}` } : {};
 }
 
-export async function pushBlob(t: PushTarget, repo: string, blob: Buffer, digest = sha256(blob)): Promise<void> {
+async function pushBlob(t: PushTarget, repo: string, blob: Buffer, digest = sha256(blob)): Promise<void> {
   const head = await fetch(`${t.url}/v2/${repo}/blobs/${digest}`, { method: 'HEAD', headers: authHeader(t) });
   if (head.status === 200) return;
   const start = await fetch(`${t.url}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: authHeader(t) });
@@ -182,7 +184,7 @@ export async function pushBlob(t: PushTarget, repo: string, blob: Buffer, digest
   if (put.status !== 201) throw new Error(`push ${repo} blob ${digest}: PUT answered ${put.status}: ${text.slice(0, 300)}`);
 }
 
-export async function pushManifest(t: PushTarget, repo: string, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
+async function pushManifest(t: PushTarget, repo: string, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
   const res = await fetch(`${t.url}/v2/${repo}/manifests/${reference}`, { method: 'PUT', headers: { ...authHeader(t), 'content-type': mediaType }, body: new Uint8Array(bytes) });
   const text = await res.text();
   if (res.status !== 201) throw new Error(`push ${repo}:${reference} manifest: ${res.status}: ${text.slice(0, 300)}`);
@@ -209,8 +211,8 @@ export async function pushIndex(t: PushTarget, repo: string, tag: string, entrie
   return pushManifest(t, repo, tag, index, 'application/vnd.oci.image.index.v1+json');
 }
 
-export const BUSYBOX = '/bin/busybox';
-export const BUSYBOX_APPLETS = ['sh', 'ls', 'cat', 'id', 'stat', 'sleep', 'touch', 'echo', 'wget', 'httpd', 'nc', 'env', 'mkdir', 'rm', 'ps', 'true', 'false', 'grep', 'head', 'hostname', 'mount', 'readlink', 'test', 'chmod', 'chown', 'ln', 'uname', 'whoami', 'kill', 'top', 'date', 'printf', 'tail'];
+const BUSYBOX = '/bin/busybox';
+const BUSYBOX_APPLETS = ['sh', 'ls', 'cat', 'id', 'stat', 'sleep', 'touch', 'echo', 'wget', 'httpd', 'nc', 'env', 'mkdir', 'rm', 'ps', 'true', 'false', 'grep', 'head', 'hostname', 'mount', 'readlink', 'test', 'chmod', 'chown', 'ln', 'uname', 'whoami', 'kill', 'top', 'date', 'printf', 'tail'];
 
 /** A busybox-static rootfs: /bin/busybox, applet symlinks, /etc/passwd and /etc/group with a user 1000. */
 export function busyboxEntries(): TarEntry[] {

@@ -1,20 +1,15 @@
 // A minimal rootfs for real-container tests: /bin/busybox (static) plus applet symlinks, and the empty
 // directories an OCI runtime mounts onto. No image, no registry.
 import { copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-export const BUSYBOX = '/bin/busybox';
+const BUSYBOX = '/bin/busybox';
 
 const APPLETS = [
   'sh', 'true', 'false', 'sleep', 'cat', 'echo', 'printf', 'ls', 'id', 'ps', 'pgrep', 'kill', 'head', 'tail',
   'hostname', 'sysctl', 'ip', 'ifconfig', 'nc', 'httpd', 'wget', 'dd', 'env', 'mkdir', 'touch', 'tr', 'yes',
   'grep', 'wc', 'stat', 'mount', 'ping', 'seq',
 ];
-
-export function busyboxUnavailable(): string | null {
-  return existsSync(BUSYBOX) ? null : `${BUSYBOX} is missing (apt-get install busybox-static)`;
-}
 
 /** Creates `<dir>` as a busybox rootfs and returns it. */
 export async function makeBusyboxRootfs(dir: string): Promise<string> {

@@ -27,7 +27,7 @@ export interface CriNode {
   restartDaemon(how: 'kill' | 'term'): Promise<void>;
 }
 
-export interface CriNodeOptions {
+interface CriNodeOptions {
   /** Extra TOML appended to the config. */
   extraConfig?: string;
   /** A short unique tag for the bridge and network names (max 6 chars). */

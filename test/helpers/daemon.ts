@@ -36,7 +36,7 @@ export interface TestDaemon {
   cleanup(): Promise<void>;
 }
 
-export interface TestDaemonOptions {
+interface TestDaemonOptions {
   /** TOML text; root/state/socket are passed as flags, so leave them out. */
   config?: string;
   extraArgs?: string[];
@@ -65,6 +65,15 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs:
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Resolves once a server stream's response headers arrive (GetContainerEvents sends them at subscription). */
+export function subscribed(stream: { once(ev: 'metadata' | 'error', f: (x: unknown) => void): unknown }, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no response headers within ${timeoutMs} ms: the subscription was not made`)), timeoutMs);
+    stream.once('metadata', () => { clearTimeout(timer); resolve(); });
+    stream.once('error', (e) => { clearTimeout(timer); reject(e instanceof Error ? e : new Error(String(e))); });
+  });
 }
 
 export async function startTestDaemon(opts: TestDaemonOptions = {}): Promise<TestDaemon> {

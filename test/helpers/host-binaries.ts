@@ -11,7 +11,7 @@ export const CONMON = locateHostBinary('conmon');
  * Why tests that need runc >= 1.2 (idmapped mounts) cannot run on this host, or undefined when they can.
  * Debian 12's runc is 1.1; setup builds a newer one into /usr/local/sbin when it can.
  */
-export function runcSkipReason(): string | undefined {
+function runcSkipReason(): string | undefined {
   if (!existsSync(RUNC)) return `runc not installed (looked in /usr/local/{bin,sbin} and /usr/{bin,sbin})`;
   let out = '';
   try {

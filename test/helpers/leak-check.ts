@@ -4,9 +4,9 @@
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { cgroupExists, detectCgroupBase, detectCgroupLayout } from '../../src/oci/cgroup-mode.js';
+import { cgroupExists, detectCgroupBase, detectCgroupLayout } from '../../src/cgroup/mode.js';
 
-export interface LeakScope {
+interface LeakScope {
   /** The test daemon's dir (holds its root and state dirs). */
   daemonDir: string;
   /** The daemon's state dir. */
@@ -29,12 +29,8 @@ function entries(dir: string): string[] {
   }
 }
 
-/** Mount points below `prefix` in our mount namespace. */
-export function mountsUnder(prefix: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean)
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => m === prefix || m.startsWith(prefix + '/'));
-}
+import { mountsUnder } from '../../src/common/mountinfo.js';
+export { mountsUnder };
 
 /** PIDs of conmon processes whose command line names something below `prefix`. */
 export function conmonsUnder(prefix: string): number[] {
@@ -54,7 +50,7 @@ export function conmonsUnder(prefix: string): number[] {
 }
 
 /** veth (or any) interfaces enslaved to `bridge`; none when the bridge does not exist. */
-export function bridgePorts(bridge: string): string[] {
+function bridgePorts(bridge: string): string[] {
   try {
     const out = execFileSync('/usr/sbin/ip', ['-o', 'link', 'show', 'master', bridge], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     return out.split('\n').filter(Boolean).map((l) => l.split(':')[1]?.trim() ?? l);
@@ -68,7 +64,7 @@ export function bridgePorts(bridge: string): string[] {
  * something remains: a conmon writes the exit file and only then exits, so it may outlive the RPC that
  * waited for the exit by a few milliseconds. What is still there after that is a leak.
  */
-export async function findLeaks(s: LeakScope, settleMs = 3000): Promise<string[]> {
+async function findLeaks(s: LeakScope, settleMs = 3000): Promise<string[]> {
   const end = Date.now() + settleMs;
   for (;;) {
     const leaks = await findLeaksNow(s);

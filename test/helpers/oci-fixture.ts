@@ -9,15 +9,15 @@ import path from 'node:path';
 import {
   cgroupParentFor, containerCgroupsPath, detectCgroupBase, detectCgroupLayout, removeCgroup, runtimeHiddenMounts,
   cgroupExists, type CgroupLayout,
-} from '../../src/oci/cgroup-mode.js';
+} from '../../src/cgroup/mode.js';
 import { createOciRuntime, type OciRuntime, type CreatedContainer } from '../../src/oci/runtime.js';
 import { readExit, type ContainerExit } from '../../src/oci/exit-files.js';
 import { makeBusyboxRootfs } from './busybox-rootfs.js';
 import { minimalSpec, type MinimalSpecOptions } from './minimal-spec.js';
+import { nativeBuildPath } from '../../src/common/install-root.js';
 
-export const NATIVE_BUILD = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../native/build');
-export const OCI_WRAP_BIN = path.join(NATIVE_BUILD, 'crius-oci-wrap');
-export const PAUSE_BIN = path.join(NATIVE_BUILD, 'crius-pause');
+export const OCI_WRAP_BIN = nativeBuildPath('crius-oci-wrap');
+export const PAUSE_BIN = nativeBuildPath('crius-pause');
 export const HANDLERS = [
   { name: 'crun', path: CRUN },
   { name: 'runc', path: RUNC },
@@ -31,7 +31,7 @@ export function ociUnavailable(runtimePath: string): string | null {
   return null;
 }
 
-export interface TestContainer {
+interface TestContainer {
   id: string;
   bundle: string;
   logPath: string;
@@ -68,7 +68,6 @@ async function conmonPidsMentioning(text: string): Promise<number[]> {
   return out;
 }
 
-export { conmonPidsMentioning };
 
 export async function createOciFixture(handler: { name: string; path: string }): Promise<OciFixture> {
   const dir = await mkdtemp('/tmp/crius-oci-');

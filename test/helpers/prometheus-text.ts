@@ -1,7 +1,7 @@
 // A small strict parser of the Prometheus text exposition format (0.0.4), enough to check that /metrics
 // is well formed: # HELP / # TYPE lines, samples `name{label="value",...} value [timestamp]`, escapes.
-export interface Sample { name: string; labels: Record<string, string>; value: number }
-export interface Family { name: string; type: string; help: string; samples: Sample[] }
+interface Sample { name: string; labels: Record<string, string>; value: number }
+interface Family { name: string; type: string; help: string; samples: Sample[] }
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/common/exec.js';
 
-export const REGISTRY_BIN = '/usr/bin/docker-registry';
+const REGISTRY_BIN = '/usr/bin/docker-registry';
 
 export interface TestRegistry {
   /** `127.0.0.1:PORT`, the host part of image references. */
@@ -24,7 +24,7 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-export interface RegistryOptions {
+interface RegistryOptions {
   /** Require basic auth with these credentials (htpasswd -Bbn). */
   auth?: { username: string; password: string };
   /** Require bearer tokens from this token server (see token-server.ts). */

@@ -4,7 +4,7 @@
 import { NOT_IMPLEMENTED, type ImageRpcs, type RuntimeRpcs } from '../../src/cri/rpc-table.js';
 import type { CriHandlers } from '../../src/cri/server.js';
 
-export function noRuntimeRpcs(): RuntimeRpcs {
+function noRuntimeRpcs(): RuntimeRpcs {
   const n: typeof NOT_IMPLEMENTED = NOT_IMPLEMENTED;
   return {
     Version: n, Status: n, RuntimeConfig: n, UpdateRuntimeConfig: n,
@@ -17,7 +17,7 @@ export function noRuntimeRpcs(): RuntimeRpcs {
   };
 }
 
-export function noImageRpcs(): ImageRpcs {
+function noImageRpcs(): ImageRpcs {
   const n: typeof NOT_IMPLEMENTED = NOT_IMPLEMENTED;
   return { PullImage: n, ListImages: n, ImageStatus: n, RemoveImage: n, ImageFsInfo: n, StreamImages: n };
 }

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { SpdyConnection, type SpdyStream } from '../../src/stream/spdy/connection.js';
 
-export type UpgradeResult =
+type UpgradeResult =
   | { upgraded: true; conn: SpdyConnection; protocol: string; socket: Socket }
   | { upgraded: false; status: number; headers: http.IncomingHttpHeaders; body: string };
 
@@ -44,7 +44,7 @@ export function readAll(s: SpdyStream, countOnly = false): Promise<Buffer & { co
   });
 }
 
-export interface ExecClientOptions {
+interface ExecClientOptions {
   protocols?: string[];
   tty?: boolean;
   stdin?: Buffer | null;
@@ -57,7 +57,7 @@ export interface ExecClientOptions {
   countOnly?: boolean;
 }
 
-export interface ExecClientResult {
+interface ExecClientResult {
   protocol: string;
   stdout: Buffer;
   stdoutBytes: number;

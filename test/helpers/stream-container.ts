@@ -10,11 +10,11 @@ import { run } from '../../src/common/exec.js';
 import { createRuntimeExecBackend } from '../../src/stream/exec-runtime.js';
 import { createConmonAttachBackend } from '../../src/stream/attach-conmon.js';
 import { createNetnsPortForwardBackend } from '../../src/stream/portforward-netns.js';
+import { nativeBuildPath } from '../../src/common/install-root.js';
 
-export const NATIVE = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../native/build');
-export const OCI_WRAP = path.join(NATIVE, 'crius-oci-wrap');
-export const PTY_HELPER = path.join(NATIVE, 'crius-pty');
-export const RELAY_HELPER = path.join(NATIVE, 'crius-relay');
+export const OCI_WRAP = nativeBuildPath('crius-oci-wrap');
+export const PTY_HELPER = nativeBuildPath('crius-pty');
+export const RELAY_HELPER = nativeBuildPath('crius-relay');
 
 /** Why the fixture cannot run here, or null. */
 export function streamContainerUnavailable(): string | null {
@@ -52,7 +52,7 @@ function alive(pid: number): boolean {
  * SIGKILL): every crius-stream-* dir whose owner process is gone has its container deleted (conmon then
  * exits by itself) and the dir removed.
  */
-export async function sweepStaleStreamContainers(): Promise<void> {
+async function sweepStaleStreamContainers(): Promise<void> {
   const { readdir } = await import('node:fs/promises');
   for (const name of await readdir(tmpdir())) {
     if (!name.startsWith('crius-stream-')) continue;

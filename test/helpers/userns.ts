@@ -15,11 +15,6 @@ export function usernsSkipReason(): string | undefined {
   return undefined;
 }
 
-/** Mount points (field 5 of /proc/self/mountinfo) at or below dir. */
-export function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((mp) => mp === dir || mp.startsWith(`${dir}/`));
-}
+export { mountsUnder } from '../../src/common/mountinfo.js';
 
 export const tempDir = (prefix: string): Promise<string> => mkdtemp(join(tmpdir(), prefix));

@@ -36,12 +36,12 @@ async function zeroBomb(size: number): Promise<LayerBlob> {
   const out: Buffer[] = [];
   const sink = new Writable({ write(c: Buffer, _e, cb) { out.push(c); cb(); } });
   const done = pipeline(p, tap, createGzip({ level: 9 }), sink);
-  const entry = p.entry({ name: 'zeros', size, mode: 0o644, mtime: new Date(0) }) as unknown as { write(b: Buffer): boolean; once(ev: 'drain', f: () => void): void; end(): void };
+  const entry = p.entry({ name: 'zeros', size, mode: 0o644, mtime: new Date(0) });
   const chunk = Buffer.alloc(MiB);
   for (let left = size; left > 0; left -= chunk.length) {
     if (!entry.write(left >= chunk.length ? chunk : chunk.subarray(0, left))) await new Promise<void>((r) => entry.once('drain', r));
   }
-  entry.end();
+  entry.end(undefined); // streamx's typings want an argument; none is written
   p.finalize();
   await done;
   const blob = Buffer.concat(out);

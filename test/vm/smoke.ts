@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectCri, type CriClient } from '../../src/cli/client.js';
+import { readMountInfo } from '../../src/common/mountinfo.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { busyboxImage, pushImage } from '../helpers/build-image.js';
 import { PROJECT_ROOT } from '../helpers/daemon.js';
@@ -90,7 +91,7 @@ function scopes(): string[] {
 }
 
 function criusMounts(): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '')
+  return readMountInfo().map((m) => m.mountPoint)
     .filter((m) => m.startsWith('/run/crius/') || m.startsWith('/var/lib/crius/'));
 }
 

@@ -112,10 +112,15 @@ export function parseManifest(text: string, file = 'manifest'): ParsedManifest {
   if (pod) {
     const podErrors = validatePod(pod);
     for (const e of podErrors) errors.push(`${podWhere}${e}`);
-    if (podErrors.length === 0) valid = pod as unknown as Pod;
+    if (isValidPod(pod, podErrors)) valid = pod;
   }
   if (errors.length > 0 || !valid) {
     throw invalidArgument(`${file}: invalid manifest:\n  ${errors.join('\n  ')}`);
   }
   return { pod: valid, sources, notes };
+}
+
+/** validatePod found nothing wrong: the object is a Pod (validate.ts checks every field crius reads). */
+function isValidPod(_pod: object, errors: readonly string[]): _pod is Pod {
+  return errors.length === 0;
 }

@@ -11,11 +11,11 @@ export const USERNS_AUTO_ANNOTATION = 'io.crius.userns/auto';
 export const VOLUMES_DIR_ANNOTATION = 'io.crius.run/volumes-dir';
 export const RUN_BY_ANNOTATION = 'io.crius.run/manifest';
 
-export interface IdMappingMsg { container_id: number; host_id: number; length: number }
-export interface UsernsOptionsMsg { mode: 'POD' | 'NODE'; uids: IdMappingMsg[]; gids: IdMappingMsg[] }
+interface IdMappingMsg { container_id: number; host_id: number; length: number }
+interface UsernsOptionsMsg { mode: 'POD' | 'NODE'; uids: IdMappingMsg[]; gids: IdMappingMsg[] }
 export interface HostRange { hostId: number; length: number }
 
-export interface SandboxInput {
+interface SandboxInput {
   pod: Pod;
   podUid: string;
   /** Host dir for the pod's container logs (the kubelet's /var/log/pods/<ns>_<name>_<uid>). */
@@ -23,7 +23,7 @@ export interface SandboxInput {
   extraAnnotations?: Record<string, string>;
 }
 
-export interface ContainerInput {
+interface ContainerInput {
   pod: Pod;
   podUid: string;
   container: Container;
@@ -51,7 +51,7 @@ export function podLogDirName(pod: Pod, uid: string): string {
 }
 
 /** kubelet: <container name>/<restart count>.log inside the pod's log directory (BuildContainerLogsDirectory). */
-export function containerLogPath(name: string, attempt = 0): string {
+function containerLogPath(name: string, attempt = 0): string {
   return `${name}/${attempt}.log`;
 }
 
@@ -146,7 +146,7 @@ export function expandVars(s: string, vars: ReadonlyMap<string, string>): string
 }
 
 /** The container's environment in kubelet order: envFrom sources, then env (later wins), expanded. */
-export function containerEnv(i: ContainerInput): Array<[string, string]> {
+function containerEnv(i: ContainerInput): Array<[string, string]> {
   const vars = new Map<string, string>();
   const c = i.container;
   for (const from of c.envFrom ?? []) {
@@ -215,7 +215,7 @@ export function oomScoreAdj(pod: Pod, c: Container, memoryCapacity: number): num
 }
 
 /** kubelet (cgroup v1) cpu and memory -> LinuxContainerResources, int64 fields as strings. */
-export function containerResources(pod: Pod, c: Container, memoryCapacity: number): Record<string, unknown> {
+function containerResources(pod: Pod, c: Container, memoryCapacity: number): Record<string, unknown> {
   const lim = c.resources?.limits ?? {};
   const req = { ...lim, ...(c.resources?.requests ?? {}) };
   const out: Record<string, unknown> = {};

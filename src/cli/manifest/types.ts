@@ -11,9 +11,9 @@ export interface Volume {
   secret?: { secretName: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
 }
 
-export interface VolumeMount { name: string; mountPath: string; readOnly?: boolean; subPath?: string }
+interface VolumeMount { name: string; mountPath: string; readOnly?: boolean; subPath?: string }
 
-export interface EnvVar {
+interface EnvVar {
   name: string;
   value?: string;
   valueFrom?: {
@@ -23,21 +23,21 @@ export interface EnvVar {
   };
 }
 
-export interface EnvFromSource {
+interface EnvFromSource {
   prefix?: string;
   configMapRef?: { name: string; optional?: boolean };
   secretRef?: { name: string; optional?: boolean };
 }
 
-export interface ContainerPort { containerPort: number; hostPort?: number; hostIP?: string; protocol?: string; name?: string }
+interface ContainerPort { containerPort: number; hostPort?: number; hostIP?: string; protocol?: string; name?: string }
 
-export interface ResourceList { cpu?: string | number; memory?: string | number }
+interface ResourceList { cpu?: string | number; memory?: string | number }
 
-export interface Capabilities { add?: string[]; drop?: string[] }
+interface Capabilities { add?: string[]; drop?: string[] }
 
 export interface SeccompProfile { type: 'RuntimeDefault' | 'Unconfined' | 'Localhost'; localhostProfile?: string }
 
-export interface SecurityContext {
+interface SecurityContext {
   runAsUser?: number;
   runAsGroup?: number;
   runAsNonRoot?: boolean;
@@ -48,7 +48,7 @@ export interface SecurityContext {
   seccompProfile?: SeccompProfile;
 }
 
-export interface PodSecurityContext {
+interface PodSecurityContext {
   runAsUser?: number;
   runAsGroup?: number;
   runAsNonRoot?: boolean;
@@ -76,7 +76,7 @@ export interface Container {
   terminationMessagePath?: string;
 }
 
-export interface PodSpec {
+interface PodSpec {
   containers: Container[];
   initContainers?: Container[];
   volumes?: Volume[];
@@ -94,7 +94,7 @@ export interface PodSpec {
   terminationGracePeriodSeconds?: number;
 }
 
-export interface ObjectMeta {
+interface ObjectMeta {
   name: string;
   namespace?: string;
   uid?: string;

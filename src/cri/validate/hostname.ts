@@ -5,12 +5,12 @@ import { invalidArgument } from '../../common/errors.js';
 import { noControlChars, shown } from './text.js';
 
 /** HOST_NAME_MAX: sethostname(2) refuses longer names (and /etc/hostname readers truncate). */
-export const MAX_HOSTNAME_BYTES = 64;
+const MAX_HOSTNAME_BYTES = 64;
 /** RFC 1035 / RFC 1123: a label is at most 63 octets. */
-export const MAX_LABEL_BYTES = 63;
+const MAX_LABEL_BYTES = 63;
 /** Kubernetes pod validation: MaxDNSSearchPaths and MaxDNSSearchListChars (the kubelet trims to these). */
-export const MAX_DNS_SEARCHES = 32;
-export const MAX_DNS_SEARCH_CHARS = 2048;
+const MAX_DNS_SEARCHES = 32;
+const MAX_DNS_SEARCH_CHARS = 2048;
 /** A resolv.conf option ("ndots:5", "timeout:2", "edns0", "single-request-reopen"). */
 const OPTION = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$/;
 const HOST_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/;

@@ -10,7 +10,7 @@ import { maxBytes, noControlChars, shown } from './text.js';
 export const MAX_METADATA_BYTES = 253;
 
 /** A non-empty name with no control characters and no '/', at most MAX_METADATA_BYTES. */
-export function checkMetadataName(value: string | null | undefined, field: string): string {
+function checkMetadataName(value: string | null | undefined, field: string): string {
   if (!value) throw invalidArgument(`${field} is empty`);
   maxBytes(value, MAX_METADATA_BYTES, field);
   noControlChars(value, field);

@@ -17,7 +17,7 @@ import { noControlChars, shown } from './text.js';
  * allow in checkProcMount). Anything else below /proc would hide a kernel interface from the container
  * or undo a masked path.
  */
-export const PROC_FILES_ALLOWED: readonly string[] = [
+const PROC_FILES_ALLOWED: readonly string[] = [
   '/proc/cpuinfo', '/proc/diskstats', '/proc/meminfo', '/proc/stat', '/proc/swaps', '/proc/uptime',
   '/proc/loadavg', '/proc/slabinfo', '/proc/sys/kernel/ns_last_pid', '/proc/sys/crypto/fips_enabled',
 ];
@@ -41,7 +41,7 @@ export function unsafeMountDestination(dest: string, hostPath: string): string |
 }
 
 /** An absolute path with no control characters, normalised (trailing "/" and ".." resolved). */
-export function checkAbsolutePath(p: string | null | undefined, field: string): string {
+function checkAbsolutePath(p: string | null | undefined, field: string): string {
   if (!p) throw invalidArgument(`${field} is empty; give an absolute path`);
   noControlChars(p, field);
   if (!p.startsWith('/')) throw invalidArgument(`${field} ${shown(p)} is not an absolute path`);

@@ -14,7 +14,7 @@ export interface RequestLimits {
   host: HostCpuset;
 }
 
-export interface PodConfigShape {
+interface PodConfigShape {
   metadata?: PodMetadataInput | null;
   hostname?: string | null;
   log_directory?: string | null;
@@ -24,7 +24,7 @@ export interface PodConfigShape {
   linux?: { resources?: ResourcesInput | null } | null;
 }
 
-export interface ContainerConfigShape {
+interface ContainerConfigShape {
   metadata?: { name?: string | null } | null;
   mounts?: readonly MountInput[] | null;
   devices?: readonly DeviceInput[] | null;

@@ -2,14 +2,16 @@
 // INTERNAL) or that make no sense: refused at the edge, naming the field, before the runtime is called.
 import { invalidArgument } from '../../common/errors.js';
 import { shown } from './text.js';
+import { parseInt64 } from '../../common/int64.js';
+import type { CriCpuMemory } from '../../spec/resources.js';
 
 /** CFS bandwidth (kernel/sched/core.c): period within 1 ms..1 s, quota at least 1 ms, in microseconds. */
-export const MIN_CFS_PERIOD_US = 1000;
-export const MAX_CFS_PERIOD_US = 1_000_000;
-export const MIN_CFS_QUOTA_US = 1000;
+const MIN_CFS_PERIOD_US = 1000;
+const MAX_CFS_PERIOD_US = 1_000_000;
+const MIN_CFS_QUOTA_US = 1000;
 /** cpu.shares range (cgroup v1; the kubelet's MinShares and MaxShares). */
-export const MIN_CPU_SHARES = 2;
-export const MAX_CPU_SHARES = 262_144;
+const MIN_CPU_SHARES = 2;
+const MAX_CPU_SHARES = 262_144;
 
 /** Highest CPU and memory-node number this host can have (/sys/devices/system/{cpu,node}/possible). */
 export interface HostCpuset {
@@ -17,20 +19,11 @@ export interface HostCpuset {
   maxMem: number;
 }
 
-export interface ResourcesInput {
-  cpu_period?: string | number | null;
-  cpu_quota?: string | number | null;
-  cpu_shares?: string | number | null;
-  cpuset_cpus?: string | null;
-  cpuset_mems?: string | null;
-}
+/** The CPU fields checked here, as spec/ reads them. */
+export type ResourcesInput = Pick<CriCpuMemory, 'cpu_period' | 'cpu_quota' | 'cpu_shares' | 'cpuset_cpus' | 'cpuset_mems'>;
 
-function int(v: string | number | null | undefined, field: string): number {
-  if (v === undefined || v === null || v === '') return 0;
-  const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isSafeInteger(n)) throw invalidArgument(`${field} ${String(v)} is not an integer in the supported range`);
-  return n;
-}
+/** 0 when unset (proto3's default). */
+const int = (v: string | number | null | undefined, field: string): number => parseInt64(v, field) ?? 0;
 
 /** Parses a cpuset list ("0-3,8,10-11") into its highest number; refuses bad syntax, reversed ranges and numbers above max. */
 export function parseCpuList(list: string, max: number, field: string): number {

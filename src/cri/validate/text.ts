@@ -9,7 +9,7 @@ export function shown(s: string): string {
 }
 
 /** Index of the first C0 control character or DEL, or -1. */
-export function controlCharAt(s: string): number {
+function controlCharAt(s: string): number {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x20 || c === 0x7f) return i;

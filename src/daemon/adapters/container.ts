@@ -4,12 +4,13 @@ import type { ImageStore } from '../../image/image-store.js';
 import { mountContainerRootfs, unmountContainerRootfs } from '../../rootfs/overlay-rootfs.js';
 import { copyImageVolume, resolveInRoot } from '../../rootfs/image-volume.js';
 import type { FeaturesCache } from '../../oci/features.js';
-import type { Config } from '../config.js';
+import type { Config } from '../../config/config.js';
 import type { DevicePort, HandlerPort, ImagePort, RootfsPort, VolumeProbePort } from '../../container/ports.js';
 import { deviceNode, hostDevices } from '../../oci/host-devices.js';
 import type { IdmapSupport } from '../../userns/idmap-support.js';
 import { runtimeHandler } from '../../oci/runtime-handlers.js';
 import { readImageFile } from '../../image/image-file.js';
+import { shiftedCacheDir } from '../../rootfs/shifted-copy.js';
 
 export function imageAdapter(images: ImageStore): ImagePort {
   return {
@@ -31,7 +32,7 @@ export function rootfsAdapter(config: Config): RootfsPort {
         layers: o.layers, upperDir: o.upperDir, workDir: o.workDir, target: o.target,
         userns: o.userns && { file: o.userns.file, uidMap: o.userns.uid, gidMap: o.userns.gid },
         mode: config.userns.rootfs,
-        copyCacheDir: join(config.rootDir, 'images', 'shifted'),
+        copyCacheDir: shiftedCacheDir(join(config.rootDir, 'images')),
         tmpDir: join(config.stateDir, 'idmap-tmp'),
       });
     },

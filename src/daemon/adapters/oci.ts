@@ -7,18 +7,15 @@ import { nativeBuildPath } from '../../common/install-root.js';
 import { CriusError } from '../../common/errors.js';
 import { runtimeHandler } from '../../oci/runtime-handlers.js';
 import type { Logger } from '../../common/logger.js';
-import type { Config } from '../config.js';
+import type { Config } from '../../config/config.js';
 import { createOciRuntime, type OciRuntime } from '../../oci/runtime.js';
 import { readExit, ExitWatcher } from '../../oci/exit-files.js';
 import { processAlive } from '../../oci/process-liveness.js';
 import { recoverContainer } from '../../oci/recovery.js';
-import { containerCgroupPath, type OciHost } from '../../oci/host-setup.js';
+import type { OciHost } from '../../oci/host-setup.js';
+import { containerCgroupPath } from '../../cgroup/host.js';
 import type { OciPort } from '../../container/ports.js';
 import { loadedProfiles, type AppArmorState } from '../../oci/apparmor.js';
-
-export function nativeBinary(name: string): string {
-  return nativeBuildPath(name);
-}
 
 export interface OciAdapter extends OciPort {
   runtime(handler: string): OciRuntime;
@@ -37,7 +34,7 @@ export function createOciAdapter(config: Config, host: OciHost, logger: Logger, 
     root: join(config.stateDir, 'runtime', h.name),
     // conmon's attach symlinks: sun_path is 108 bytes, so keep this short.
     socketDir: join(config.stateDir, 'a'),
-    wrapperPath: nativeBinary('crius-oci-wrap'),
+    wrapperPath: nativeBuildPath('crius-oci-wrap'),
     hideMounts: host.hideMounts,
     execDrainMs: config.streaming.execSyncDrainSeconds * 1000,
     // conmon scopes go in system.slice (CRI-O's conmon_cgroup default): not charged to the pod.

@@ -8,7 +8,8 @@ import type { ExecBackend, StreamBackends } from '../../stream/backend.js';
 import { createRuntimeExecBackend } from '../../stream/exec-runtime.js';
 import { createConmonAttachBackend } from '../../stream/attach-conmon.js';
 import { createNetnsPortForwardBackend } from '../../stream/portforward-netns.js';
-import { nativeBinary, type OciAdapter } from './oci.js';
+import type { OciAdapter } from './oci.js';
+import { nativeBuildPath } from '../../common/install-root.js';
 
 export function streamBackends(o: { containers: ContainerService; pods: SandboxService; oci: OciAdapter; stateDir: string; logger: Logger }): StreamBackends {
   const perHandler = new Map<string, ExecBackend>();
@@ -19,7 +20,7 @@ export function streamBackends(o: { containers: ContainerService; pods: SandboxS
       b = createRuntimeExecBackend({
         runtimeCommand: (args) => rt.command(args),
         processFor: (id, cmd, tty) => o.containers.processFor(id, cmd, tty),
-        ptyHelper: nativeBinary('crius-pty'),
+        ptyHelper: nativeBuildPath('crius-pty'),
         tmpDir: join(o.stateDir, 'exec'),
         logger: o.logger,
       });
@@ -30,14 +31,14 @@ export function streamBackends(o: { containers: ContainerService; pods: SandboxS
   return {
     exec: { exec: (p) => execFor(o.containers.get(p.containerId).runtime.handler).exec(p) },
     attach: createConmonAttachBackend({
-      relayHelper: nativeBinary('crius-relay'),
+      relayHelper: nativeBuildPath('crius-relay'),
       locate: async (id) => {
         const c = o.containers.get(id);
         return { attachSocket: join(c.runtime.bundle, 'attach'), ctlFifo: join(c.runtime.bundle, 'ctl'), stdinOnce: c.config.stdin_once ?? true };
       },
     }),
     portForward: createNetnsPortForwardBackend({
-      relayHelper: nativeBinary('crius-relay'),
+      relayHelper: nativeBuildPath('crius-relay'),
       netnsPath: async (podId) => {
         const pod = o.pods.get(podId);
         return pod.runtime.namespaces.net ?? null;

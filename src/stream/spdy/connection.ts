@@ -24,7 +24,7 @@ import { HeaderCodec } from './header-codec.js';
 
 const SOCKET_BUFFER_LIMIT = 1024 * 1024;
 /** Bytes a stream holds for its reader before the connection stops reading the socket. */
-export const STREAM_INPUT_BUFFER = 64 * 1024;
+const STREAM_INPUT_BUFFER = 64 * 1024;
 /** Output the peer left unread beyond which its input is not read either (PINGs it never reads, ...). */
 const OUTPUT_BACKLOG_LIMIT = 4 * SOCKET_BUFFER_LIMIT;
 /**
@@ -35,7 +35,7 @@ export const MAX_INBOUND_FRAME = 1024 * 1024;
 /** How often a connection whose input is held checks that its peer is still there. */
 export const HELD_INPUT_PROBE_MS = 5_000;
 
-export interface SpdyConnectionOptions {
+interface SpdyConnectionOptions {
   /** Servers use even stream and ping ids, clients odd ones (SPDY/3.1 section 2.3.2). */
   isServer: boolean;
 }

@@ -2,7 +2,7 @@
 // header blocks arrive here already compressed or decompressed; the zlib contexts live in header-codec.ts.
 // All integers are big-endian.
 
-export const SPDY_VERSION = 3;
+const SPDY_VERSION = 3;
 
 export const FrameType = {
   SYN_STREAM: 1,
@@ -31,7 +31,7 @@ export const RstStatus = {
 } as const;
 
 /** A frame's length field is 24 bits. */
-export const MAX_FRAME_PAYLOAD = 0xffffff;
+const MAX_FRAME_PAYLOAD = 0xffffff;
 /** DATA payloads are cut to this size so one stream cannot hold the socket for long (spdystream writes 32 KiB too). */
 export const DATA_CHUNK = 32 * 1024;
 

@@ -4,9 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname as osHostname } from 'node:os';
-import type * as grpc from '@grpc/grpc-js';
 import { containerConfig, podConfig, podUserns, removePod, startCriNode, type CriNode } from '../../helpers/cri-fixture.js';
-import { waitFor } from '../../helpers/daemon.js';
+import { subscribed, waitFor } from '../../helpers/daemon.js';
 import { HANDLERS } from '../../helpers/host-binaries.js';
 
 let node: CriNode;
@@ -39,13 +38,13 @@ async function execSync(id: string, cmd: string[], timeout = 0): Promise<{ stdou
 for (const h of HANDLERS) {
   test(`${h.name}: GetContainerEvents carries the sandbox's own lifecycle, in order, with statuses`, async (t) => {
     if (h.skip) { t.skip(h.skip); return; }
-    const stream = (node.daemon.client.runtime as unknown as { GetContainerEvents(req: object): grpc.ClientReadableStream<Event> }).GetContainerEvents({});
+    const stream = node.daemon.client.runtime.GetContainerEvents({});
     const events: Event[] = [];
     stream.on('data', (e: Event) => events.push(e));
     stream.on('error', () => undefined);
     try {
-      // The stream is live once it delivers: make sure it is subscribed before the pod starts.
-      await new Promise((r) => setTimeout(r, 200));
+      // The server sends its headers once the subscription exists: wait for them before the pod starts.
+      await subscribed(stream);
       const pod = podConfig(node);
       const { pod_sandbox_id: podId } = await node.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config: pod, runtime_handler: h.name });
       await waitFor(() => events.filter((e) => e.container_id === podId).length >= 2, 5000, 'created and started events of the sandbox');

@@ -132,11 +132,11 @@ async function execInContainerWithoutDaemon(id: string, script: string): Promise
 /** crun on the daemon's runtime root, through crius-oci-wrap where this host needs it. */
 async function crunWithoutDaemon(args: string[]): Promise<void> {
   const { run } = await import('../../../src/common/exec.js');
-  const { nativeBinary } = await import('../../../src/daemon/adapters/oci.js');
-  const { detectCgroupLayout, runtimeHiddenMounts } = await import('../../../src/oci/cgroup-mode.js');
+  const { nativeBuildPath } = await import('../../../src/common/install-root.js');
+  const { detectCgroupLayout, runtimeHiddenMounts } = await import('../../../src/cgroup/mode.js');
   const hide = runtimeHiddenMounts(await detectCgroupLayout());
   const argv = [CRUN, `--root=${join(node.daemon.state, 'runtime', 'crun')}`, ...args];
-  if (hide.length > 0) await run(nativeBinary('crius-oci-wrap'), [...hide.flatMap((h) => ['--hide', h]), ...argv], { timeoutMs: 10_000 });
+  if (hide.length > 0) await run(nativeBuildPath('crius-oci-wrap'), [...hide.flatMap((h) => ['--hide', h]), ...argv], { timeoutMs: 10_000 });
   else await run(argv[0]!, argv.slice(1), { timeoutMs: 10_000 });
 }
 

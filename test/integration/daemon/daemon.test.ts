@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { statSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { CRIUSD, CRIUS, runNode, startTestDaemon, type TestDaemon } from '../../helpers/daemon.js';
 import { oldRuncPath } from '../../helpers/old-runc.js';
 
@@ -126,10 +127,10 @@ test('a stale socket left by a crashed daemon is replaced; SIGTERM exits 0', asy
   const dir = mkdtempSync(join(tmpdir(), 'crius-st-'));
   try {
     const sock = join(dir, 'crius.sock');
-    // Leave a socket file nobody listens on, as a kill -9 would.
-    const srv = createServer();
-    await new Promise<void>((r) => srv.listen(sock, r));
-    await new Promise<void>((r) => { (srv as unknown as { _handle: { close(): void } | null })._handle?.close(); r(); });
+    // Leave a socket file nobody listens on: a process killed with SIGKILL while listening (it never unlinks).
+    const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(sock)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    await once(child, 'exit');
+    assert.ok(statSync(sock).isSocket(), 'the stale socket file is there');
     const second = await startTestDaemon({ dir, config: '' });
     const v = await second.client.call<{ runtime_name: string }>('runtime', 'Version', {});
     assert.equal(v.runtime_name, 'crius');

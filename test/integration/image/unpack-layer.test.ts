@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CriusError } from '../../../src/common/errors.js';
 import { run } from '../../../src/common/exec.js';
 import { unpackLayer } from '../../../src/image/unpack-layer.js';
 import { makeLayer, paxRecord, type Compression, type TarEntry } from '../../helpers/build-image.js';
+import { nativeBuildPath } from '../../../src/common/install-root.js';
 
-const FSOPS = fileURLToPath(new URL('../../../../native/build/crius-fsops', import.meta.url));
+const FSOPS = nativeBuildPath('crius-fsops');
 const isRoot = process.getuid?.() === 0;
 
 async function getxattr(path: string, name: string): Promise<string | undefined> {

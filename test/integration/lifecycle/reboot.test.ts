@@ -9,7 +9,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type * as grpc from '@grpc/grpc-js';
 import { containerConfig, podConfig, startCriNode, type CriNode } from '../../helpers/cri-fixture.js';
 import { waitFor } from '../../helpers/daemon.js';
 import { conmonsUnder, mountsUnder, nodeLeaks } from '../../helpers/leak-check.js';
@@ -114,7 +113,7 @@ test('a restart without a reboot keeps pods READY (the boot ID is the same)', as
 test('when the infra process of a PID-POD pod dies, the pod becomes NOTREADY and an event says so', async () => {
   type Ev = Record<string, any>;
   const events: Ev[] = [];
-  const stream = (node.daemon.client.runtime as unknown as { GetContainerEvents(req: object): grpc.ClientReadableStream<Ev> }).GetContainerEvents({});
+  const stream = node.daemon.client.runtime.GetContainerEvents({});
   stream.on('data', (e: Ev) => events.push(e));
   stream.on('error', () => undefined);
   try {

@@ -3,8 +3,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { createLogger } from '../../../src/common/logger.js';
-import { detectOciHost, podCgroupParent, pruneCgroupBase, removePodCgroup } from '../../../src/oci/host-setup.js';
-import { cgroupDirs, parseProcCgroup } from '../../../src/oci/cgroup-mode.js';
+import { detectOciHost } from '../../../src/oci/host-setup.js';
+import { podCgroupParent, pruneCgroupBase, removePodCgroup } from '../../../src/cgroup/host.js';
+import { cgroupDirs, parseProcCgroup } from '../../../src/cgroup/mode.js';
 import { OCI_WRAP_BIN } from '../../helpers/oci-fixture.js';
 
 describe('oci host setup', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, () => {

@@ -6,13 +6,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../../src/common/exec.js';
+import { mountCountAt } from '../../../src/common/mountinfo.js';
 import { OCI_WRAP_BIN } from '../../helpers/oci-fixture.js';
 
 const MOUNT = '/usr/bin/mount';
 const UMOUNT = '/usr/bin/umount';
 
-async function mountedHere(p: string): Promise<boolean> {
-  return (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === p);
+function mountedHere(p: string): boolean {
+  return mountCountAt(p) > 0;
 }
 
 describe('crius-oci-wrap', { skip: process.getuid?.() !== 0 ? 'needs root' : !existsSync(OCI_WRAP_BIN) ? `${OCI_WRAP_BIN} missing` : false }, () => {
@@ -37,8 +38,8 @@ describe('crius-oci-wrap', { skip: process.getuid?.() !== 0 ? 'needs root' : !ex
       const inside = await run(OCI_WRAP_BIN, ['--hide', hidden, '/bin/sh', '-c',
         `grep -c ' ${hidden} ' /proc/self/mountinfo || true; mkdir -p ${shared}/sub && ${MOUNT} -t tmpfs crius-wrap-test ${shared}/sub`]);
       assert.equal(inside.stdout.trim(), '0', 'hidden inside the wrapper');
-      assert.equal(await mountedHere(hidden), true, 'still mounted on the host');
-      assert.equal(await mountedHere(`${shared}/sub`), true, 'a mount made inside propagated to the shared host mount');
+      assert.equal(mountedHere(hidden), true, 'still mounted on the host');
+      assert.equal(mountedHere(`${shared}/sub`), true, 'a mount made inside propagated to the shared host mount');
       made.push(`${shared}/sub`);
       const cg = await run(OCI_WRAP_BIN, ['--hide', '/sys/fs/cgroup/unified', '/bin/sh', '-c', 'grep -c " - cgroup2 " /proc/self/mountinfo || true']);
       assert.equal(cg.stdout.trim(), '0');

@@ -2,6 +2,7 @@
 // output and timeout, log reopen, update, conmon outliving its parent, and no leaks.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from '../../helpers/daemon.js';
 import { readFile, rename, stat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { errorCode } from '../../../src/common/errors.js';
@@ -9,7 +10,7 @@ import { run } from '../../../src/common/exec.js';
 import { parseCriLog } from '../../../src/oci/cri-log.js';
 import { ExitWatcher, type ExitEvent } from '../../../src/oci/exit-files.js';
 import { processAlive, processStartTime } from '../../../src/oci/process-liveness.js';
-import { cgroupDirs } from '../../../src/oci/cgroup-mode.js';
+import { cgroupDirs } from '../../../src/cgroup/mode.js';
 import { createOciFixture, HANDLERS, ociUnavailable, type OciFixture } from '../../helpers/oci-fixture.js';
 import { pidsWithCmdline } from '../../helpers/stream-container.js';
 
@@ -168,7 +169,7 @@ for (const handler of HANDLERS) {
     it('reopens the log after the kubelet renamed it, synchronously', async () => {
       const c = await fx.create({ args: ['/bin/sh', '-c', 'i=0; while true; do echo line$i; i=$((i+1)); sleep 0.05; done'] });
       await fx.runtime.start(c.id);
-      await new Promise((r) => setTimeout(r, 200));
+      await waitFor(async () => parseCriLog(await readFile(c.logPath, 'utf8').catch(() => '')).length > 0, 10_000, 'the first logged line');
       await rename(c.logPath, `${c.logPath}.1`);
       await fx.runtime.reopenLog(c.bundle, c.logPath);
       await stat(c.logPath);

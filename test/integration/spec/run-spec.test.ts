@@ -4,7 +4,7 @@
 // lands on disk as 0, another pod with another host range sees the same volume the same way, and the
 // RuntimeDefault seccomp profile refuses namespace creation.
 import { CRUN, RUNC } from '../../helpers/host-binaries.js';
-import { createPodNamespaces } from '../../../src/userns/userns-file.js';
+import { pinUsernsPodNamespaces } from '../../../src/pod/namespaces.js';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
@@ -72,7 +72,7 @@ async function pinNamespaces(dir: string, hostId: number): Promise<Record<'user'
   const p = { user: join(dir, 'user'), net: join(dir, 'net'), ipc: join(dir, 'ipc'), uts: join(dir, 'uts') };
   for (const f of Object.values(p)) writeFileSync(f, '');
   const range = { containerId: 0, hostId, length: 65536 };
-  await createPodNamespaces(p, { uid: range, gid: range });
+  await pinUsernsPodNamespaces(p, { uid: range, gid: range });
   for (const f of Object.values(p)) mounted.push(f);
   return p;
 }

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { containerConfig, podConfig, removePod, runContainer, startCriNode, waitExited, type CriNode } from '../../helpers/cri-fixture.js';
-import { waitFor } from '../../helpers/daemon.js';
+import { subscribed, waitFor } from '../../helpers/daemon.js';
 import { parsePrometheusText } from '../../helpers/prometheus-text.js';
 
 let node: CriNode;
@@ -63,8 +63,7 @@ async function initPid(id: string): Promise<number> {
 }
 
 /** All messages of a server-streaming RPC, once the server closes it. */
-function collect(method: string, req: object): Promise<Stats[]> {
-  const call = (node.daemon.client.runtime as unknown as Record<string, (r: object) => grpc.ClientReadableStream<Stats>>)[method]!.call(node.daemon.client.runtime, req);
+function collect(call: grpc.ClientReadableStream<Stats>): Promise<Stats[]> {
   const out: Stats[] = [];
   return new Promise((resolve, reject) => {
     call.on('data', (m: Stats) => out.push(m));
@@ -211,15 +210,15 @@ test('UpdateContainerResources on an exited container is FAILED_PRECONDITION', a
 
 test('an events subscriber sees a container lifecycle in order, with statuses', async () => {
   const events: Stats[] = [];
-  const stream = (node.daemon.client.runtime as unknown as { GetContainerEvents(req: object): grpc.ClientReadableStream<Stats> }).GetContainerEvents({});
-  const second = (node.daemon.client.runtime as unknown as { GetContainerEvents(req: object): grpc.ClientReadableStream<Stats> }).GetContainerEvents({});
+  const stream = node.daemon.client.runtime.GetContainerEvents({});
+  const second = node.daemon.client.runtime.GetContainerEvents({});
   const secondSeen: Stats[] = [];
   stream.on('data', (e: Stats) => events.push(e));
   second.on('data', (e: Stats) => secondSeen.push(e));
   stream.on('error', () => undefined);
   second.on('error', () => undefined);
-  // The subscription is live once the server runs the handler; give it a moment.
-  await new Promise((r) => setTimeout(r, 300));
+  // The server sends its headers once the subscription exists: from then on no event is missed.
+  await Promise.all([stream, second].map((s) => subscribed(s)));
   const p = pod();
   const { podId, containerId } = await runContainer(node, p, ctr('ev', ['sh', '-c', 'exit 3']));
   try {
@@ -314,13 +313,13 @@ test('ListMetricDescriptors and ListPodSandboxMetrics give cAdvisor metrics for 
     assert.ok(val('container_memory_max_usage_bytes') >= val('container_memory_usage_bytes'));
 
     // The CRIListStreaming variants: the same items, in non-empty batches, then the stream closes.
-    const cs = await collect('StreamContainerStats', { filter: { pod_sandbox_id: podId } });
+    const cs = await collect(node.daemon.client.runtime.StreamContainerStats({ filter: { pod_sandbox_id: podId } }));
     assert.deepEqual(cs.flatMap((b) => b.container_stats.map((x: Stats) => x.attributes.id)), [containerId]);
-    const pss = await collect('StreamPodSandboxStats', { filter: { id: podId } });
+    const pss = await collect(node.daemon.client.runtime.StreamPodSandboxStats({ filter: { id: podId } }));
     assert.deepEqual(pss.flatMap((b) => b.pod_sandbox_stats.map((x: Stats) => x.attributes.id)), [podId]);
-    const psm = await collect('StreamPodSandboxMetrics', {});
+    const psm = await collect(node.daemon.client.runtime.StreamPodSandboxMetrics({}));
     assert.ok(psm.flatMap((b) => b.pod_sandbox_metrics).some((x: Stats) => x.pod_sandbox_id === podId));
-    assert.deepEqual(await collect('StreamContainerStats', { filter: { id: 'nonexistent' } }), [], 'no empty batch');
+    assert.deepEqual(await collect(node.daemon.client.runtime.StreamContainerStats({ filter: { id: 'nonexistent' } })), [], 'no empty batch');
   } finally {
     await removePod(node, podId);
   }

@@ -61,12 +61,10 @@ test('exec: stdin echo through cat, and 10 MB of output', { skip: skip ?? false 
 });
 
 test('exec with tty: the terminal follows resizes, and the exit code comes through', { skip: skip ?? false }, async () => {
-  let release!: () => void;
-  const hold = new Promise<void>((resolve) => { release = resolve; });
-  setTimeout(release, 1500);
-  const r = await spdyExec(execUrl(['sh', '-c', 'stty size; read x; stty size; exit 7'], { tty: true, stdin: true }), {
-    tty: true, stdin: Buffer.from(''), holdStdinUntil: hold.then(() => undefined),
-    resizes: [{ Width: 101, Height: 33 }],
+  // The shell polls its terminal size (at most 10 s) instead of the test guessing when the resize lands.
+  const waitForSize = 'i=0; while [ "$(stty size)" != "33 101" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; stty size; exit 7';
+  const r = await spdyExec(execUrl(['sh', '-c', waitForSize], { tty: true }), {
+    tty: true, resizes: [{ Width: 101, Height: 33 }],
   });
   const text = r.stdout.toString().replace(/\r/g, '');
   assert.match(text, /33 101\n$/);
@@ -139,9 +137,13 @@ test('attach with tty: resize through conmon\'s ctl fifo reaches the container t
     let out = '';
     const saw = new Promise<void>((resolve) => stdout.on('data', (b: Buffer) => { out += b.toString(); if (out.includes('33 101')) resolve(); }));
     resize.write(JSON.stringify({ Width: 101, Height: 33 }));
-    await new Promise((r) => setTimeout(r, 300));
-    stdin.write('x\n');
-    await Promise.race([saw, new Promise((r) => setTimeout(r, 5000))]);
+    // Each line makes the shell print its terminal size; keep asking until the resize has landed.
+    let seen = false;
+    void saw.then(() => { seen = true; });
+    for (let i = 0; i < 100 && !seen; i++) {
+      stdin.write('x\n');
+      await Promise.race([saw, new Promise((r) => setTimeout(r, 100))]);
+    }
     assert.match(out.replace(/\r/g, ''), /33 101\n/);
     up.socket.destroy();
   } finally {

@@ -2,6 +2,7 @@
 // the client-go protocol (test/helpers/spdy-client.ts) and by the ws package for the WebSocket transport.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from '../../helpers/daemon.js';
 import net from 'node:net';
 import http from 'node:http';
 import { once } from 'node:events';
@@ -121,8 +122,7 @@ test('a client disconnecting mid-stream cancels the backend', async () => {
   await up.conn.openStream({ streamtype: 'error' });
   await up.conn.openStream({ streamtype: 'stdout' });
   const before = record.cancelled;
-  await new Promise((r) => setTimeout(r, 50));
-  assert.equal(record.running, 1);
+  await waitFor(() => record.running === 1, 10_000, 'the backend to run the exec');
   up.socket.destroy();
   for (let i = 0; i < 100 && record.cancelled === before; i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(record.cancelled, before + 1);

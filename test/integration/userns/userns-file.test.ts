@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import { CriusError } from '../../../src/common/errors.js';
 import { ExecError, run, type Runner } from '../../../src/common/exec.js';
 import { idmapHelper, nsOwner } from '../../../src/userns/idmap-helper.js';
-import {
-  createPodNamespaces, createUsernsFile, readPinnedMaps, removePodNamespaces, removeUsernsFile,
-} from '../../../src/userns/userns-file.js';
+import { createUsernsFile, readPinnedMaps, removeUsernsFile } from '../../../src/userns/userns-file.js';
+import { pinUsernsPodNamespaces, removePinnedNamespaces } from '../../../src/pod/namespaces.js';
 import { mountsUnder, tempDir, usernsSkipReason } from '../../helpers/userns.js';
 
 const skip = usernsSkipReason();
@@ -63,14 +62,14 @@ describe('pinned user namespaces', { skip }, () => {
       }
       return run(file, args, opts);
     };
-    await assert.rejects(createPodNamespaces(files, map(300000), fake), /create pod namespaces .*exit status 1/);
+    await assert.rejects(pinUsernsPodNamespaces(files, map(300000), fake), /create pod namespaces .*exit status 1/);
     assert.deepEqual(mountsUnder(dir), []);
     for (const f of Object.values(files)) assert.equal(existsSync(f), false, `${f} removed`);
   });
 
   it('pod form: net, uts and ipc are owned by the pinned user namespace', async () => {
     const files = { user: join(dir, 'p-user'), net: join(dir, 'p-net'), uts: join(dir, 'p-uts'), ipc: join(dir, 'p-ipc') };
-    await createPodNamespaces(files, map(200000));
+    await pinUsernsPodNamespaces(files, map(200000));
     try {
       const h = idmapHelper();
       const userIno = statSync(files.user).ino;
@@ -84,7 +83,7 @@ describe('pinned user namespaces', { skip }, () => {
       assert.notEqual(statSync(files.net).ino, statSync('/proc/self/ns/net').ino);
       assert.deepEqual(await readPinnedMaps(files.user), { uidMap: '0 200000 65536', gidMap: '0 200000 65536' });
     } finally {
-      await removePodNamespaces(files);
+      await removePinnedNamespaces(files);
     }
     assert.deepEqual(mountsUnder(dir), []);
     for (const f of Object.values(files)) assert.equal(existsSync(f), false, `${f} removed`);
@@ -93,7 +92,7 @@ describe('pinned user namespaces', { skip }, () => {
   it('an invalid mapping is refused before anything is created', async () => {
     const files = { user: join(dir, 'bad-user'), net: join(dir, 'bad-net'), uts: join(dir, 'bad-uts'), ipc: join(dir, 'bad-ipc') };
     // Reaching 4294967295: util-linux would wrap the 11th ID into a line mapping container 10 to host root.
-    await assert.rejects(createPodNamespaces(files, map(4294967295 - 10, 11)), (err: unknown) => {
+    await assert.rejects(pinUsernsPodNamespaces(files, map(4294967295 - 10, 11)), (err: unknown) => {
       assert.ok(err instanceof CriusError);
       assert.equal(err.code, 'INVALID_ARGUMENT');
       assert.match(err.message, /uid mapping 0:4294967285:11 is invalid/);

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Runner } from '../../../src/common/exec.js';
 import { parseManifest } from '../../../src/cli/manifest/parse.js';
-import { mountsUnder, prepareVolumes, removeVolumes } from '../../../src/cli/volumes.js';
+import { mountsUnderDeepestFirst, prepareVolumes, removeVolumes } from '../../../src/cli/volumes.js';
+import { parseMountInfo } from '../../../src/common/mountinfo.js';
 import { commandLineSources } from '../../../src/cli/run.js';
 
 function fakeRunner(calls: string[][]): Runner {
@@ -73,7 +74,7 @@ describe('crius run volumes', () => {
 
   it('finds mounts under a dir deepest first and refuses to remove other directories', async () => {
     const info = ['1 2 0:1 / /r/run-volumes/u rw - tmpfs t rw', '3 1 0:2 / /r/run-volumes/u/secret/s rw - tmpfs t rw', '4 1 0:3 / /r/run-volumes/u2 rw - tmpfs t rw', '5 1 0:3 / /r/run-volumes/u/with\\040space rw - tmpfs t rw'].join('\n');
-    assert.deepEqual(mountsUnder('/r/run-volumes/u', info), ['/r/run-volumes/u/with space', '/r/run-volumes/u/secret/s', '/r/run-volumes/u']);
+    assert.deepEqual(mountsUnderDeepestFirst('/r/run-volumes/u', parseMountInfo(info)), ['/r/run-volumes/u/with space', '/r/run-volumes/u/secret/s', '/r/run-volumes/u']);
     await assert.rejects(removeVolumes('/etc'), /not a crius run volume directory/);
   });
 

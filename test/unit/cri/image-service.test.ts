@@ -24,8 +24,8 @@ test('toCriImage: uid as Int64Value only when numeric, username otherwise, size 
 
 test('PullImage maps AuthConfig (empty fields dropped) and the call signal; empty image is INVALID_ARGUMENT', async () => {
   const seen: unknown[] = [];
-  const fake = { pull: async (ref: string, opts: unknown) => { seen.push([ref, opts]); return info; } } as unknown as ImageStore;
-  const h = makeImageServiceHandlers({ images: fake });
+  const fake: Partial<ImageStore> = { pull: async (ref, opts) => { seen.push([ref, opts]); return info; } };
+  const h = makeImageServiceHandlers({ images: fake as ImageStore });
   const ac = new AbortController();
   const res = await h.PullImage({ image: { image: 'nginx:1' }, auth: { username: 'u', password: 'p', auth: '', server_address: '', identity_token: '', registry_token: '' } }, { signal: ac.signal });
   assert.deepEqual(res, { image_ref: info.id });
@@ -38,8 +38,8 @@ test('PullImage maps AuthConfig (empty fields dropped) and the call signal; empt
 
 test('ListImages passes the filter through; ImageStatus of an absent image is empty, not an error', async () => {
   const filters: Array<string | undefined> = [];
-  const fake = { list: (f?: string) => { filters.push(f); return [info]; }, status: () => undefined } as unknown as ImageStore;
-  const h = makeImageServiceHandlers({ images: fake });
+  const fake: Partial<ImageStore> = { list: (f) => { filters.push(f); return [info]; }, status: () => undefined };
+  const h = makeImageServiceHandlers({ images: fake as ImageStore });
   await h.ListImages({});
   await h.ListImages({ filter: { image: { image: '' } } });
   await h.ListImages({ filter: { image: { image: 'nginx' } } });

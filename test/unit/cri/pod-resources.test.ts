@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CriusError } from '../../../src/common/errors.js';
 import { makePodResourcesHandlers } from '../../../src/cri/pod-resources.js';
-import type { Pod } from '../../../src/pod/types.js';
+import type { PodId } from '../../../src/common/ids.js';
 
-const pod = { id: 'p1', name: 'web', namespace: 'default', state: 'ready', runtime: { cgroupParent: '/crius/p1' } } as unknown as Pod;
+const pod = { id: 'p1' as PodId, name: 'web', namespace: 'default', state: 'ready' as const, runtime: { cgroupParent: '/crius/p1' } };
 
 test('cpu_period 1, cpu_quota -2 and a cpuset beyond the node are INVALID_ARGUMENT; the cgroup is never written', async () => {
   const applied: unknown[] = [];

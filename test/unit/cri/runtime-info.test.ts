@@ -1,18 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeRuntimeInfoHandlers } from '../../../src/cri/runtime-info.js';
-import { parseConfig } from '../../../src/daemon/config.js';
+import { parseConfig } from '../../../src/config/config.js';
 import type { FeaturesCache, HandlerInfo } from '../../../src/oci/features.js';
 
 const withIdmap = { linux: { namespaces: ['user', 'network'], mountExtensions: { idmap: { enabled: true } } }, mountOptions: ['rro'] };
 const noIdmap = { linux: { namespaces: ['user', 'network'] }, mountOptions: [] };
 
-function fakeFeatures(byName: Record<string, Partial<HandlerInfo>>): FeaturesCache {
-  return { read: async (name: string, path: string) => ({ name, path, ...byName[name] }) } as unknown as FeaturesCache;
+function fakeFeatures(byName: Record<string, Partial<HandlerInfo>>): Pick<FeaturesCache, 'read'> {
+  return { read: async (name: string, path: string) => ({ name, path, ...byName[name] }) as HandlerInfo };
 }
 
 const config = parseConfig('default_runtime = "crun"\n[runtimes.crun]\npath = "/usr/bin/crun"\n[runtimes.runc]\npath = "/usr/sbin/runc"\n[runtimes.runc11]\npath = "/x/runc"\n', 't.toml');
-const deps = (features: FeaturesCache) => ({
+const deps = (features: Pick<FeaturesCache, 'read'>) => ({
   config, version: '1.2.3', features, kernel: { release: '6.18.0', userNamespaces: true }, cgroupDriver: 'CGROUPFS' as const,
   network: async () => ({ ready: false, reason: 'NetworkPluginNotReady', message: 'no CNI config' }),
 });

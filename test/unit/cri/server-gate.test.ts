@@ -46,7 +46,7 @@ test('Version answers before the handlers exist; ListPodSandbox waits for them, 
   // An RPC the full set does not implement is UNIMPLEMENTED, naming it: unary, server-streaming, and ImageService.
   await assert.rejects(client.call('runtime', 'ListContainers', {}, 10_000), (err: { code: number; details: string }) => err.code === 12 && /ListContainers is not implemented/.test(err.details));
   await assert.rejects(client.call('image', 'ListImages', {}, 10_000), (err: { code: number; details: string }) => err.code === 12 && /ListImages is not implemented/.test(err.details));
-  const events = (client.runtime as unknown as { GetContainerEvents(r: object): import('@grpc/grpc-js').ClientReadableStream<object> }).GetContainerEvents({});
+  const events = client.runtime.GetContainerEvents({});
   const streamErr = await new Promise<{ code: number; details: string }>((resolve) => { events.on('error', resolve); events.on('data', () => undefined); });
   assert.equal(streamErr.code, 12);
   assert.match(streamErr.details, /GetContainerEvents is not implemented/);

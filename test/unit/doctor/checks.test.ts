@@ -14,7 +14,8 @@ import { checkIdmapProbe, checkOverlayIdmap, type OverlayProbeFact } from '../..
 import { hostSummary } from '../../../src/doctor/host-summary.js';
 import { formatDoctorJson, formatDoctorTable } from '../../../src/doctor/format.js';
 import { nearestExisting } from '../../../src/doctor/idmap-probes.js';
-import type { HandlerInfo, KernelFacts } from '../../../src/oci/features.js';
+import type { HandlerInfo } from '../../../src/oci/features.js';
+import type { KernelFacts } from '../../../src/common/kernel.js';
 import { crun121Features, runc115Features, runc136Features } from '../../helpers/runtime-features.js';
 
 const KERNEL: KernelFacts = { release: '6.18.44', userNamespaces: true };

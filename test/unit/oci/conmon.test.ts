@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { conmonCreateArgv, conmonExecSyncArgv, parseSyncMessage } from '../../../src/oci/conmon.js';
+import { conmonCreateArgv, parseSyncMessage } from '../../../src/oci/conmon.js';
 
 const runtime = { file: '/opt/crius-oci-wrap', globalArgs: ['--hide', '/sys/fs/cgroup/unified', '/usr/bin/crun', '--root=/run/r'] };
 
@@ -26,16 +26,6 @@ describe('conmon command lines', () => {
     });
     assert.ok(tty.includes('-t') && !tty.includes('-i'));
     assert.deepEqual(tty.slice(tty.indexOf('--log-size-max'), tty.indexOf('--log-size-max') + 2), ['--log-size-max', '1000']);
-  });
-
-  it('exec sync: legacy API, --sync, no bundle and no exit dir, timeout only when set', () => {
-    const argv = conmonExecSyncArgv({ id: 'c1', runtime, processSpecFile: '/t/p.json', logPath: '/t/log', pidFile: '/t/pid', socketDir: '/s', timeoutSec: 5 });
-    assert.ok(argv.includes('--sync') && argv.includes('-e'));
-    assert.ok(!argv.includes('-b') && !argv.includes('--exit-dir') && !argv.includes('--api-version'));
-    assert.deepEqual(argv.slice(argv.indexOf('-T'), argv.indexOf('-T') + 2), ['-T', '5']);
-    assert.deepEqual(argv.slice(argv.indexOf('--exec-process-spec'), argv.indexOf('--exec-process-spec') + 2), ['--exec-process-spec', '/t/p.json']);
-    const none = conmonExecSyncArgv({ id: 'c1', runtime, processSpecFile: '/p', logPath: '/l', pidFile: '/x', socketDir: '/s', timeoutSec: 0 });
-    assert.ok(!none.includes('-T'));
   });
 
   it('parses sync messages', () => {

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCriLog, splitCriLog } from '../../../src/oci/cri-log.js';
+import { parseCriLog } from '../../../src/oci/cri-log.js';
 import { parseExitStatus } from '../../../src/oci/exit-files.js';
 import { startTimeFromStat } from '../../../src/oci/process-liveness.js';
-import { clampOomScoreAdjTo } from '../../../src/oci/oom-score.js';
+import { clampOomScoreAdj } from '../../../src/spec/resources.js';
 import { mapRuntimeError } from '../../../src/oci/runtime.js';
 import { ExecError } from '../../../src/common/exec.js';
 import { errorCode } from '../../../src/common/errors.js';
@@ -22,12 +22,11 @@ function execError(stderr: string, extra: Partial<{ timedOut: boolean; notFound:
 }
 
 describe('oci small parts', () => {
-  it('parses CRI log records and reassembles streams (P lines have no newline)', () => {
+  it('parses CRI log records (P lines have no newline)', () => {
     const recs = parseCriLog(LOG);
     assert.equal(recs.length, 4);
     assert.deepEqual(recs[1], { time: '2026-11-30T07:01:10.698484866+00:00', stream: 'stdout', partial: true, content: 'partial' });
     assert.equal(recs[2]?.content, 'err with  spaces ');
-    assert.deepEqual(splitCriLog(LOG), { stdout: 'out1\npartial\n', stderr: 'err with  spaces \n' });
   });
 
   it('parses exit files (no newline; empty while being written)', () => {
@@ -43,11 +42,11 @@ describe('oci small parts', () => {
   });
 
   it('clamps oom_score_adj at the floor and into [-1000, 1000]', () => {
-    assert.deepEqual(clampOomScoreAdjTo(-997, 0), { value: 0, clamped: true });
-    assert.deepEqual(clampOomScoreAdjTo(-997, -1000), { value: -997, clamped: false });
-    assert.deepEqual(clampOomScoreAdjTo(1000, 0), { value: 1000, clamped: false });
-    assert.deepEqual(clampOomScoreAdjTo(5000, 0), { value: 1000, clamped: true });
-    assert.deepEqual(clampOomScoreAdjTo(-500, -200), { value: -200, clamped: true });
+    assert.deepEqual(clampOomScoreAdj(-997, 0), { value: 0, clamped: true });
+    assert.deepEqual(clampOomScoreAdj(-997, -1000), { value: -997, clamped: false });
+    assert.deepEqual(clampOomScoreAdj(1000, 0), { value: 1000, clamped: false });
+    assert.deepEqual(clampOomScoreAdj(5000, 0), { value: 1000, clamped: true });
+    assert.deepEqual(clampOomScoreAdj(-500, -200), { value: -200, clamped: true });
   });
 
   it('maps runtime errors: gone containers are NOT_FOUND, the rest INTERNAL, a missing binary FAILED_PRECONDITION', () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { StatsCollector } from '../../../src/stats/stats-collector.js';
 import { dirUsage } from '../../../src/stats/dir-usage.js';
-import type { CgroupUsage } from '../../../src/stats/cgroup-reader.js';
+import type { CgroupUsage } from '../../../src/cgroup/reader.js';
 
 test('collector: rate from the previous sample of the same target, network without lo', async () => {
   let now = 1_000_000_000n;

@@ -5,8 +5,9 @@ import { once } from 'node:events';
 import { MAX_INBOUND_FRAME, SpdyConnection, type SpdyStream } from '../../../src/stream/spdy/connection.js';
 import { FLAG_FIN, FrameType, encodeControl, encodeData } from '../../../src/stream/spdy/frames.js';
 import { Duplex } from 'node:stream';
+import { waitFor } from '../../helpers/daemon.js';
 
-async function pair(): Promise<{ client: SpdyConnection; server: SpdyConnection; cleanup: () => void }> {
+async function pair(): Promise<{ client: SpdyConnection; server: SpdyConnection; clientSocket: net.Socket; cleanup: () => void }> {
   const srv = net.createServer();
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');
@@ -16,7 +17,7 @@ async function pair(): Promise<{ client: SpdyConnection; server: SpdyConnection;
   await once(c, 'connect').catch(() => undefined);
   const client = new SpdyConnection(c, { isServer: false });
   const server = new SpdyConnection(s, { isServer: true });
-  return { client, server, cleanup: () => { c.destroy(); s.destroy(); srv.close(); } };
+  return { client, server, clientSocket: c, cleanup: () => { c.destroy(); s.destroy(); srv.close(); } };
 }
 
 function collect(s: SpdyStream): Promise<Buffer> {
@@ -83,10 +84,11 @@ test('frames split across reads at every byte boundary are reassembled', async (
   const sink = new Duplex({ read() {}, write(b: Buffer, _e, cb) { wire.push(b); cb(); } });
   const client = new SpdyConnection(sink, { isServer: false });
   void client.openStream({ streamtype: 'stdin' }).catch(() => undefined);
-  await new Promise((r) => setTimeout(r, 50));
+  // The SYN_STREAM goes out once its headers are compressed (asynchronously).
+  await waitFor(() => wire.length > 0, 5000, 'the SYN_STREAM frame');
   client.sendFrame(encodeData(1, 0, Buffer.from('hello ')));
   client.sendFrame(encodeData(1, FLAG_FIN, Buffer.from('world')));
-  await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => Buffer.concat(wire).includes('world'), 5000, 'both data frames');
   const bytes = Buffer.concat(wire);
   const server = new SpdyConnection(new Duplex({ read() {}, write(_b, _e, cb) { cb(); } }), { isServer: true });
   const got = new Promise<Buffer>((resolve) => server.on('stream', (st: SpdyStream) => resolve(collect(st))));
@@ -132,10 +134,9 @@ test('inbound flow control: a stream nobody reads holds the socket, buffers stay
 });
 
 test('a frame larger than MAX_INBOUND_FRAME is a protocol error (GOAWAY), not a 16 MiB buffer', async () => {
-  const { client, server, cleanup } = await pair();
+  const { server, clientSocket: sock, cleanup } = await pair();
   try {
     const errored = once(server, 'error') as Promise<[Error]>;
-    const sock = (client as unknown as { socket: net.Socket }).socket;
     const header = Buffer.alloc(8);
     header.writeUInt32BE(1, 0);
     header.writeUIntBE(MAX_INBOUND_FRAME + 1, 5, 3);

@@ -75,12 +75,8 @@ test('header compression keeps one zlib context per direction across frames', as
   assert.equal(blocks[0]!.subarray(0, 6).toString('hex'), '78f9e3c6a7c2');
   for (let i = 0; i < blocks.length; i++) assert.deepEqual(await receiver.decompress(blocks[i]!), headers[i]);
   // The later blocks refer back to earlier ones: a fresh inflater cannot decode them alone.
-  const fresh = zlib.createInflate({ dictionary: SPDY3_DICTIONARY });
-  await assert.rejects(new Promise((resolve, reject) => {
-    fresh.on('error', reject);
-    fresh.write(blocks[2]!);
-    fresh.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve(fresh.read()));
-  }));
+  // (Synchronous: a streaming inflater fed a bad block may neither fail nor flush, and the test would hang.)
+  assert.throws(() => zlib.inflateSync(blocks[2]!, { dictionary: SPDY3_DICTIONARY, finishFlush: zlib.constants.Z_SYNC_FLUSH }));
   sender.close();
   receiver.close();
 });

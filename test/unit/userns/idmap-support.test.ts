@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { CriusError } from '../../../src/common/errors.js';
 import type { SyscallFailure } from '../../../src/userns/idmap-helper.js';
 import {
-  createIdmapSupport, idmapRequirement, kernelVersion, mountOf, parseMountInfo,
+  createIdmapSupport, idmapRequirement, kernelVersion,
 } from '../../../src/userns/idmap-support.js';
+import { mountOf, parseMountInfo } from '../../../src/common/mountinfo.js';
 
 const MOUNTINFO = [
   '26 1 254:0 / / rw,relatime - ext4 /dev/vda rw',
@@ -23,7 +24,7 @@ describe('mountinfo', () => {
   const mounts = parseMountInfo(MOUNTINFO);
   it('parses fields and unescapes octal', () => {
     assert.equal(mounts.length, 8);
-    assert.deepEqual(mounts[4], { mountId: 42, device: '0:47', root: '/', mountPoint: '/mnt/with space', fsType: 'xfs', source: '/dev/vdb' });
+    assert.deepEqual(mounts[4], { mountId: 42, device: '0:47', root: '/', mountPoint: '/mnt/with space', fsType: 'xfs', source: '/dev/vdb', superOptions: 'rw' });
   });
   it('finds the longest mount point prefix, the top of a stack, and respects component boundaries', () => {
     assert.equal(mountOf(mounts, '/etc/passwd')?.fsType, 'ext4');

@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   cgroupDriverProblem, conmonScope, containerScope, defaultCgroupDriver, isCriusPodSlice, podSlice, slicePath, systemdCgroupsPath, systemdScopePath,
-} from '../../../src/oci/cgroup-driver.js';
-import { containerCgroupFsPath, containerCgroupPath, podCgroupFsPath, podCgroupParent, prepareV2Subtree, type OciHost } from '../../../src/oci/host-setup.js';
-import { sliceProperties } from '../../../src/oci/pod-cgroup-resources.js';
+} from '../../../src/cgroup/driver.js';
+import { containerCgroupFsPath, containerCgroupPath, podCgroupFsPath, podCgroupParent, prepareV2Subtree } from '../../../src/cgroup/host.js';
+import type { OciHost } from '../../../src/oci/host-setup.js';
+import { sliceProperties } from '../../../src/cgroup/pod-resources.js';
 import { CriusError } from '../../../src/common/errors.js';
 
 const v2 = { mode: 'v2' as const, v1Mounts: [], unifiedMount: '/sys/fs/cgroup' };
@@ -86,7 +87,7 @@ test('v2 cgroupfs subtree: the daemon moves into a leaf, then controllers are en
 });
 
 test('pod limits under the systemd driver go through systemctl set-property --runtime on the slice', async () => {
-  const { applySliceLimits } = await import('../../../src/oci/pod-cgroup-resources.js');
+  const { applySliceLimits } = await import('../../../src/cgroup/pod-resources.js');
   const calls: string[][] = [];
   await applySliceLimits('kubepods-pod1.slice', { memoryLimit: 1024, cpuQuota: 25000, cpuPeriod: 100000 }, async (file, args) => {
     calls.push([file, ...args]);

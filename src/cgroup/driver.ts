@@ -1,14 +1,14 @@
 // Which cgroup driver crius uses, and what each one means for cgroup names (KEP-4033: the kubelet reads
 // the runtime's driver from RuntimeConfig and must use the same one).
 //
-// - cgroupfs: crius names cgroup paths itself, beneath its own cgroup (cgroup-mode.ts). On a pure v2 host
-//   the controllers must be enabled in cgroup.subtree_control down to the containers (host-setup.ts).
+// - cgroupfs: crius names cgroup paths itself, beneath its own cgroup (mode.ts). On a pure v2 host
+//   the controllers must be enabled in cgroup.subtree_control down to the containers (host.ts prepareV2Subtree).
 // - systemd: the kubelet's cgroup_parent is a slice name ("kubepods-burstable-pod<uid>.slice"); each
 //   container and each conmon is a transient scope under it, created by crun/runc (--systemd-cgroup,
 //   cgroupsPath "<slice>:crius:<id>") and by systemd-run. systemd enables the controllers the scopes
 //   ask for up the tree, and removes a scope when its last process is gone.
 import { invalidArgument } from '../common/errors.js';
-import type { CgroupLayout } from './cgroup-mode.js';
+import type { CgroupLayout } from './mode.js';
 
 export type CgroupDriver = 'systemd' | 'cgroupfs';
 

@@ -2,20 +2,20 @@
 // throttling, user/system CPU, CPU spec, memory detail, block I/O per device, threads and their limit,
 // open file descriptors and sockets of the cgroup's processes, and the writable layer's filesystem
 // capacity. Only the metrics RPC pays for these reads; ContainerStats keeps to the cheap ones.
-// Same hierarchy choice as cgroup-reader.ts: v1 controllers on v1 and hybrid hosts, unified on v2.
+// Same hierarchy choice as reader.ts: v1 controllers on v1 and hybrid hosts, unified on v2.
 import { readFileSync } from 'node:fs';
 import { readdir, readlink, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import type { CgroupLayout } from '../oci/cgroup-mode.js';
-import { v1ControllerMounts } from './cgroup-reader.js';
-import { parseSingleValue } from './cgroup-parsers.js';
+import type { CgroupLayout } from './mode.js';
+import { v1ControllerMounts } from './reader.js';
+import { parseSingleValue } from './parsers.js';
 import {
   countFds, cpuDetailFromV2, cpuThrottleFromV1, cpuUserSysFromV1, devNameFromUevent, memoryDetailFromV1, memoryDetailFromV2,
   parseBlkioV1, parseIoStatV2, parsePidsMax, parseProcs, periodFromCpuMax, sharesFromWeight,
   type BlkioEntry, type CpuDetail, type CpuSpec, type MemoryDetail,
 } from './cadvisor-parsers.js';
 
-export interface BlkioDevice {
+interface BlkioDevice {
   major: number;
   minor: number;
   /** /dev/<name> from sysfs, else "MAJ:MIN". */
@@ -43,7 +43,7 @@ export interface FsCapacity {
   inodesFree: bigint;
 }
 
-/** Synchronous for the reason given in cgroup-reader.ts: cgroupfs and sysfs reads cost no disk I/O. */
+/** Synchronous for the reason given in reader.ts: cgroupfs and sysfs reads cost no disk I/O. */
 function readOr(file: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');
@@ -55,7 +55,7 @@ function readOr(file: string): string | undefined {
 const devNames = new Map<string, string>();
 
 /** /dev name of a block device number (cached: device names do not change while the disk is attached). */
-export function deviceName(major: number, minor: number, sysRoot = '/sys'): string {
+function deviceName(major: number, minor: number, sysRoot = '/sys'): string {
   const k = `${major}:${minor}`;
   const hit = devNames.get(k);
   if (hit !== undefined) return hit;
@@ -73,7 +73,7 @@ function blkio(text: string | undefined): BlkioEntry[] | undefined {
   return es.length > 0 ? es : undefined;
 }
 
-export type DetailReader = (cgPath: string) => CgroupDetail | undefined;
+type DetailReader = (cgPath: string) => CgroupDetail | undefined;
 
 export function createDetailReader(layout: CgroupLayout): DetailReader {
   if (layout.mode === 'v2') {

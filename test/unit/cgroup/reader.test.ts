@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createCgroupReader } from '../../../src/stats/cgroup-reader.js';
+import { createCgroupReader } from '../../../src/cgroup/reader.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'crius-cgr-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import {
   countFds, cpuDetailFromV2, cpuThrottleFromV1, cpuUserSysFromV1, devNameFromUevent, memoryDetailFromV1, memoryDetailFromV2,
   parseBlkioV1, parseIoStatV2, parsePidsMax, parseProcs, periodFromCpuMax, readWriteByDevice, sharesFromWeight,
-} from '../../../src/stats/cadvisor-parsers.js';
+} from '../../../src/cgroup/cadvisor-parsers.js';
 
 test('v1 cpu.stat throttling; cpuacct usage_user/usage_sys in ns, else cpuacct.stat ticks (USER_HZ 100)', () => {
   assert.deepEqual(cpuThrottleFromV1('nr_periods 120\nnr_throttled 7\nthrottled_time 350000000\nnr_bursts 0\nburst_time 0\n'),

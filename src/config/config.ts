@@ -6,12 +6,12 @@ import { LOG_LEVELS, type LogLevel } from '../common/logger.js';
 import { locateHostBinary } from '../common/host-binaries.js';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from '../image/limits.js';
 
-export interface RuntimeHandlerConfig {
+interface RuntimeHandlerConfig {
   name: string;
   path: string;
 }
 
-export interface RegistryConfig {
+interface RegistryConfig {
   mirrors: string[];
   insecure: boolean;
 }
@@ -31,7 +31,7 @@ export interface Config {
   metrics: { address: string; port: number };
   /**
    * `cgroup_manager`: who creates containers' cgroups. Unset: systemd when PID 1 is systemd and the host
-   * is pure cgroup v2 (what the kubelet's systemd driver expects there), else cgroupfs (oci/cgroup-driver.ts).
+   * is pure cgroup v2 (what the kubelet's systemd driver expects there), else cgroupfs (cgroup/driver.ts).
    */
   cgroupManager?: 'systemd' | 'cgroupfs';
   /** Caps on what one CRI request may make crius read or store (issue 13). */
@@ -76,7 +76,7 @@ export class ConfigError extends Error {
   }
 }
 
-export interface ConfigOverrides {
+interface ConfigOverrides {
   rootDir?: string;
   stateDir?: string;
   socket?: string;

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { countProcessFds, createDetailReader, fsCapacity } from '../../../src/stats/cadvisor-reader.js';
+import { countProcessFds, createDetailReader, fsCapacity } from '../../../src/cgroup/cadvisor-reader.js';
 import { StatsCollector } from '../../../src/stats/stats-collector.js';
-import { createCgroupReader } from '../../../src/stats/cgroup-reader.js';
+import { createCgroupReader } from '../../../src/cgroup/reader.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'crius-cad-'));
 after(() => rmSync(root, { recursive: true, force: true }));

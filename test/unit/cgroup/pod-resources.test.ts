@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { podCgroupWrites, podLimitsFromCri, sharesToWeight } from '../../../src/oci/pod-cgroup-resources.js';
+import { podCgroupWrites, podLimitsFromCri, sharesToWeight } from '../../../src/cgroup/pod-resources.js';
 import { podTotals } from '../../../src/cri/pod-resources.js';
 
 test('v1 writes: period before quota, each file in its controller', () => {

@@ -2,7 +2,7 @@
 // /metrics/cadvisor (PodAndContainerStatsFromCRI) and critest's metrics conformance test expect beyond
 // the CRI stats fields: CFS throttling, user/system CPU, memory detail, block I/O, thread limits, file
 // descriptors. Definitions follow cAdvisor's libcontainer handler (container/libcontainer/handler.go).
-import { parseFlatKeyed, parseSingleValue } from './cgroup-parsers.js';
+import { parseFlatKeyed, parseSingleValue } from './parsers.js';
 
 export interface CpuDetail {
   /** cpu.stat nr_periods: enforcement intervals that elapsed (0 without a CFS quota). */
@@ -97,11 +97,11 @@ export interface MemoryDetail {
   swapLimitBytes?: bigint;
 }
 
-/** v1 memory limits read as ~2^63 when unlimited (see cgroup-parsers.ts). */
+/** v1 memory limits read as ~2^63 when unlimited (see parsers.ts). */
 const V1_UNLIMITED = 1n << 62n;
 const limitOrZero = (v: bigint | undefined): bigint | undefined => (v === undefined ? undefined : v >= V1_UNLIMITED ? 0n : v);
 
-export interface MemoryV1Files {
+interface MemoryV1Files {
   stat: string;
   failcnt?: string | undefined;
   maxUsage?: string | undefined;
@@ -137,7 +137,7 @@ export function memoryDetailFromV1(f: MemoryV1Files): MemoryDetail {
   return out;
 }
 
-export interface MemoryV2Files {
+interface MemoryV2Files {
   stat: string;
   events?: string | undefined;
   peak?: string | undefined;

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpuFromV1, cpuFromV2, defaultInterface, memoryFromV1, memoryFromV2, nanoCores, parseFlatKeyed, parseNetDev, parseSingleValue } from '../../../src/stats/cgroup-parsers.js';
-import { v1ControllerMounts } from '../../../src/stats/cgroup-reader.js';
+import { cpuFromV1, cpuFromV2, memoryFromV1, memoryFromV2, nanoCores, parseFlatKeyed, parseSingleValue } from '../../../src/cgroup/parsers.js';
+import { defaultInterface, parseNetDev } from '../../../src/stats/netns-dev.js';
+import { v1ControllerMounts } from '../../../src/cgroup/reader.js';
 
 const V1_STAT = `cache 4096
 rss 8192
@@ -90,7 +91,7 @@ test('v1 controller mounts from directory names, joint mounts included', () => {
 });
 
 test('PSI: some and full lines, totals from microseconds to nanoseconds', async () => {
-  const { parsePressure } = await import('../../../src/stats/cgroup-parsers.js');
+  const { parsePressure } = await import('../../../src/cgroup/parsers.js');
   assert.deepEqual(parsePressure('some avg10=1.50 avg60=0.25 avg300=0.00 total=12345\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n'), {
     some: { avg10: 1.5, avg60: 0.25, avg300: 0, totalNs: 12345000n },
     full: { avg10: 0, avg60: 0, avg300: 0, totalNs: 7000n },

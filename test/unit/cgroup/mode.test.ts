@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   cgroupBaseFrom, cgroupDirs, cgroupLayoutFromMountinfo, cgroupParentFor, containerCgroupsPath, parseProcCgroup, runtimeHiddenMounts,
-} from '../../../src/oci/cgroup-mode.js';
+} from '../../../src/cgroup/mode.js';
 import { errorCode } from '../../../src/common/errors.js';
 
 const HYBRID = `

@@ -1,11 +1,11 @@
 // Reads a cgroup's CPU, memory and process count from whichever hierarchy the host has. On v1 and hybrid
 // hosts containers' cgroups live in the v1 controllers only (the runtime never sees the cgroup2 mount:
-// see oci/cgroup-mode.ts), so hybrid reads v1; v2 reads the unified files.
+// see mode.ts), so hybrid reads v1; v2 reads the unified files.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { CgroupLayout } from '../oci/cgroup-mode.js';
+import type { CgroupLayout } from './mode.js';
 import { createDetailReader, type CgroupDetail } from './cadvisor-reader.js';
-import { cpuFromV1, cpuFromV2, memoryFromV1, memoryFromV2, parsePressure, parseSingleValue, type CpuSample, type MemorySample, type PsiSample } from './cgroup-parsers.js';
+import { cpuFromV1, cpuFromV2, memoryFromV1, memoryFromV2, parsePressure, parseSingleValue, type CpuSample, type MemorySample, type PsiSample } from './parsers.js';
 
 export interface CgroupUsage {
   cpu?: CpuSample;

@@ -3,7 +3,7 @@
 // Cancellation is per caller: a caller whose signal aborts stops waiting at once, but the shared work is
 // cancelled (through the signal it was given) only when every caller has gone, so one client's short
 // deadline never fails another client's pull.
-import { CriusError } from '../common/errors.js';
+import { CriusError } from './errors.js';
 
 interface Flight<T> {
   promise: Promise<T>;
@@ -21,17 +21,18 @@ export class SingleFlight<T> {
     // A flight whose every caller left is being torn down: a newcomer starts afresh.
     if (!flight || flight.ctl.signal.aborted) {
       const ctl = new AbortController();
-      const f: Flight<T> = { ctl, waiters: 0, promise: undefined as unknown as Promise<T> };
-      f.promise = (async () => {
-        try {
-          return await work(ctl.signal);
-        } finally {
-          if (this.inflight.get(key) === f) this.inflight.delete(key);
-        }
-      })();
-      // Callers that left early no longer observe the outcome; it must not become an unhandled rejection.
-      f.promise.catch(() => undefined);
+      let promise: Promise<T>;
+      try {
+        promise = work(ctl.signal);
+      } catch (err) {
+        promise = Promise.reject(err);
+      }
+      const f: Flight<T> = { ctl, waiters: 0, promise };
       this.inflight.set(key, f);
+      // Registered before any caller's reaction, so the flight is gone by the time a caller sees the
+      // outcome; handling the rejection here also keeps callers that left early from leaving it unhandled.
+      const land = (): void => { if (this.inflight.get(key) === f) this.inflight.delete(key); };
+      promise.then(land, land);
       flight = f;
     }
     return this.join(flight, signal);
@@ -64,46 +65,4 @@ export class SingleFlight<T> {
 function cancelled(signal: AbortSignal): CriusError {
   const r: unknown = signal.reason;
   return r instanceof CriusError ? r : new CriusError('CANCELLED', 'cancelled by the caller');
-}
-
-/**
- * Shared/exclusive lock: pulls hold it shared, removal and garbage collection exclusive, so GC never
- * deletes a blob or layer a running pull has just decided to reuse.
- */
-export class SharedLock {
-  private shared = 0;
-  private exclusive = false;
-  private readonly waiters: Array<{ kind: 'shared' | 'exclusive'; go: () => void }> = [];
-
-  async withShared<T>(fn: () => Promise<T>): Promise<T> {
-    await this.acquire('shared');
-    try { return await fn(); } finally { this.release('shared'); }
-  }
-
-  async withExclusive<T>(fn: () => Promise<T>): Promise<T> {
-    await this.acquire('exclusive');
-    try { return await fn(); } finally { this.release('exclusive'); }
-  }
-
-  private acquire(kind: 'shared' | 'exclusive'): Promise<void> {
-    if (this.canGrant(kind) && this.waiters.length === 0) { this.grant(kind); return Promise.resolve(); }
-    return new Promise((resolve) => this.waiters.push({ kind, go: () => { this.grant(kind); resolve(); } }));
-  }
-
-  private canGrant(kind: 'shared' | 'exclusive'): boolean {
-    return kind === 'shared' ? !this.exclusive : !this.exclusive && this.shared === 0;
-  }
-
-  private grant(kind: 'shared' | 'exclusive'): void {
-    if (kind === 'shared') this.shared++;
-    else this.exclusive = true;
-  }
-
-  private release(kind: 'shared' | 'exclusive'): void {
-    if (kind === 'shared') this.shared--;
-    else this.exclusive = false;
-    while (this.waiters.length > 0 && this.canGrant(this.waiters[0]!.kind)) {
-      this.waiters.shift()!.go();
-    }
-  }
 }

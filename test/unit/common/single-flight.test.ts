@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SharedLock, SingleFlight } from '../../../src/image/single-flight.js';
+import { SingleFlight } from '../../../src/common/single-flight.js';
 
 test('single flight: concurrent callers share one run; a later call runs again', async () => {
   const sf = new SingleFlight<number>();
@@ -12,20 +12,6 @@ test('single flight: concurrent callers share one run; a later call runs again',
   assert.equal(sf.size, 0);
   await assert.rejects(sf.do('e', async () => { throw new Error('boom'); }), /boom/);
   assert.equal(sf.size, 0);
-});
-
-test('shared lock: shared holders run together, exclusive waits for them and blocks newcomers', async () => {
-  const lock = new SharedLock();
-  const log: string[] = [];
-  const hold = (name: string, ms: number) => async (): Promise<void> => { log.push(`${name}+`); await new Promise((r) => setTimeout(r, ms)); log.push(`${name}-`); };
-  const a = lock.withShared(hold('a', 20));
-  const b = lock.withShared(hold('b', 20));
-  const x = lock.withExclusive(hold('x', 5));
-  const c = lock.withShared(hold('c', 1));
-  await Promise.all([a, b, x, c]);
-  assert.deepEqual(log.slice(0, 2), ['a+', 'b+']);
-  assert.ok(log.indexOf('x+') > log.indexOf('a-') && log.indexOf('x+') > log.indexOf('b-'));
-  assert.ok(log.indexOf('c+') > log.indexOf('x-'), 'a shared request after an exclusive waits for it');
 });
 
 test('single flight: a caller that gives up leaves at once; the shared work is cancelled only when every caller has gone', async () => {

@@ -1,11 +1,12 @@
 // UpdatePodSandboxResources applied to the pod's cgroup parent (KEP-1287 in-place pod resize: the kubelet
-// sends the pod's new totals). crius nests every pod cgroup beneath its own (cgroup-mode.ts), so the
+// sends the pod's new totals). crius nests every pod cgroup beneath its own (mode.ts), so the
 // kubelet's own writes to /kubepods/... never reach these cgroups: crius writes the limits itself. The
 // runtime is not involved (OCI `update` is per container), so these are plain cgroup file writes.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { invalidArgument, wrap } from '../common/errors.js';
-import { cgroupDirs, type CgroupLayout } from './cgroup-mode.js';
+import { parseInt64 } from '../common/int64.js';
+import { cgroupDirs, type CgroupLayout } from './mode.js';
 import { run, type Runner } from '../common/exec.js';
 
 export interface PodLimits {
@@ -15,7 +16,7 @@ export interface PodLimits {
   memoryLimit?: number;
 }
 
-export interface CgroupWrite {
+interface CgroupWrite {
   /** v1 controller whose hierarchy holds the file; '' for the cgroup2 hierarchy. */
   controller: string;
   file: string;
@@ -49,9 +50,8 @@ export function podCgroupWrites(v2: boolean, l: PodLimits): CgroupWrite[] {
 /** The pod's limits from the CRI's LinuxContainerResources (0 = unset, as everywhere in the CRI). */
 export function podLimitsFromCri(r: { cpu_shares?: string | number | null; cpu_quota?: string | number | null; cpu_period?: string | number | null; memory_limit_in_bytes?: string | number | null }): PodLimits {
   const n = (v: string | number | null | undefined, field: string, allowMinusOne = false): number | undefined => {
-    if (v === undefined || v === null || v === '') return undefined;
-    const x = Number(v);
-    if (!Number.isSafeInteger(x) || (x < 0 && !(allowMinusOne && x === -1))) throw invalidArgument(`${field} "${String(v)}" is not a valid value`);
+    const x = parseInt64(v, field);
+    if (x !== undefined && x < 0 && !(allowMinusOne && x === -1)) throw invalidArgument(`${field} "${String(v)}" is not a valid value`);
     return x === 0 ? undefined : x;
   };
   const l: PodLimits = {};

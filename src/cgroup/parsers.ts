@@ -106,46 +106,6 @@ export function nanoCores(prev: { usageNs: bigint; atNs: bigint } | undefined, c
   return ((cur.usageNs - prev.usageNs) * 1_000_000_000n) / dt;
 }
 
-export interface InterfaceSample {
-  name: string;
-  rxBytes: bigint;
-  rxErrors: bigint;
-  txBytes: bigint;
-  txErrors: bigint;
-  rxPackets?: bigint;
-  rxDropped?: bigint;
-  txPackets?: bigint;
-  txDropped?: bigint;
-}
-
-/**
- * /proc/net/dev: two header lines, then "iface: rx_bytes rx_packets rx_errs rx_drop rx_fifo rx_frame
- * rx_compressed rx_multicast tx_bytes tx_packets tx_errs ...".
- */
-export function parseNetDev(text: string): InterfaceSample[] {
-  const out: InterfaceSample[] = [];
-  for (const line of text.split('\n')) {
-    const colon = line.indexOf(':');
-    if (colon < 0) continue;
-    const name = line.slice(0, colon).trim();
-    const f = line.slice(colon + 1).trim().split(/\s+/);
-    if (name === '' || f.length < 16 || !f.every((x) => /^\d+$/.test(x))) continue;
-    out.push({
-      name, rxBytes: BigInt(f[0]!), rxPackets: BigInt(f[1]!), rxErrors: BigInt(f[2]!), rxDropped: BigInt(f[3]!),
-      txBytes: BigInt(f[8]!), txPackets: BigInt(f[9]!), txErrors: BigInt(f[10]!), txDropped: BigInt(f[11]!),
-    });
-  }
-  return out;
-}
-
-/**
- * The pod's default interface: eth0 as CNI names it (CNI_IFNAME the kubelet and crius pass), else the
- * first non-loopback one. Loopback never counts: the kubelet's network stats are pod traffic.
- */
-export function defaultInterface(ifaces: InterfaceSample[]): InterfaceSample | undefined {
-  return ifaces.find((i) => i.name === 'eth0') ?? ifaces.find((i) => i.name !== 'lo');
-}
-
 /** One line of a cgroup v2 pressure file (PSI): averages in percent, total stall time in nanoseconds. */
 export interface PsiLine {
   avg10: number;

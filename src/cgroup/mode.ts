@@ -15,8 +15,9 @@
 import { readFile, rmdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { invalidArgument } from '../common/errors.js';
+import { parseMountInfo } from '../common/mountinfo.js';
 
-export type CgroupMode = 'v1' | 'v2' | 'hybrid';
+type CgroupMode = 'v1' | 'v2' | 'hybrid';
 
 export interface CgroupLayout {
   mode: CgroupMode;
@@ -26,22 +27,13 @@ export interface CgroupLayout {
   unifiedMount?: string;
 }
 
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
 /** The cgroup layout from /proc/self/mountinfo text. Pure. */
 export function cgroupLayoutFromMountinfo(text: string): CgroupLayout {
   const v1Mounts: string[] = [];
   let unifiedMount: string | undefined;
-  for (const line of text.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const fields = line.slice(0, sep).split(' ');
-    const fstype = line.slice(sep + 3).split(' ')[0];
-    const mountPoint = unescapeMountinfo(fields[4] ?? '');
-    if (fstype === 'cgroup') v1Mounts.push(mountPoint);
-    else if (fstype === 'cgroup2' && unifiedMount === undefined) unifiedMount = mountPoint;
+  for (const { fsType, mountPoint } of parseMountInfo(text)) {
+    if (fsType === 'cgroup') v1Mounts.push(mountPoint);
+    else if (fsType === 'cgroup2' && unifiedMount === undefined) unifiedMount = mountPoint;
   }
   let mode: CgroupMode;
   if (v1Mounts.length === 0) mode = 'v2';

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { locateHostBinary } from '../../../src/common/host-binaries.js';
-import { applyOverrides, ConfigError, defaultConfig, lineOfKey, loadConfig, parseConfig } from '../../../src/daemon/config.js';
+import { applyOverrides, ConfigError, defaultConfig, lineOfKey, loadConfig, parseConfig } from '../../../src/config/config.js';
 
 test('an empty file gives the defaults, with crun and runc handlers at their Debian paths', () => {
   const c = parseConfig('', 'x.toml');
