@@ -1,8 +1,8 @@
 // A pod's net, ipc and uts namespaces, pinned at files (nsfs bind mounts) so they live without any
 // process, like CRI-O's pinns (cri-o pinns/src/pinns.c). util-linux `unshare --net=F --uts=F --ipc=F
-// CMD` creates the namespaces, binds them onto the files and runs CMD inside them: CMD sets the hostname and the
-// pod's sysctls by writing /proc/sys, whose kernel.hostname, net.*, kernel.shm*/msg*/sem and fs.mqueue.*
-// entries follow the writer's namespaces. One process start per pod; nothing stays running.
+// CMD` creates the namespaces, binds them onto the files and runs CMD inside them: CMD sets the hostname
+// and the pod's sysctls by writing /proc/sys, whose kernel.hostname, net.*, kernel.shm*/msg*/sem and
+// fs.mqueue.* entries follow the writer's namespaces. One process start per pod; nothing stays running.
 // The PID namespace cannot be pinned this way (it needs a live init): pods with PID mode POD get an
 // infra process (native/crius-pause, see infra-rootfs.ts).
 // Pods with a user namespace get it and, inside it, their net, uts and ipc namespaces from one call of
