@@ -264,6 +264,7 @@ function rpcTables(deps: WiringDeps, w: {
     cgroupDriver: host.driver === 'systemd' ? 'SYSTEMD' : 'CGROUPFS',
     cgroup: { mode: host.layout.mode, driver: host.driver },
     apparmor: w.apparmor,
+    logger: deps.logger,
   });
   const limits: RequestLimits = { labelsAnnotationsBytes: config.limits.labelsAnnotationsBytes, host: readHostCpuset() };
   const pod = makePodHandlers(pods, limits);
@@ -287,7 +288,7 @@ function rpcTables(deps: WiringDeps, w: {
       Version: info.Version,
       Status: info.Status,
       RuntimeConfig: info.RuntimeConfig,
-      UpdateRuntimeConfig: NOT_IMPLEMENTED,
+      UpdateRuntimeConfig: info.UpdateRuntimeConfig,
       RunPodSandbox: pod.RunPodSandbox,
       StopPodSandbox: pod.StopPodSandbox,
       RemovePodSandbox: pod.RemovePodSandbox,
