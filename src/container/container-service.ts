@@ -397,7 +397,10 @@ export class ContainerService {
       warn: (w) => this.d.logger.warn(w, { container: name, pod_id: pod.id }),
       build: (seccompLocalhost) => buildContainerSpec({
         container: config,
-        sandbox: job.sandboxConfig ?? pod.config,
+        // The pod's own recorded config, never the request's copy: a client must not make a container
+        // privileged (or change its namespaces) by claiming a privileged sandbox it does not have, as
+        // containerd reads the sandbox's stored config.
+        sandbox: pod.config,
         image: job.image.config,
         passwd, group,
         runtime: {
