@@ -2,22 +2,22 @@
 // sync, log reopen. Like pods, every side effect is recorded in the store first so recover() can finish
 // or undo what a crash interrupted; conmon supervises each container, so containers outlive the daemon.
 import { join } from 'node:path';
-import { mkdir, readFile, readlink, rm, writeFile, chown, chmod } from 'node:fs/promises';
+import { mkdir, readFile, readlink, rm, chown, chmod } from 'node:fs/promises';
 import { CriusError, failedPrecondition, invalidArgument, notFound, wrap } from '../common/errors.js';
 import { newContainerId, type ContainerId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { ContainerStore } from '../store/containers.js';
 import { hostRoot, parseUserNamespace, sameUserns } from '../userns/mapping-rules.js';
 import { buildContainerSpec } from '../spec/build.js';
-import { checkIdmapSupport, handlerCapabilities } from '../spec/idmap-check.js';
+import { handlerCapabilities } from '../spec/idmap-check.js';
 import { processHostIds } from '../spec/userns.js';
-import { loadLocalhostSeccomp } from './seccomp-file.js';
 import { cleanContainerPath, cleanImageSubPath, imageVolumesToCreate } from '../spec/mounts.js';
 import type { Spec } from '../spec/oci-types.js';
 import type { SandboxConfigInput } from '../spec/types.js';
 import type { Pod } from '../pod/types.js';
 import { nowNanos } from '../pod/sandbox-service.js';
-import type { DevicePort, HandlerPort, ImagePort, OciPort, RootfsPort, VolumeProbePort } from './ports.js';
+import type { DevicePort, HandlerPort, ImagePort, OciPort, ResolvedImageLike, RootfsPort, VolumeProbePort } from './ports.js';
+import { checkedSpec, createInRuntime } from './runtime-create.js';
 import { containerLockKey, podLockKey, type KeyedLock } from '../common/keyed-lock.js';
 import { CreateHandoff } from '../common/create-handoff.js';
 import { prepareLogFile, splitLogPath } from './log-file.js';
@@ -45,14 +45,50 @@ interface ContainerServiceDeps {
   /** Capabilities crius itself holds: privileged and ALL grant these, never more (capset would fail). */
   ownCapabilities: string[];
   logger: Logger;
-  /** Reads a file from the image's layers (top layer first), undefined when absent. */
-  readImageFile(layerDirs: string[], path: string): Promise<string | undefined>;
   /** Lifecycle events for GetContainerEvents; emitting never blocks (see events.ts). */
   events?: EventSink;
   /** The daemon's per-object locks, shared with pod/ (lock order: pod, then container). */
   locks: KeyedLock;
   /** How long a container whose CreateContainer caller left waits for the kubelet's retry (default 2 min). */
   orphanGraceMs?: number;
+}
+
+/** One CreateContainer under way: what its steps share. */
+interface CreateJob {
+  pod: Pod;
+  id: ContainerId;
+  name: string;
+  attempt: number;
+  /** `create container "<name>" in pod "<ns>/<name>"`: the context of every error. */
+  what: string;
+  config: ContainerConfig;
+  sandboxConfig: SandboxConfigInput | null;
+  image: ResolvedImageLike;
+  imageRef: string;
+  timer: StepTimer;
+}
+
+/** Where a new container's files go. */
+interface CreateLayout {
+  /** <state>/containers/<id>: config.json, conmon's files, the rootfs mount point. */
+  bundle: string;
+  rootfs: string;
+  /** <root>/containers/<id>: overlay upper and work dirs, volumes. */
+  dataDir: string;
+  /** The pod's log_directory ('' when it has none) and log_path's parts within it. */
+  logDir: string;
+  logParts: string[];
+  logPath: string;
+}
+
+/** An image mounted as a volume (KEP-4639). */
+interface ImageMount { dest: string; ref: string; id: string; layers: string[]; target: string; sub: string }
+
+interface MountPlan {
+  criMounts: NonNullable<ContainerConfig['mounts']>;
+  imageMounts: ImageMount[];
+  /** Image VOLUME path in the container -> its host directory. */
+  imageVolumeDirs: Record<string, string>;
 }
 
 type ExitReason = 'Completed' | 'Error' | 'OOMKilled';
@@ -206,7 +242,19 @@ export class ContainerService {
   }
 
   private async createLocked(podId: string, name: string, attempt: number, what: string, config: ContainerConfig, sandboxConfig: SandboxConfigInput | null): Promise<Container> {
-    // Again under the lock: the pod may have been stopped or removed while this call waited.
+    const timer = new StepTimer();
+    const { pod, image, imageRef } = this.checkCreate(podId, name, attempt, what, config);
+    const id = newContainerId();
+    const job: CreateJob = { pod, id, name, attempt, what, config, sandboxConfig, image, imageRef, timer };
+    return this.d.locks.exclusive(containerLockKey(id), () => this.createSteps(job));
+  }
+
+  /**
+   * What must hold before anything is made, checked again under the pod's lock (the pod may have been
+   * stopped or removed while this call waited): a ready pod, an image, a user namespace matching the
+   * pod's, a free name. Returns the pod and the resolved image.
+   */
+  private checkCreate(podId: string, name: string, attempt: number, what: string, config: ContainerConfig): { pod: Pod; image: ResolvedImageLike; imageRef: string } {
     const pod = this.d.pod(podId);
     if (pod.state !== 'ready') throw failedPrecondition(`${what}: the pod is not ready (state ${pod.state}); run a new pod`);
     const imageRef = config.image?.image;
@@ -219,39 +267,98 @@ export class ContainerService {
     }
     const existing = this.d.containers.byName(pod.id, name, attempt);
     if (existing) throw new CriusError('ALREADY_EXISTS', `${what}: a container with this name and attempt ${attempt} already exists (${existing.id})`);
-
-    const timer = new StepTimer();
-    let image;
     try {
-      image = this.d.images.resolve(imageRef);
+      return { pod, image: this.d.images.resolve(imageRef), imageRef };
     } catch (err) {
       throw wrap(what, err);
     }
-    const id = newContainerId();
-    return this.d.locks.exclusive(containerLockKey(id), () => this.createSteps(pod, id, name, attempt, what, config, sandboxConfig, image, imageRef, timer));
   }
 
-  private async createSteps(
-    pod: Pod, id: ContainerId, name: string, attempt: number, what: string, config: ContainerConfig, sandboxConfig: SandboxConfigInput | null,
-    image: ReturnType<ImagePort['resolve']>, imageRef: string, timer: StepTimer,
-  ): Promise<Container> {
-    const handlerInfo = await this.d.handlers.info(pod.handler);
+  /**
+   * The create itself, holding the new container's lock: plan and spec first (nothing exists yet, a
+   * refusal leaves nothing behind), then the row, then each side effect recorded in the step journal
+   * before it happens; any failure undoes exactly what the journal says exists.
+   */
+  private async createSteps(job: CreateJob): Promise<Container> {
+    const { pod, id, name, what } = job;
+    const layout = await this.createLayout(job);
+    const mounts = this.planMounts(job, layout);
+    let spec: Spec;
+    try {
+      spec = await this.containerSpec(job, layout, mounts);
+    } catch (err) {
+      throw wrap(what, err);
+    }
+    const { row, journal } = this.recordCreating(job, layout, mounts);
+    const runtime = row.runtime;
+    try {
+      journal.step('image');
+      this.d.images.markInUse(job.image.id, id);
+      // RemoveImage refuses an image a container mounts as a volume, as one it runs.
+      for (const m of mounts.imageMounts) this.d.images.markInUse(m.id, id);
+      journal.step('dirs');
+      await this.makeDirs(layout);
+      journal.step('rootfs');
+      await this.d.rootfs.mount({
+        layers: job.image.layerDirs,
+        upperDir: join(layout.dataDir, 'upper'),
+        workDir: join(layout.dataDir, 'work'),
+        target: layout.rootfs,
+        userns: this.podIdmap(pod),
+      });
+      if (mounts.imageMounts.length > 0) {
+        journal.step('image-volumes');
+        await this.mountImageVolumes(job, runtime, mounts.imageMounts, spec);
+      }
+      await this.fillImageVolumes(job, layout, mounts.imageVolumeDirs);
+      // The pod's root must reach its rootfs through the bundle (0711 parents: docs/ARCHITECTURE.md,
+      // "User namespaces and the state dir").
+      await chmod(layout.bundle, 0o711);
+      journal.step('oci');
+      const created = await createInRuntime(this.d.oci, pod.handler, spec, {
+        id, bundle: layout.bundle, logPath: layout.logPath, terminal: job.config.tty ?? false, stdin: job.config.stdin ?? false, stdinOnce: job.config.stdin_once ?? false,
+      });
+      runtime.pid = created.pid;
+      await this.chownStdio(created.pid, processHostIds(spec, pod.runtime.userns.kind === 'pod' ? pod.runtime.userns : null));
+      runtime.conmonPid = created.conmonPid;
+      runtime.conmonStartTime = created.conmonStartTime;
+      this.d.containers.setCreated(id, runtime);
+      journal.end();
+      this.d.logger.debug('container create steps', { container_id: id, ...job.timer.fields() });
+      this.d.logger.info('container created', { container: name, container_id: id, pod_id: pod.id, handler: pod.handler, userns: pod.runtime.userns.kind === 'pod' ? 'pod' : 'host' });
+      this.emit(row, 'created');
+      return this.get(id);
+    } catch (err) {
+      // This call holds the container's lock, so nothing else undoes it meanwhile: the row is still there
+      // (the local copy covers a row that vanished anyway, so the mounts and dirs are never left behind).
+      const cur = this.d.containers.get(id) ?? { ...row, runtime };
+      await this.undo(cur).catch((e: unknown) => this.d.logger.error('undo of container failed', { container_id: id, error: (e as Error).message }));
+      throw wrap(what, err);
+    }
+  }
+
+  /** Where the container's files go: bundle and rootfs (state dir), data dir (root dir), log file. */
+  private async createLayout(job: CreateJob): Promise<CreateLayout> {
+    const { pod, id, name, config, what } = job;
     const bundle = join(this.d.stateDir, 'containers', id);
-    const dataDir = join(this.d.rootDir, 'containers', id);
-    const rootfs = join(bundle, 'rootfs');
     // The pod's own log_directory (checked by RunPodSandbox) wins over the copy CreateContainer carries.
-    const logDir = pod.config.log_directory || (sandboxConfig as { log_directory?: string } | null)?.log_directory || '';
+    const logDir = pod.config.log_directory || (job.sandboxConfig as { log_directory?: string } | null)?.log_directory || '';
     // log_path is relative to log_directory (CRI); without a directory there is nothing it is relative
     // to, so the log stays in the bundle (containerd ignores log_path then too).
     const logParts = logDir && config.log_path ? splitLogPath(config.log_path, 'config.log_path') : [];
     if (config.log_path && !logDir) this.d.logger.warn('log_path given without a pod log_directory; logging to the bundle', { container: name, pod_id: pod.id });
     const logPath = logParts.length > 0 ? await prepareLogFile(logDir, logParts, 'config.log_path', false).catch((err: unknown) => { throw wrap(what, err); }) : join(bundle, 'container.log');
-    const userns = pod.runtime.userns.kind === 'pod' ? pod.runtime.userns : null;
-    const root = hostRoot(pod.runtime.userns);
+    return { bundle, rootfs: join(bundle, 'rootfs'), dataDir: join(this.d.rootDir, 'containers', id), logDir, logParts, logPath };
+  }
 
-    const criMounts = (config.mounts ?? []).map((m) => ({ ...m }));
-    // Image volumes (KEP-4639): the kubelet pulled each image already; one it did not is NOT_FOUND.
-    const imageMounts: { dest: string; ref: string; id: string; layers: string[]; target: string; sub: string }[] = [];
+  /**
+   * The container's CRI mounts, its image volumes (KEP-4639: the kubelet pulled each image already, one
+   * it did not is NOT_FOUND) and the image's own VOLUMEs, with the host directories each will use.
+   */
+  private planMounts(job: CreateJob, layout: CreateLayout): MountPlan {
+    const { what } = job;
+    const criMounts = (job.config.mounts ?? []).map((m) => ({ ...m }));
+    const imageMounts: ImageMount[] = [];
     for (const m of criMounts) {
       const ref = m.image?.image;
       if (!ref) continue;
@@ -263,49 +370,63 @@ export class ContainerService {
         throw wrap(`${what}: image volume at "${dest}"`, err);
       }
       const i = imageMounts.length;
-      imageMounts.push({ dest, ref, id: img.id, layers: img.layerDirs, target: join(dataDir, 'image-volumes', String(i), 'mnt'), sub: cleanImageSubPath(m.image_sub_path, `${what}: image volume "${ref}" at "${dest}"`) });
+      imageMounts.push({ dest, ref, id: img.id, layers: img.layerDirs, target: join(layout.dataDir, 'image-volumes', String(i), 'mnt'), sub: cleanImageSubPath(m.image_sub_path, `${what}: image volume "${ref}" at "${dest}"`) });
     }
-    const imageMountDirs = Object.fromEntries(imageMounts.map((m) => [m.dest, m.target]));
-    const volumeDests = imageVolumesToCreate(image.config, criMounts as never);
     const imageVolumeDirs: Record<string, string> = {};
-    volumeDests.forEach((dest, i) => { imageVolumeDirs[dest] = join(dataDir, 'volumes', String(i)); });
+    imageVolumesToCreate(job.image.config, criMounts).forEach((dest, i) => { imageVolumeDirs[dest] = join(layout.dataDir, 'volumes', String(i)); });
+    return { criMounts, imageMounts, imageVolumeDirs };
+  }
 
+  /**
+   * The spec, built (pure) and checked BEFORE anything exists (container/runtime-create.ts): a runtime
+   * that would silently ignore idmapped mounts, or a volume whose filesystem cannot be idmapped, fails
+   * the call with nothing to undo.
+   */
+  private async containerSpec(job: CreateJob, layout: CreateLayout, mounts: MountPlan): Promise<Spec> {
+    const { pod, id, name, config } = job;
+    const handlerInfo = await this.d.handlers.info(pod.handler);
     const [passwd, group] = await Promise.all([
-      this.d.readImageFile(image.layerDirs, 'etc/passwd'),
-      this.d.readImageFile(image.layerDirs, 'etc/group'),
+      this.d.images.readFile(job.image.layerDirs, 'etc/passwd'),
+      this.d.images.readFile(job.image.layerDirs, 'etc/group'),
     ]);
-    // The spec is built (pure) and checked BEFORE anything exists: a runtime that would silently ignore
-    // idmapped mounts, or a volume whose filesystem cannot be idmapped, fails the call with nothing to undo.
-    let spec: Spec;
-    try {
-      const seccompLocalhost = await loadLocalhostSeccomp(config.linux?.security_context?.seccomp, 'config.linux.security_context.seccomp.localhost_ref', this.d.seccompProfileBytes);
-      const privileged = config.linux?.security_context?.privileged === true;
-      const deviceNodes = privileged ? {} : await this.deviceNodes(config.devices ?? []);
-      const hostDevices = privileged ? await this.d.devices.all() : undefined;
-      const built = buildContainerSpec({
+    const privileged = config.linux?.security_context?.privileged === true;
+    const deviceNodes = privileged ? {} : await this.deviceNodes(config.devices ?? []);
+    const hostDevices = privileged ? await this.d.devices.all() : undefined;
+    const cgroupV2 = this.d.oci.cgroupV2();
+    return checkedSpec({
+      seccomp: config.linux?.security_context?.seccomp,
+      seccompField: 'config.linux.security_context.seccomp.localhost_ref',
+      seccompProfileBytes: this.d.seccompProfileBytes,
+      handler: handlerInfo,
+      volumes: this.d.volumes,
+      warn: (w) => this.d.logger.warn(w, { container: name, pod_id: pod.id }),
+      build: (seccompLocalhost) => buildContainerSpec({
         container: config,
-        sandbox: sandboxConfig ?? pod.config,
-        image: image.config,
+        // The pod's own recorded config, never the request's copy: a client must not make a container
+        // privileged (or change its namespaces) by claiming a privileged sandbox it does not have, as
+        // containerd reads the sandbox's stored config.
+        sandbox: pod.config,
+        image: job.image.config,
         passwd, group,
         runtime: {
-          rootfs,
+          rootfs: layout.rootfs,
           namespaces: pod.runtime.namespaces,
           netnsOwnedByUserns: pod.runtime.netnsOwnedByUserns,
           cgroupsPath: this.d.oci.cgroupsPath(pod.runtime.cgroupParent, id),
           sandboxFiles: pod.runtime.files,
-          userns,
-          // Build the spec the pod needs (idmapped binds); checkIdmapSupport below then refuses, naming the
-          // handler, binary, version and fix, if this handler cannot deliver it.
+          userns: pod.runtime.userns.kind === 'pod' ? pod.runtime.userns : null,
+          // Build the spec the pod needs (idmapped binds); checkedSpec then refuses, naming the handler,
+          // binary, version and fix, if this handler cannot deliver it.
           handler: { ...handlerCapabilities(pod.handler, handlerInfo.features), idmapBind: true },
           oomScoreAdjMin: this.d.oci.oomScoreAdjMin(),
-          imageVolumeDirs,
-          imageMountDirs,
+          imageVolumeDirs: mounts.imageVolumeDirs,
+          imageMountDirs: Object.fromEntries(mounts.imageMounts.map((m) => [m.dest, m.target])),
           ...(pod.runtime.hostname ? { podHostname: pod.runtime.hostname } : {}),
-          ids: { sandboxId: pod.id, containerId: id, imageName: imageRef },
-          cgroupV2: this.d.oci.cgroupV2(),
+          ids: { sandboxId: pod.id, containerId: id, imageName: job.imageRef },
+          cgroupV2,
           // cgroup v2: a private cgroup namespace (as containerd and CRI-O), so the container sees its
           // own cgroup as / and not the node's layout; privileged containers keep the host's.
-          cgroupNamespace: this.d.oci.cgroupV2() && config.linux?.security_context?.privileged !== true,
+          cgroupNamespace: cgroupV2 && !privileged,
           arch: process.arch,
           ownCapabilities: this.d.ownCapabilities,
           seccompLocalhost,
@@ -313,112 +434,90 @@ export class ContainerService {
           hostDevices,
           ...(this.d.oci.apparmor ? { apparmor: this.d.oci.apparmor() } : {}),
         },
-      });
-      spec = built.spec;
-      for (const w of built.warnings) this.d.logger.warn(w, { container: name, pod_id: pod.id });
-      checkIdmapSupport(spec, handlerInfo);
-      for (const m of spec.mounts ?? []) {
-        if ((m.uidMappings?.length ?? 0) === 0 && (m.gidMappings?.length ?? 0) === 0) continue;
-        if (m.type !== 'bind' && !(m.options ?? []).includes('bind') && !(m.options ?? []).includes('rbind')) continue;
-        if (!m.source) continue;
-        await this.d.volumes.checkVolume({ containerPath: m.destination, hostPath: m.source });
-      }
-    } catch (err) {
-      throw wrap(what, err);
-    }
+      }),
+    });
+  }
 
+  /**
+   * Inserts the 'creating' row, and returns the step journal: each step is recorded (runtime.done)
+   * before its side effect, so an undo, here or by recover() after a crash, takes apart exactly that.
+   */
+  private recordCreating(job: CreateJob, layout: CreateLayout, mounts: MountPlan): { row: Container; journal: { step(s: ContainerStep): void; end(): void } } {
+    const { pod, id, timer } = job;
     const runtime: ContainerRuntime = {
-      handler: pod.handler, bundle, rootfs, dataDir, logPath,
-      stopSignal: image.config.StopSignal || 'SIGTERM',
-      mounts: criMounts.map((m) => ({ container_path: m.container_path, host_path: m.host_path, readonly: m.readonly })),
+      handler: pod.handler, bundle: layout.bundle, rootfs: layout.rootfs, dataDir: layout.dataDir, logPath: layout.logPath,
+      stopSignal: job.image.config.StopSignal || 'SIGTERM',
+      mounts: mounts.criMounts.map((m) => ({ container_path: m.container_path, host_path: m.host_path, readonly: m.readonly })),
       done: [],
     };
     const row: Container = {
-      id, podId: pod.id, name, attempt, state: 'creating', imageRef, imageId: image.id, createdAt: String(nowNanos()),
-      startedAt: '0', finishedAt: '0', exitCode: 0, reason: '', message: '', config, runtime,
+      id, podId: pod.id, name: job.name, attempt: job.attempt, state: 'creating', imageRef: job.imageRef, imageId: job.image.id, createdAt: String(nowNanos()),
+      startedAt: '0', finishedAt: '0', exitCode: 0, reason: '', message: '', config: job.config, runtime,
     };
     timer.lap('spec');
     let current = 'record';
     this.d.containers.insert(row);
-    const step = (s: ContainerStep): void => {
-      timer.lap(current);
-      current = s;
-      runtime.done.push(s);
-      this.d.containers.setRuntime(id, runtime);
-    };
-    try {
-      step('image');
-      this.d.images.markInUse(image.id, id);
-      // RemoveImage refuses an image a container mounts as a volume, as one it runs.
-      for (const m of imageMounts) this.d.images.markInUse(m.id, id);
-      step('dirs');
-      await mkdir(bundle, { recursive: true, mode: 0o711 });
-      await mkdir(dataDir, { recursive: true, mode: 0o711 });
-      if (logDir) {
-        await mkdir(logDir, { recursive: true, mode: 0o755 });
-        // Again, now creating the parents: nothing may have become a symlink since the check above.
-        if (logParts.length > 0) await prepareLogFile(logDir, logParts, 'config.log_path', true);
-      }
-      step('rootfs');
-      await this.d.rootfs.mount({
-        layers: image.layerDirs,
-        upperDir: join(dataDir, 'upper'),
-        workDir: join(dataDir, 'work'),
-        target: rootfs,
-        userns: userns && pod.runtime.namespaces.user ? { file: pod.runtime.namespaces.user, uid: userns.uid, gid: userns.gid } : undefined,
-      });
-      if (imageMounts.length > 0) {
-        step('image-volumes');
-        runtime.imageMounts = [];
-        for (const m of imageMounts) {
-          // The image's layers as an overlay (nothing copied); in a user-namespaced pod through the pod's
-          // mapping, like the rootfs, so a file owned by 0 in the image reads as 0 inside. The bind into the
-          // container is read-only, so the overlay's upper dir never gets anything.
-          runtime.imageMounts.push(m.target);
+    return {
+      row,
+      journal: {
+        step: (s) => {
+          timer.lap(current);
+          current = s;
+          runtime.done.push(s);
           this.d.containers.setRuntime(id, runtime);
-          const base = join(m.target, '..');
-          await this.d.rootfs.mount({
-            layers: m.layers, upperDir: join(base, 'upper'), workDir: join(base, 'work'), target: m.target,
-            userns: userns && pod.runtime.namespaces.user ? { file: pod.runtime.namespaces.user, uid: userns.uid, gid: userns.gid } : undefined,
-          });
-          if (m.sub) {
-            // Symlinks inside the image are followed within the image, never out to the host's files.
-            const resolved = await this.d.rootfs.resolveIn(m.target, m.sub);
-            if (resolved === undefined) throw invalidArgument(`image volume "${m.ref}" at "${m.dest}": image_sub_path "${m.sub}" does not exist in the image`);
-            const mount = spec.mounts?.find((x) => x.destination === m.dest);
-            if (mount) mount.source = resolved;
-          }
-        }
+        },
+        end: () => timer.lap(current),
+      },
+    };
+  }
+
+  private async makeDirs(layout: CreateLayout): Promise<void> {
+    await mkdir(layout.bundle, { recursive: true, mode: 0o711 });
+    await mkdir(layout.dataDir, { recursive: true, mode: 0o711 });
+    if (layout.logDir) {
+      await mkdir(layout.logDir, { recursive: true, mode: 0o755 });
+      // Again, now creating the parents: nothing may have become a symlink since the first check.
+      if (layout.logParts.length > 0) await prepareLogFile(layout.logDir, layout.logParts, 'config.log_path', true);
+    }
+  }
+
+  /** The pod's user namespace as the rootfs mounts need it (undefined: no user namespace). */
+  private podIdmap(pod: Pod): Parameters<RootfsPort['mount']>[0]['userns'] {
+    const userns = pod.runtime.userns.kind === 'pod' ? pod.runtime.userns : null;
+    return userns && pod.runtime.namespaces.user ? { file: pod.runtime.namespaces.user, uid: userns.uid, gid: userns.gid } : undefined;
+  }
+
+  /**
+   * Each image volume: the image's layers as an overlay (nothing copied); in a user-namespaced pod
+   * through the pod's mapping, like the rootfs, so a file owned by 0 in the image reads as 0 inside. The
+   * bind into the container is read-only, so the overlay's upper dir never gets anything. Each mount is
+   * recorded before it is made; an image_sub_path is resolved in the mounted image and set in the spec.
+   */
+  private async mountImageVolumes(job: CreateJob, runtime: ContainerRuntime, imageMounts: ImageMount[], spec: Spec): Promise<void> {
+    runtime.imageMounts = [];
+    for (const m of imageMounts) {
+      runtime.imageMounts.push(m.target);
+      this.d.containers.setRuntime(job.id, runtime);
+      const base = join(m.target, '..');
+      await this.d.rootfs.mount({ layers: m.layers, upperDir: join(base, 'upper'), workDir: join(base, 'work'), target: m.target, userns: this.podIdmap(job.pod) });
+      if (m.sub) {
+        // Symlinks inside the image are followed within the image, never out to the host's files.
+        const resolved = await this.d.rootfs.resolveIn(m.target, m.sub);
+        if (resolved === undefined) throw invalidArgument(`image volume "${m.ref}" at "${m.dest}": image_sub_path "${m.sub}" does not exist in the image`);
+        const mount = spec.mounts?.find((x) => x.destination === m.dest);
+        if (mount) mount.source = resolved;
       }
-      // Image VOLUMEs: filled once, here, from the image as this container sees it; they live in the
-      // container's data dir, so they survive daemon restarts and go with RemoveContainer.
-      for (const [containerPath, target] of Object.entries(imageVolumeDirs)) {
-        const how = await this.d.rootfs.copyImageVolume({ rootfs, containerPath, target, emptyOwner: root });
-        this.d.logger.debug('image volume', { container_id: id, path: containerPath, content: how });
-      }
-      // The pod's root must reach its rootfs through the bundle (KEP-127 notes: 0711 parents).
-      await chmod(bundle, 0o711);
-      await writeFile(join(bundle, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
-      step('oci');
-      const created = await this.d.oci.create(pod.handler, {
-        id, bundle, logPath, terminal: config.tty ?? false, stdin: config.stdin ?? false, stdinOnce: config.stdin_once ?? false,
-      });
-      runtime.pid = created.pid;
-      await this.chownStdio(created.pid, processHostIds(spec, userns));
-      runtime.conmonPid = created.conmonPid;
-      runtime.conmonStartTime = created.conmonStartTime;
-      this.d.containers.setCreated(id, runtime);
-      timer.lap(current);
-      this.d.logger.debug('container create steps', { container_id: id, ...timer.fields() });
-      this.d.logger.info('container created', { container: name, container_id: id, pod_id: pod.id, handler: pod.handler, userns: userns ? 'pod' : 'host' });
-      this.emit(row, 'created');
-      return this.get(id);
-    } catch (err) {
-      // This call holds the container's lock, so nothing else undoes it meanwhile: the row is still there
-      // (the local copy covers a row that vanished anyway, so the mounts and dirs are never left behind).
-      const cur = this.d.containers.get(id) ?? { ...row, runtime };
-      await this.undo(cur).catch((e: unknown) => this.d.logger.error('undo of container failed', { container_id: id, error: (e as Error).message }));
-      throw wrap(what, err);
+    }
+  }
+
+  /**
+   * Image VOLUMEs: filled once, here, from the image as this container sees it; they live in the
+   * container's data dir, so they survive daemon restarts and go with RemoveContainer.
+   */
+  private async fillImageVolumes(job: CreateJob, layout: CreateLayout, imageVolumeDirs: Record<string, string>): Promise<void> {
+    for (const [containerPath, target] of Object.entries(imageVolumeDirs)) {
+      const how = await this.d.rootfs.copyImageVolume({ rootfs: layout.rootfs, containerPath, target, emptyOwner: hostRoot(job.pod.runtime.userns) });
+      this.d.logger.debug('image volume', { container_id: job.id, path: containerPath, content: how });
     }
   }
 

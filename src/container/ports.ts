@@ -2,7 +2,7 @@
 import type { DeviceNodeInfo, ImageConfig } from '../spec/types.js';
 import type { RuntimeFeatures } from '../oci/features-types.js';
 
-interface ExitInfo {
+export interface ExitInfo {
   exitCode: number;
   /** Unix nanoseconds, decimal. */
   finishedAt: string;
@@ -15,7 +15,7 @@ type RecoveredExit =
   | { state: 'exited'; exit: ExitInfo }
   | { state: 'lost'; exit: ExitInfo; reason: string; message: string };
 
-interface CreateOptions {
+export interface CreateOptions {
   id: string;
   bundle: string;
   logPath: string;
@@ -65,7 +65,7 @@ export interface OciPort {
   apparmor?(): { enabled: boolean; defaultProfile?: string; loaded?: (name: string) => boolean };
 }
 
-interface ResolvedImageLike {
+export interface ResolvedImageLike {
   id: string;
   config: ImageConfig;
   layerDirs: string[];
@@ -75,6 +75,11 @@ export interface ImagePort {
   resolve(ref: string): ResolvedImageLike;
   markInUse(imageId: string, containerId: string): void;
   release(containerId: string, imageId?: string): void;
+  /**
+   * A file of the image as the container sees it (top layer first), e.g. "etc/passwd"; undefined when
+   * absent or not a regular file; FAILED_PRECONDITION when larger than crius reads (image/image-file.ts).
+   */
+  readFile(layerDirs: string[], path: string): Promise<string | undefined>;
 }
 
 export interface RootfsPort {

@@ -12,7 +12,7 @@ import { open, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { invalidArgument, notFound } from '../common/errors.js';
 
-interface SeccompProfileRef {
+export interface SeccompProfileRef {
   profile_type?: string | null;
   localhost_ref?: string | null;
 }

@@ -8,6 +8,10 @@ import type { RuntimeCondition } from '../generated/runtime/v1/RuntimeCondition.
 import type { Config } from '../config/config.js';
 import { handlerCriFeatures, usernsUnsupportedReason, type FeaturesCache, type HandlerInfo } from '../oci/features.js';
 import type { KernelFacts } from '../common/kernel.js';
+import type { Logger } from '../common/logger.js';
+import type { UpdateRuntimeConfigRequest__Output } from '../generated/runtime/v1/UpdateRuntimeConfigRequest.js';
+import type { UpdateRuntimeConfigResponse } from '../generated/runtime/v1/UpdateRuntimeConfigResponse.js';
+import { parsePodCidrs } from '../network/pod-cidr.js';
 
 const RUNTIME_NAME = 'crius';
 const CRI_API_VERSION = 'v1';
@@ -31,6 +35,7 @@ interface RuntimeInfoDeps {
   cgroup?: { mode: string; driver: string };
   /** Whether containers get AppArmor profiles here, and the default one. */
   apparmor?: { enabled: boolean; defaultProfile?: string; reason?: string };
+  logger?: Pick<Logger, 'info'>;
 }
 
 export async function readHandlers(deps: Pick<RuntimeInfoDeps, 'config' | 'features'>): Promise<HandlerInfo[]> {
@@ -48,6 +53,8 @@ export function makeVersionHandler(version: string): () => Promise<VersionRespon
 }
 
 export function makeRuntimeInfoHandlers(deps: RuntimeInfoDeps) {
+  // The node's pod CIDR(s) from the kubelet's last UpdateRuntimeConfig (network/pod-cidr.ts).
+  let podCidrs: string[] = [];
   return {
     Version: makeVersionHandler(deps.version),
 
@@ -89,6 +96,7 @@ export function makeRuntimeInfoHandlers(deps: RuntimeInfoDeps) {
             socket: deps.config.socket,
             defaultRuntime: deps.config.defaultRuntime,
             configFile: deps.config.source ?? null,
+            podCIDRs: podCidrs,
             // The CRI's RuntimeFeatures has no field for these (yet): said here for operators and tools.
             features: { imageVolumes: true, supplementalGroupsPolicy: true, sandboxEvents: true },
             kernel: deps.kernel.release,
@@ -110,6 +118,15 @@ export function makeRuntimeInfoHandlers(deps: RuntimeInfoDeps) {
         };
       }
       return res;
+    },
+
+    UpdateRuntimeConfig: async (req: UpdateRuntimeConfigRequest__Output): Promise<UpdateRuntimeConfigResponse> => {
+      const next = parsePodCidrs(req.runtime_config?.network_config?.pod_cidr ?? '');
+      if (next.join(',') !== podCidrs.join(',')) {
+        deps.logger?.info('pod CIDR updated by the kubelet (pod addresses still come from the CNI configuration)', { from: podCidrs.join(','), to: next.join(',') });
+        podCidrs = next;
+      }
+      return {};
     },
 
     RuntimeConfig: async (): Promise<RuntimeConfigResponse> => ({

@@ -8,25 +8,21 @@ import { CriusError, errorCode, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { grpcCode, grpcCodeName } from './grpc-status.js';
 import { loadCriProto } from './proto.js';
+import { NOT_IMPLEMENTED, type AnyEntry, type AnyServerStream, type AnyUnary, type ImageRpcs, type RuntimeRpcs } from './rpc-table.js';
 
-/** A unary RPC implementation: takes the decoded request, returns the response object. */
-// `never` makes any concretely typed handler assignable; each handler module types its own request.
-export type UnaryHandler = (request: never, ctx: CallContext) => Promise<object>;
-/** A server-streaming RPC implementation (GetContainerEvents). */
-export type StreamHandler = (request: never, call: grpc.ServerWritableStream<object, object>) => Promise<void>;
-
-interface CallContext {
-  method: string;
-  /** Aborted when the client cancels or its deadline passes. */
-  signal: AbortSignal;
-}
-
+/**
+ * The full handler set: one table per service, typed from the generated service types (cri/rpc-table.ts),
+ * so every RPC is either served or explicitly NOT_IMPLEMENTED.
+ */
 export interface CriHandlers {
-  unary: Record<string, UnaryHandler>;
-  stream?: Record<string, StreamHandler>;
+  runtime: RuntimeRpcs;
+  image: ImageRpcs;
   /** Told of every finished RPC (metrics); must not throw or block. */
   observer?: RpcObserver;
 }
+
+/** RPCs answered while the daemon still starts (Version): RuntimeService entries only. */
+export type EarlyRpcs = Partial<RuntimeRpcs>;
 
 type RpcObserver = (o: { method: string; code: string; durationMs: number }) => void;
 
@@ -47,7 +43,7 @@ class HandlerGate {
   current: CriHandlers | undefined;
   private readonly ready: Promise<CriHandlers>;
 
-  constructor(handlers: CriHandlers | Promise<CriHandlers>, readonly early: Record<string, UnaryHandler>) {
+  constructor(handlers: CriHandlers | Promise<CriHandlers>, readonly early: EarlyRpcs) {
     this.ready = Promise.resolve(handlers).then((h) => { this.current = h; return h; });
     // A failed start-up is reported by whoever awaits it (startDaemon); waiting RPCs get UNAVAILABLE.
     this.ready.catch(() => undefined);
@@ -60,13 +56,35 @@ class HandlerGate {
   }
 }
 
+/** Which of the two tables a service's RPCs come from. */
+type ServiceName = 'runtime' | 'image';
+
+/**
+ * A table's entry for a method named by the loaded proto. The tables are typed per RPC; here the method
+ * is only a string, so the entry is seen through AnyEntry (request `never`: the server passes what grpc-js
+ * decoded for exactly that method). A method the table lacks (a proto newer than the generated types)
+ * answers UNIMPLEMENTED like a NOT_IMPLEMENTED entry.
+ */
+function entryOf(table: Readonly<Record<string, AnyEntry>> | undefined, method: string): AnyEntry | undefined {
+  return table && Object.hasOwn(table, method) ? table[method] : undefined;
+}
+
+function tableOf(handlers: CriHandlers, which: ServiceName): Readonly<Record<string, AnyEntry>> {
+  return which === 'runtime' ? handlers.runtime : handlers.image;
+}
+
+function notImplemented(method: string): CriusError {
+  return new CriusError('UNIMPLEMENTED', `${method} is not implemented by crius yet`);
+}
+
 function serviceImplementation(
   service: grpc.ServiceDefinition,
-  serviceName: string,
+  which: ServiceName,
   gate: HandlerGate,
   logger: Logger,
   track: { n: number },
 ): grpc.UntypedServiceImplementation {
+  const serviceName = which === 'runtime' ? 'runtime.v1.RuntimeService' : 'runtime.v1.ImageService';
   const impl: grpc.UntypedServiceImplementation = {};
   for (const [method, def] of Object.entries(service)) {
     const full = `${serviceName}/${method}`;
@@ -80,18 +98,20 @@ function serviceImplementation(
           gate.current?.observer?.({ method: full, code: grpcCodeName(code), durationMs: ms });
           logger.info('rpc', { method: full, code: grpcCodeName(code), duration_ms: round(ms), ...(message ? { error: message } : {}) });
         };
-        gate.when((handlers) => serveStream(handlers.stream?.[method]), (err) => {
+        gate.when((handlers) => serveStream(entryOf(tableOf(handlers, which), method)), (err) => {
           const code = grpcCode(errorCode(err));
           done(code, errorMessage(err));
           failStream(call, code, errorMessage(err));
         });
-        function serveStream(h: StreamHandler | undefined): void {
-          if (!h) {
-            done(grpc.status.UNIMPLEMENTED);
-            failStream(call, grpc.status.UNIMPLEMENTED, `${method} is not implemented by crius yet`);
+        function serveStream(h: AnyEntry | undefined): void {
+          if (h === undefined || h === NOT_IMPLEMENTED) {
+            const err = notImplemented(method);
+            done(grpc.status.UNIMPLEMENTED, err.message);
+            failStream(call, grpc.status.UNIMPLEMENTED, err.message);
             return;
           }
-          h(call.request as never, call).then(
+          // The proto says this method streams, so its table entry is a ServerStream.
+          (h as AnyServerStream)(call.request as never, call as never).then(
             () => { done(grpc.status.OK); call.end(); },
             (err: unknown) => {
               const code = grpcCode(errorCode(err));
@@ -133,23 +153,24 @@ function serviceImplementation(
         logger[code === grpc.status.INTERNAL ? 'error' : 'info']('rpc', { method: full, code: grpcCodeName(code), duration_ms: ms, error: message, ...fields });
         callback({ code, details: message, name: 'Error', message });
       };
-      const serve = (h: UnaryHandler | undefined): void => {
-        if (!h) {
-          finish(new CriusError('UNIMPLEMENTED', `${method} is not implemented by crius yet`));
+      const serve = (h: AnyEntry | undefined): void => {
+        if (h === undefined || h === NOT_IMPLEMENTED) {
+          finish(notImplemented(method));
           return;
         }
         let promise: Promise<object>;
         try {
-          promise = h(call.request as never, { method, signal: controller.signal });
+          // The proto says this method is unary, so its table entry is a Unary.
+          promise = (h as AnyUnary)(call.request as never, { method, signal: controller.signal });
         } catch (err) {
           finish(err);
           return;
         }
         promise.then((res) => finish(undefined, res), (err: unknown) => finish(err));
       };
-      const early = gate.early[method];
+      const early = which === 'runtime' ? entryOf(gate.early, method) : undefined;
       if (early && !gate.current) serve(early);
-      else gate.when((handlers) => serve(handlers.unary[method]), finish);
+      else gate.when((handlers) => serve(entryOf(tableOf(handlers, which), method)), finish);
     };
   }
   return impl;
@@ -198,7 +219,7 @@ async function claimSocket(path: string): Promise<void> {
  * Serves CRI on the unix socket. `handlers` may still be in the making (a promise): RPCs then wait for
  * it, except those in `early`, answered at once (the daemon serves Version while it recovers pods).
  */
-export async function startCriServer(socket: string, handlers: CriHandlers | Promise<CriHandlers>, logger: Logger, early: Record<string, UnaryHandler> = {}): Promise<CriServer> {
+export async function startCriServer(socket: string, handlers: CriHandlers | Promise<CriHandlers>, logger: Logger, early: EarlyRpcs = {}): Promise<CriServer> {
   await claimSocket(socket);
   const gate = new HandlerGate(handlers, early);
   const proto = loadCriProto();
@@ -208,8 +229,8 @@ export async function startCriServer(socket: string, handlers: CriHandlers | Pro
     'grpc.max_send_message_length': 16 * 1024 * 1024,
   });
   const track = { n: 0 };
-  server.addService(proto.runtime.v1.RuntimeService.service, serviceImplementation(proto.runtime.v1.RuntimeService.service, 'runtime.v1.RuntimeService', gate, logger, track));
-  server.addService(proto.runtime.v1.ImageService.service, serviceImplementation(proto.runtime.v1.ImageService.service, 'runtime.v1.ImageService', gate, logger, track));
+  server.addService(proto.runtime.v1.RuntimeService.service, serviceImplementation(proto.runtime.v1.RuntimeService.service, 'runtime', gate, logger, track));
+  server.addService(proto.runtime.v1.ImageService.service, serviceImplementation(proto.runtime.v1.ImageService.service, 'image', gate, logger, track));
   await new Promise<void>((resolve, reject) => {
     server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
   });

@@ -7,7 +7,7 @@ import { failedPrecondition, invalidArgument } from '../common/errors.js';
 import type { StreamServer } from '../stream/server.js';
 
 /** The streaming server, started on first use (see wiring.ts); a failed start rejects with the reason. */
-type StreamServerRef = () => Promise<StreamServer>;
+export type StreamServerRef = () => Promise<StreamServer>;
 import type { ContainerService } from '../container/container-service.js';
 import type { SandboxService } from '../pod/sandbox-service.js';
 

@@ -7,7 +7,7 @@ import { openDb, type Db } from '../store/db.js';
 import { FeaturesCache } from '../oci/features.js';
 import { readKernelFacts } from '../common/kernel.js';
 import { logHostSummary } from '../doctor/host-summary.js';
-import { startCriServer, type CriHandlers, type CriServer, type UnaryHandler } from '../cri/server.js';
+import { startCriServer, type CriHandlers, type CriServer } from '../cri/server.js';
 import { makeVersionHandler, readHandlers } from '../cri/runtime-info.js';
 import { buildHandlers } from './wiring.js';
 import { applyPrivateState } from './private-state.js';
@@ -43,7 +43,7 @@ async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
   let wiringDone!: (h: CriHandlers) => void;
   let wiringFailed!: (err: unknown) => void;
   const handlers = new Promise<CriHandlers>((resolve, reject) => { wiringDone = resolve; wiringFailed = reject; });
-  const server = await startCriServer(config.socket, handlers, logger, { Version: makeVersionHandler(version) as UnaryHandler });
+  const server = await startCriServer(config.socket, handlers, logger, { Version: makeVersionHandler(version) });
   // Status needs every handler's `features` (two runtime spawns each): read them while the rest starts.
   void readHandlers({ config, features }).catch(() => undefined);
   let db: Db | undefined;

@@ -4,7 +4,7 @@
 // metrics. Served by metrics-server.ts.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export interface RpcObservation {
+interface RpcObservation {
   /** Full gRPC method, e.g. runtime.v1.RuntimeService/RunPodSandbox. */
   method: string;
   /** gRPC code name, e.g. OK, NOT_FOUND. */
@@ -12,7 +12,7 @@ export interface RpcObservation {
   durationMs: number;
 }
 
-export interface StateCounts {
+interface StateCounts {
   pods(): Promise<Record<string, number>> | Record<string, number>;
   containers(): Promise<Record<string, number>> | Record<string, number>;
 }

@@ -1,6 +1,7 @@
 // Kernel facts that decide whether user-namespaced pods can run: the release (idmapped mounts need
 // Linux 5.12, overlay over idmapped lowers 5.19, tmpfs 6.3 for the kubelet's secret/configMap/projected
-// volumes: KEP-127 notes §8), whether user namespaces exist and which sysctls can switch them off, and
+// volumes: the kernel's FS_ALLOW_IDMAP history, as the Kubernetes user-namespaces docs and containerd's
+// overlay snapshotter thresholds state), whether user namespaces exist and which sysctls can switch them off, and
 // whether crius runs as root (mount_setattr(MOUNT_ATTR_IDMAP) needs CAP_SYS_ADMIN in the init userns).
 import { kernelAtLeast } from '../oci/features.js';
 import { fail, ok, warn, type CheckResult } from './check.js';

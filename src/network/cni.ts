@@ -1,4 +1,4 @@
-// CNI for pod networks, as ocicni/libcni do it (notes §4; CNI spec 1.0): the default network is the
+// CNI for pod networks, as CRI-O's ocicni and libcni do it (CNI SPEC.md 1.0): the default network is the
 // lexicographically first .conf/.conflist/.json in the config dir; ADD runs the list's plugins in order,
 // each with the previous result as prevResult and only the runtimeConfig its capabilities ask for; the
 // final result is stored (like /var/lib/cni/results) and DEL runs the plugins in reverse with it, so DEL

@@ -1,4 +1,5 @@
-// conmon (v2.1.12) command lines and its sync/start pipe protocol (notes §1.1-1.3, cri-o runtime_oci.go).
+// conmon (v2.1.12) command lines and its sync/start pipe protocol, as CRI-O's internal/oci/runtime_oci.go
+// uses them (conmon's src/cli.c option table and src/parent_pipe_fd.c for the pipes).
 //
 // This file holds the one place in crius that spawns a process without src/common/exec.ts: conmon talks
 // to its parent over two extra file descriptors (fd 3 = sync pipe, fd 4 = start pipe, named by

@@ -1,4 +1,5 @@
-// The CRI log format conmon writes (k8s-file driver, the kubelet's CRI log format):
+// The CRI log format conmon writes (k8s-file driver: conmon src/ctr_logging.c write_k8s_log, read as the
+// kubelet reads CRI logs):
 //   <RFC3339Nano timestamp> <stdout|stderr> <P|F> <content>\n
 // F = the content was a full line (its "\n" is the record's); P = a partial line, where the record's
 // "\n" is not part of the content (CRI-O parseLog strips it). The one parser: `crius logs`/`run` (the

@@ -1,4 +1,5 @@
-// Container exits as conmon records them (notes §1.4): `--exit-dir/<id>` holds the decimal status
+// Container exits as conmon records them (conmon src/conmon.c, src/cgroup.c write_oom_files; read as
+// CRI-O's internal/oci does): `--exit-dir/<id>` holds the decimal status
 // (WEXITSTATUS, or 128+signal; no newline), written when the container's init exits; `--persist-dir`
 // gets `exit` (same value) and, after an OOM kill seen through memory.oom_control (v1) or memory.events
 // (v2), an empty `oom`, also created in the bundle. The exit time is the exit file's ctime (CRI-O

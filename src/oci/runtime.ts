@@ -1,4 +1,5 @@
-// One OCI runtime handler (crun or runc) driven the way CRI-O drives it (notes §1): every container is
+// One OCI runtime handler (crun or runc) driven the way CRI-O drives it (internal/oci/runtime_oci.go;
+// docs/ARCHITECTURE.md, "Containers under conmon"): every container is
 // created through its own conmon, which supervises it, writes its CRI log and its exit file, and
 // outlives the daemon; start/kill/state/delete/update are direct runtime calls; ExecSync is a short
 // `<runtime> exec` run by the daemon (exec-sync.ts). On hybrid cgroup hosts every runtime call, including the ones conmon makes, goes

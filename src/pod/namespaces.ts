@@ -1,14 +1,15 @@
 // A pod's net, ipc and uts namespaces, pinned at files (nsfs bind mounts) so they live without any
-// process, like CRI-O's pinns (notes §2.2-2.3). util-linux `unshare --net=F --uts=F --ipc=F CMD` creates
-// the namespaces, binds them onto the files and runs CMD inside them: CMD sets the hostname and the
-// pod's sysctls by writing /proc/sys, whose kernel.hostname, net.*, kernel.shm*/msg*/sem and fs.mqueue.*
-// entries follow the writer's namespaces. One process start per pod; nothing stays running.
+// process, like CRI-O's pinns (cri-o pinns/src/pinns.c). util-linux `unshare --net=F --uts=F --ipc=F
+// CMD` creates the namespaces, binds them onto the files and runs CMD inside them: CMD sets the hostname
+// and the pod's sysctls by writing /proc/sys, whose kernel.hostname, net.*, kernel.shm*/msg*/sem and
+// fs.mqueue.* entries follow the writer's namespaces. One process start per pod; nothing stays running.
 // The PID namespace cannot be pinned this way (it needs a live init): pods with PID mode POD get an
 // infra process (native/crius-pause, see infra-rootfs.ts).
 // Pods with a user namespace get it and, inside it, their net, uts and ipc namespaces from one call of
 // native/crius-userns (pinUsernsPodNamespaces), so the pod's user namespace owns them: a netns owned by
 // the host userns breaks sysfs in the pod (mounting sysfs needs CAP_SYS_ADMIN over the netns's owner;
-// KEP-127 notes, containerd setupNetnsWithinUserns); their sysctls then go through applyPodSysctls.
+// containerd creates the netns inside the pod's userns for this, setupNetnsWithinUserns, PR #10607);
+// their sysctls then go through applyPodSysctls.
 // createPodNamespaces picks the form; removePinnedNamespaces takes either apart.
 import { statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';

@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { alreadyExists, CriusError, failedPrecondition, invalidArgument, notFound, wrap } from '../common/errors.js';
 import { TRAVERSAL_FIX } from '../userns/path-traversal.js';
-import { newPodId } from '../common/ids.js';
+import { newPodId, type PodId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import type { PodStore } from '../store/pods.js';
 import { checkHostNamespacesWithUserns, hostRoot, parseUserNamespace } from '../userns/mapping-rules.js';
@@ -40,8 +40,8 @@ interface PodRanges {
 interface SandboxServiceDeps {
   pods: PodStore<PodConfig, PodRuntime>;
   stateDir: string;
-  /** Handler names that exist ('' means the default). */
-  resolveHandler(name: string): string | undefined;
+  /** The configured handler's name for a requested one ('' means the default); NOT_FOUND when none is. */
+  resolveHandler(name: string): string;
   namespaces: NamespacePort;
   network: NetworkPort;
   shm: ShmPort;
@@ -90,6 +90,17 @@ function portMappings(config: PodConfig): PortMapping[] {
     out.push({ protocol, containerPort: p.container_port, hostPort: p.host_port, hostIp: p.host_ip ?? '' });
   }
   return out;
+}
+
+/** What RunPodSandbox decided from the request before anything exists. */
+interface RunPlan {
+  /** The config as recorded (with an io.crius.userns/auto range filled in). */
+  config: PodConfig;
+  userns: ReturnType<typeof parseUserNamespace>;
+  hostNs: ReturnType<typeof hostNamespaceModes>;
+  ports: PortMapping[];
+  /** The pod's own hostname, or the node's for a host-network pod. */
+  hostname: string;
 }
 
 export class SandboxService {
@@ -159,58 +170,72 @@ export class SandboxService {
   private async runReserved(config: PodConfig, handlerName: string): Promise<Pod> {
     const meta = config.metadata!;
     const podName = `${meta.namespace}/${meta.name}`;
-    const handler = this.d.resolveHandler(handlerName);
-    if (handler === undefined) throw notFound(`run pod "${podName}": runtime handler "${handlerName}" is not configured`);
+    let handler: string;
+    try {
+      handler = this.d.resolveHandler(handlerName);
+    } catch (err) {
+      throw wrap(`run pod "${podName}"`, err);
+    }
     const id = newPodId();
     config = this.autoUserns(config, id, podName);
     // Until the pod row exists, a range taken above is freed here on any refusal (recover() would too).
-    let userns: ReturnType<typeof parseUserNamespace>;
-    let hostNs: ReturnType<typeof hostNamespaceModes>;
-    let ports: PortMapping[];
+    let plan: RunPlan;
     try {
-      userns = parseUserNamespace(config.linux?.security_context?.namespace_options?.userns_options, 'config.linux.security_context.namespace_options.userns_options');
-      hostNs = hostNamespaceModes(config);
-      checkHostNamespacesWithUserns(userns, hostNs, false);
-      if (userns.kind === 'pod') {
-        const root = hostRoot(userns);
-        const why = this.d.rootfsUnreachable?.(root.uid, root.gid);
-        if (why) throw failedPrecondition(`run pod "${podName}": its user namespace's root (host uid ${root.uid}) cannot reach the pod's root filesystems: ${why}; ${TRAVERSAL_FIX}`);
-      }
-      // The handler's idmap support is checked where idmapped mounts are handed to it (CreateContainer and
-      // the infra container), with the exact missing feature named: the pod's namespaces need none of it.
-      ports = portMappings(config);
-      // A host-network pod shares the node's UTS namespace: its hostname is the node's, everywhere
-      // (uname, /etc/hostname, HOSTNAME). Another name could only be half applied (kubelet sends none).
-      const node = (this.d.nodeHostname ?? osHostname)();
-      if (hostNs.network && config.hostname && config.hostname !== node) {
-        throw invalidArgument(`run pod "${podName}": hostname "${config.hostname}" cannot be set in a host-network pod (it has the node's hostname "${node}"); leave hostname empty`);
-      }
-      const existing = this.d.pods.byName(meta.name, meta.namespace, meta.uid, meta.attempt);
-      if (existing) throw alreadyExists(`pod "${podName}" (uid ${meta.uid}, attempt ${meta.attempt}) already exists as ${existing.id}`);
+      plan = this.checkRun(config, podName);
     } catch (err) {
       this.d.ranges?.release(id);
       throw err;
     }
+    const pod = this.newPodRecord(id, config, handler, handlerName, plan);
+    return this.d.locks.exclusive(podLockKey(id), () => this.runSteps(pod, plan, podName));
+  }
 
-    const runDir = join(this.d.stateDir, 'pods', id);
+  /** Everything RunPodSandbox refuses before anything exists; what the steps need from the config. */
+  private checkRun(config: PodConfig, podName: string): RunPlan {
+    const meta = config.metadata!;
+    const userns = parseUserNamespace(config.linux?.security_context?.namespace_options?.userns_options, 'config.linux.security_context.namespace_options.userns_options');
+    const hostNs = hostNamespaceModes(config);
+    checkHostNamespacesWithUserns(userns, hostNs, false);
+    if (userns.kind === 'pod') {
+      const root = hostRoot(userns);
+      const why = this.d.rootfsUnreachable?.(root.uid, root.gid);
+      if (why) throw failedPrecondition(`run pod "${podName}": its user namespace's root (host uid ${root.uid}) cannot reach the pod's root filesystems: ${why}; ${TRAVERSAL_FIX}`);
+    }
+    // The handler's idmap support is checked where idmapped mounts are handed to it (CreateContainer and
+    // the infra container), with the exact missing feature named: the pod's namespaces need none of it.
+    const ports = portMappings(config);
+    // A host-network pod shares the node's UTS namespace: its hostname is the node's, everywhere
+    // (uname, /etc/hostname, HOSTNAME). Another name could only be half applied (kubelet sends none).
+    const node = (this.d.nodeHostname ?? osHostname)();
+    if (hostNs.network && config.hostname && config.hostname !== node) {
+      throw invalidArgument(`run pod "${podName}": hostname "${config.hostname}" cannot be set in a host-network pod (it has the node's hostname "${node}"); leave hostname empty`);
+    }
+    const existing = this.d.pods.byName(meta.name, meta.namespace, meta.uid, meta.attempt);
+    if (existing) throw alreadyExists(`pod "${podName}" (uid ${meta.uid}, attempt ${meta.attempt}) already exists as ${existing.id}`);
+    return { config, userns, hostNs, ports, hostname: hostNs.network ? node : (config.hostname || hostnameFromPodName(meta.name)) };
+  }
+
+  private newPodRecord(id: PodId, config: PodConfig, handler: string, requestedHandler: string, plan: RunPlan): Pod {
+    const meta = config.metadata!;
     const runtime: PodRuntime = {
-      runDir, userns, namespaces: {}, netnsOwnedByUserns: false,
-      requestedHandler: handlerName,
-      hostname: hostNs.network ? (this.d.nodeHostname ?? osHostname)() : (config.hostname || hostnameFromPodName(meta.name)),
+      runDir: join(this.d.stateDir, 'pods', id), userns: plan.userns, namespaces: {}, netnsOwnedByUserns: false,
+      requestedHandler,
+      hostname: plan.hostname,
       cgroupParent: this.d.cgroups.podParent(id, config.linux?.cgroup_parent ?? ''),
       done: [],
     };
-    const pod: Pod = {
+    return {
       id, name: meta.name, namespace: meta.namespace, uid: meta.uid, attempt: meta.attempt, state: 'creating',
       createdAt: this.now(), handler, config, runtime,
     };
-    return this.d.locks.exclusive(podLockKey(id), () => this.runSteps(pod, config, userns, hostNs, ports, podName));
   }
 
-  private async runSteps(pod: Pod, config: PodConfig, userns: ReturnType<typeof parseUserNamespace>, hostNs: ReturnType<typeof hostNamespaceModes>, ports: PortMapping[], podName: string): Promise<Pod> {
+  /**
+   * RunPodSandbox's side effects, holding the pod's lock: each step is recorded (runtime.done) before it
+   * happens, so a failure here, or recover() after a crash, undoes exactly what exists.
+   */
+  private async runSteps(pod: Pod, plan: RunPlan, podName: string): Promise<Pod> {
     const { id, runtime } = pod;
-    const meta = config.metadata!;
-    const runDir = runtime.runDir;
     const timer = new StepTimer();
     let current: string = 'record';
     try {
@@ -227,36 +252,17 @@ export class SandboxService {
     };
     const log = this.d.logger.child({ pod: podName, pod_id: id });
     try {
-      const root = hostRoot(userns);
-      step('rundir');
-      const hostname = runtime.hostname!;
-      const files = await writeSandboxFiles(runDir, { hostname, dns: config.dns_config });
-      runtime.files = { ...files };
-      if (!hostNs.ipc) {
-        step('shm');
-        const shm = join(runDir, 'shm');
-        await this.d.shm.mount(shm, DEFAULT_SHM_BYTES, root);
-        runtime.files.shm = shm;
-      }
-      this.d.pods.setRuntime(id, runtime);
+      const hosts = await this.setUpFiles(pod, plan, step);
       step('namespaces');
-      const ns = await this.d.namespaces.create({
-        podId: id, dir: join(runDir, 'ns'), userns, hostNetwork: hostNs.network, hostIpc: hostNs.ipc, hostname,
-        sysctls: config.linux?.sysctls ?? {},
-      });
-      runtime.namespaces = ns.paths;
-      runtime.netnsOwnedByUserns = ns.netnsOwnedByUserns;
-      this.d.pods.setRuntime(id, runtime);
-      if (!hostNs.network && ns.paths.net) {
+      await this.setUpNamespaces(pod, plan);
+      if (!plan.hostNs.network && runtime.namespaces.net) {
         step('network');
-        const net = await this.d.network.add({ podId: id, name: meta.name, namespace: meta.namespace, uid: meta.uid }, ns.paths.net, ports);
-        runtime.network = net;
-        if (net.ips[0]) await updateHosts(files.hosts, hostname, net.ips[0]);
+        await this.setUpNetwork(pod, plan, runtime.namespaces.net, hosts);
       }
       step('cgroup');
       // PID mode POD (also the proto default when unset) shares one PID namespace across the pod's
       // containers: that needs a live init to hold it.
-      const pidMode = config.linux?.security_context?.namespace_options?.pid ?? 'POD';
+      const pidMode = plan.config.linux?.security_context?.namespace_options?.pid ?? 'POD';
       if (pidMode === 'POD') {
         step('infra');
         const infra = await this.d.infra.start({ ...pod, runtime });
@@ -267,7 +273,7 @@ export class SandboxService {
       this.d.pods.setState(id, 'ready');
       timer.lap(current);
       log.debug('pod start steps', timer.fields());
-      log.info('pod ready', { userns: userns.kind, ip: runtime.network?.ips[0] });
+      log.info('pod ready', { userns: plan.userns.kind, ip: runtime.network?.ips[0] });
       const ready: Pod = { ...pod, state: 'ready', runtime };
       this.emit(ready, 'created');
       this.emit(ready, 'started');
@@ -277,6 +283,42 @@ export class SandboxService {
       await this.undo(pod).catch((e: unknown) => log.error('undo failed', { error: (e as Error).message }));
       throw wrap(`run pod "${podName}"`, err);
     }
+  }
+
+  /** The run dir with hostname, hosts and resolv.conf, and the pod's own /dev/shm unless it uses the host's IPC. Returns the hosts file. */
+  private async setUpFiles(pod: Pod, plan: RunPlan, step: (s: SandboxStep) => void): Promise<string> {
+    const { runtime } = pod;
+    step('rundir');
+    const files = await writeSandboxFiles(runtime.runDir, { hostname: plan.hostname, dns: plan.config.dns_config });
+    runtime.files = { ...files };
+    if (!plan.hostNs.ipc) {
+      step('shm');
+      const shm = join(runtime.runDir, 'shm');
+      await this.d.shm.mount(shm, DEFAULT_SHM_BYTES, hostRoot(plan.userns));
+      runtime.files.shm = shm;
+    }
+    this.d.pods.setRuntime(pod.id, runtime);
+    return files.hosts;
+  }
+
+  /** The pod's pinned namespaces (inside its user namespace when it has one). */
+  private async setUpNamespaces(pod: Pod, plan: RunPlan): Promise<void> {
+    const { runtime } = pod;
+    const ns = await this.d.namespaces.create({
+      podId: pod.id, dir: join(runtime.runDir, 'ns'), userns: plan.userns, hostNetwork: plan.hostNs.network, hostIpc: plan.hostNs.ipc, hostname: plan.hostname,
+      sysctls: plan.config.linux?.sysctls ?? {},
+    });
+    runtime.namespaces = ns.paths;
+    runtime.netnsOwnedByUserns = ns.netnsOwnedByUserns;
+    this.d.pods.setRuntime(pod.id, runtime);
+  }
+
+  /** CNI ADD in the pod's netns; its first IP goes into the pod's hosts file. */
+  private async setUpNetwork(pod: Pod, plan: RunPlan, netns: string, hostsFile: string): Promise<void> {
+    const meta = plan.config.metadata!;
+    const net = await this.d.network.add({ podId: pod.id, name: meta.name, namespace: meta.namespace, uid: meta.uid }, netns, plan.ports);
+    pod.runtime.network = net;
+    if (net.ips[0]) await updateHosts(hostsFile, plan.hostname, net.ips[0]);
   }
 
   /**

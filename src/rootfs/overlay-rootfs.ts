@@ -1,8 +1,8 @@
 // A container's root filesystem: overlayfs over the image layers. In a user namespace the lowers are
 // idmapped read-only through the pod's user namespace (open_tree + mount_setattr + handed to overlayfs),
 // so the image reads as owned by the pod's root without copying or chowning it; only the upper dir's root
-// is chowned to the host IDs of container 0:0 so "/" reads 0:0 inside (containerd overlay snapshotter,
-// KEP-127 notes §6). The chown-copy fallback exists only when configured ([userns] rootfs = "copy").
+// is chowned to the host IDs of container 0:0 so "/" reads 0:0 inside (as containerd 2.x's overlay
+// snapshotter does with idmapped lower layers, containerd PRs #5890 and #9117). The chown-copy fallback exists only when configured ([userns] rootfs = "copy").
 import { chown, mkdir, readdir, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { statSync } from 'node:fs';

@@ -26,7 +26,7 @@ import type { ContainerConfigInput, ContainerSpecInput, SandboxSpecInput } from 
 import { withUser } from './user.js';
 import { withIdmappedMounts, withMappedIdsCheck, withUserNamespace, withUsernsSysfs } from './userns.js';
 
-interface BuiltSpec {
+export interface BuiltSpec {
   spec: Spec;
   /** Adjustments made instead of failing (clamped oom_score_adj, skipped hugepages, ...): log them. */
   warnings: string[];

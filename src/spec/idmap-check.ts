@@ -9,7 +9,7 @@ import type { Spec } from './oci-types.js';
 import type { HandlerCapabilities } from './types.js';
 
 /** What the check needs to know about a handler (a subset of oci/features.ts HandlerInfo). */
-interface IdmapHandler {
+export interface IdmapHandler {
   name: string;
   path: string;
   version?: string;

@@ -19,7 +19,8 @@ const atLeast = (k: [number, number], f: [number, number]): boolean => k[0] > f[
 
 /**
  * What each filesystem needs for idmapped mounts (FS_ALLOW_IDMAP). Versions: kernel history as summarised
- * in shared/reference/userns-kep127.md §8 (f2fs, cephfs and fuse approximate).
+ * in the kernel's FS_ALLOW_IDMAP commits and the Kubernetes user-namespaces docs (f2fs, cephfs and fuse
+ * approximate).
  */
 interface IdmapFloor {
   since?: [number, number];

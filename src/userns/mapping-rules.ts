@@ -1,5 +1,5 @@
 // Validation of the CRI `UserNamespace` (NamespaceOption.userns_options) into a typed decision.
-// Rules follow containerd's parseUsernsIDs (see shared/reference/userns-kep127.md §3) plus the checks
+// Rules follow containerd's parseUsernsIDs (internal/cri/server/helpers.go) plus the checks
 // containerd misses: container ID 0 must be mapped (else runc fails late with "failed to become root in
 // user namespace"), the range must not reach host ID 2^32-1 (kubernetes#139916), and it must not include
 // host ID 0 (that would be host root inside a "user-namespaced" pod).

@@ -69,6 +69,16 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs:
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/** Whether a process with this pid exists (signal 0); for tests, where pid reuse within a test is moot. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Resolves once a server stream's response headers arrive (GetContainerEvents sends them at subscription). */
 export function subscribed(stream: { once(ev: 'metadata' | 'error', f: (x: unknown) => void): unknown }, timeoutMs = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {

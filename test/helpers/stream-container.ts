@@ -11,6 +11,7 @@ import { createRuntimeExecBackend } from '../../src/stream/exec-runtime.js';
 import { createConmonAttachBackend } from '../../src/stream/attach-conmon.js';
 import { createNetnsPortForwardBackend } from '../../src/stream/portforward-netns.js';
 import { nativeBuildPath } from '../../src/common/install-root.js';
+import { pidAlive } from './daemon.js';
 
 export const OCI_WRAP = nativeBuildPath('crius-oci-wrap');
 export const PTY_HELPER = nativeBuildPath('crius-pty');
@@ -38,15 +39,6 @@ export interface StreamContainer {
 
 const OWNER_FILE = 'owner.pid';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Removes containers left by a test process that was killed before its `after` hooks ran (a timeout, a
  * SIGKILL): every crius-stream-* dir whose owner process is gone has its container deleted (conmon then
@@ -59,7 +51,7 @@ async function sweepStaleStreamContainers(): Promise<void> {
     const dir = path.join(tmpdir(), name);
     let owner = 0;
     try { owner = Number((await readFile(path.join(dir, OWNER_FILE), 'utf8')).trim()); } catch { continue; }
-    if (owner > 0 && alive(owner)) continue;
+    if (owner > 0 && pidAlive(owner)) continue;
     const id = `st-${name.slice(-6).toLowerCase()}`;
     await run(OCI_WRAP, ['--hide', '/sys/fs/cgroup/unified', CRUN, `--root=${path.join(dir, 'state')}`, '--cgroup-manager=disabled', 'delete', '--force', id], { okCodes: [0, 1] })
       .catch(() => undefined);
@@ -171,7 +163,7 @@ export async function makeTestNetns(): Promise<{ path: string; cleanup: () => Pr
     const d = path.join(tmpdir(), name);
     let owner = 0;
     try { owner = Number((await readFile(path.join(d, OWNER_FILE), 'utf8')).trim()); } catch { continue; }
-    if (owner > 0 && alive(owner)) continue;
+    if (owner > 0 && pidAlive(owner)) continue;
     await run('umount', [path.join(d, 'netns')]).catch(() => undefined);
     await rm(d, { recursive: true, force: true });
   }

@@ -287,6 +287,18 @@ for (const handler of ['crun', 'runc']) {
   });
 }
 
+test('CreateContainer cannot claim a privileged sandbox: the pod\'s recorded config decides, not the request\'s copy', async () => {
+  const { pod, podId } = await runPod();
+  try {
+    const claimed = { ...pod, linux: { ...pod['linux'], security_context: { ...pod['linux']?.security_context, privileged: true } } };
+    const cfg = { ...containerConfig(node, 'sneaky', ['true']), linux: { security_context: { privileged: true } } };
+    await refused(node.call('CreateContainer', { pod_sandbox_id: podId, config: cfg, sandbox_config: claimed }), INVALID_ARGUMENT, /is privileged but its pod sandbox is not/);
+    assert.equal(await containerCount(), 0);
+  } finally {
+    await removePod(node, podId);
+  }
+});
+
 test('after all of it a normal pod still runs and logs', async () => {
   const { pod, podId } = await runPod({ hostname: 'normal', dns_config: { servers: ['10.96.0.10'], searches: ['default.svc.cluster.local'], options: ['ndots:5'] } });
   try {

@@ -1,5 +1,4 @@
 // container/'s ports over image/, rootfs/, oci/features and userns/ idmap probes.
-import { readFile, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ImageStore } from '../../image/image-store.js';
 import { mountContainerRootfs, unmountContainerRootfs } from '../../rootfs/overlay-rootfs.js';
@@ -9,7 +8,8 @@ import type { Config } from '../../config/config.js';
 import type { DevicePort, HandlerPort, ImagePort, RootfsPort, VolumeProbePort } from '../../container/ports.js';
 import { deviceNode, hostDevices } from '../../oci/host-devices.js';
 import type { IdmapSupport } from '../../userns/idmap-support.js';
-import { notFound } from '../../common/errors.js';
+import { runtimeHandler } from '../../oci/runtime-handlers.js';
+import { readImageFile } from '../../image/image-file.js';
 import { shiftedCacheDir } from '../../rootfs/shifted-copy.js';
 
 export function imageAdapter(images: ImageStore): ImagePort {
@@ -20,6 +20,7 @@ export function imageAdapter(images: ImageStore): ImagePort {
       return { id: r.id, layerDirs: r.layerDirs, config: r.config.config ?? {} };
     },
     markInUse: (imageId, containerId) => images.markInUse(imageId, containerId),
+    readFile: (layerDirs, path) => readImageFile(layerDirs, path),
     release: (containerId, imageId) => images.release(containerId, imageId),
   };
 }
@@ -44,8 +45,7 @@ export function rootfsAdapter(config: Config): RootfsPort {
 export function handlerAdapter(config: Config, features: FeaturesCache): HandlerPort {
   return {
     async info(handler) {
-      const h = config.runtimes.find((r) => r.name === handler);
-      if (!h) throw notFound(`runtime handler "${handler}" is not configured`);
+      const h = runtimeHandler(config.runtimes, handler);
       return features.read(h.name, h.path);
     },
   };
@@ -57,23 +57,4 @@ export function deviceAdapter(): DevicePort {
 
 export function volumeAdapter(support: IdmapSupport): VolumeProbePort {
   return { checkVolume: (v) => support.checkVolume(v) };
-}
-
-/**
- * Reads a file of the image as the container would see it: the topmost layer that has it wins. A
- * whiteout or a symlink stops the search (the file is absent or not a plain file we follow).
- */
-export async function readImageFile(layerDirs: string[], rel: string): Promise<string | undefined> {
-  for (const dir of [...layerDirs].reverse()) {
-    const p = join(dir, rel);
-    let st;
-    try {
-      st = await lstat(p);
-    } catch {
-      continue;
-    }
-    if (!st.isFile()) return undefined;
-    return readFile(p, 'utf8');
-  }
-  return undefined;
 }

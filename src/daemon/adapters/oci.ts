@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { nativeBuildPath } from '../../common/install-root.js';
-import { notFound, CriusError } from '../../common/errors.js';
+import { CriusError } from '../../common/errors.js';
+import { runtimeHandler } from '../../oci/runtime-handlers.js';
 import type { Logger } from '../../common/logger.js';
 import type { Config } from '../../config/config.js';
 import { createOciRuntime, type OciRuntime } from '../../oci/runtime.js';
@@ -28,26 +29,19 @@ export function createOciAdapter(config: Config, host: OciHost, logger: Logger, 
   const exitDir = join(config.stateDir, 'exits');
   const persistDir = (id: string): string => join(config.stateDir, 'persist', id);
   const bundleOf = (id: string): string => join(config.stateDir, 'containers', id);
-  const runtimes = new Map<string, OciRuntime>();
-  for (const h of config.runtimes) {
-    runtimes.set(h.name, createOciRuntime({
-      name: h.name,
-      path: h.path,
-      root: join(config.stateDir, 'runtime', h.name),
-      // conmon's attach symlinks: sun_path is 108 bytes, so keep this short.
-      socketDir: join(config.stateDir, 'a'),
-      wrapperPath: nativeBuildPath('crius-oci-wrap'),
-      hideMounts: host.hideMounts,
-      execDrainMs: config.streaming.execSyncDrainSeconds * 1000,
-      // conmon scopes go in system.slice (CRI-O's conmon_cgroup default): not charged to the pod.
-      ...(host.driver === 'systemd' ? { systemd: { conmonSlice: 'system.slice' } } : {}),
-    }));
-  }
-  const rt = (handler: string): OciRuntime => {
-    const r = runtimes.get(handler);
-    if (!r) throw notFound(`runtime handler "${handler}" is not configured`);
-    return r;
-  };
+  const runtimes: OciRuntime[] = config.runtimes.map((h) => createOciRuntime({
+    name: h.name,
+    path: h.path,
+    root: join(config.stateDir, 'runtime', h.name),
+    // conmon's attach symlinks: sun_path is 108 bytes, so keep this short.
+    socketDir: join(config.stateDir, 'a'),
+    wrapperPath: nativeBuildPath('crius-oci-wrap'),
+    hideMounts: host.hideMounts,
+    execDrainMs: config.streaming.execSyncDrainSeconds * 1000,
+    // conmon scopes go in system.slice (CRI-O's conmon_cgroup default): not charged to the pod.
+    ...(host.driver === 'systemd' ? { systemd: { conmonSlice: 'system.slice' } } : {}),
+  }));
+  const rt = (handler: string): OciRuntime => runtimeHandler(runtimes, handler);
   const watcher = new ExitWatcher(exitDir);
   const listeners: ((id: string) => void)[] = [];
   watcher.on('exit', (e: { id: string }) => { for (const l of listeners) l(e.id); });
@@ -105,7 +99,7 @@ export function createOciAdapter(config: Config, host: OciHost, logger: Logger, 
       for (const note of r.notes ?? []) logger.warn(`exec sync: ${note}`, { container_id: id });
       return r;
     },
-    reopenLog: (id, logPath) => runtimes.values().next().value!.reopenLog(bundleOf(id), logPath),
+    reopenLog: (id, logPath) => runtimes[0]!.reopenLog(bundleOf(id), logPath),
     update: (handler, id, resources) => rt(handler).update(id, resources),
     async cleanup(id) {
       watcher.forget(id);

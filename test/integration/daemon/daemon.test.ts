@@ -81,6 +81,14 @@ test('RuntimeConfig reports the cgroupfs driver', async () => {
   assert.equal(r.linux.cgroup_driver, 'CGROUPFS');
 });
 
+test('UpdateRuntimeConfig takes the kubelet\'s pod CIDR (verbose Status shows it); a malformed one is INVALID_ARGUMENT', async () => {
+  await d.client.call('runtime', 'UpdateRuntimeConfig', { runtime_config: { network_config: { pod_cidr: '10.244.7.0/24' } } });
+  const s = await d.client.call<{ info: Record<string, string> }>('runtime', 'Status', { verbose: true });
+  assert.deepEqual((JSON.parse(s.info['config']!) as { podCIDRs: string[] }).podCIDRs, ['10.244.7.0/24']);
+  await assert.rejects(d.client.call('runtime', 'UpdateRuntimeConfig', { runtime_config: { network_config: { pod_cidr: '10.244.7.0' } } }),
+    (err: { code: number; details: string }) => err.code === 3 && /pod_cidr/.test(err.details));
+});
+
 test('an RPC not built yet answers UNIMPLEMENTED naming it', async () => {
   await assert.rejects(d.client.call('runtime', 'CheckpointContainer', { container_id: 'x' }), (err: { code: number; details: string }) => {
     assert.equal(err.code, 12);

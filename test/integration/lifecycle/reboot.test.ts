@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { containerConfig, podConfig, startCriNode, type CriNode } from '../../helpers/cri-fixture.js';
-import { waitFor } from '../../helpers/daemon.js';
+import { pidAlive, waitFor } from '../../helpers/daemon.js';
 import { conmonsUnder, mountsUnder, nodeLeaks } from '../../helpers/leak-check.js';
 import { run } from '../../../src/common/exec.js';
 
@@ -48,15 +48,6 @@ async function infraPid(podId: string): Promise<number> {
   return Number(m[1]);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function assertNoLeaks(): Promise<void> {
   const leaks = await nodeLeaks(node, TAG, allPods);
   assert.deepEqual(leaks, [], `left behind:\n${leaks.join('\n')}`);
@@ -70,8 +61,8 @@ test('after a reboot pods are NOTREADY, containers EXITED 255 "node rebooted", a
   await node.daemon.kill();
   // The power goes: conmon first (no exit file is written), then what it supervised.
   for (const pid of conmonsUnder(node.daemon.dir)) process.kill(pid, 'SIGKILL');
-  for (const pid of [ctrPid, pause]) if (alive(pid)) process.kill(pid, 'SIGKILL');
-  await waitFor(() => !alive(ctrPid) && !alive(pause) && conmonsUnder(node.daemon.dir).length === 0, 10_000, 'the pod\'s processes to die');
+  for (const pid of [ctrPid, pause]) if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
+  await waitFor(() => !pidAlive(ctrPid) && !pidAlive(pause) && conmonsUnder(node.daemon.dir).length === 0, 10_000, 'the pod\'s processes to die');
   // /run is empty after a reboot: the namespace pins, shm and root filesystems below the state dir are gone.
   for (const m of mountsUnder(node.daemon.state).reverse()) await run('/usr/bin/umount', ['-l', m], { okCodes: [0, 32] });
   const db = new Database(join(node.daemon.root, 'crius.db'));

@@ -22,7 +22,7 @@ describe('container rootfs', { skip }, () => {
 
   before(async () => {
     dir = await tempDir('crius-rootfs-');
-    // The pod's root (host 100000) must traverse to the rootfs, as for a real bundle dir (0711, KEP-127 notes §13).
+    // The pod's root (host 100000) must traverse to the rootfs, as for a real bundle dir (0711: docs/ARCHITECTURE.md, "User namespaces and the state dir").
     await chmod(dir, 0o711);
     const l1 = join(dir, 'layers', '1');
     const l2 = join(dir, 'layers', '2');

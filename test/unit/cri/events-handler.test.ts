@@ -13,7 +13,7 @@ import { makeEventsHandler } from '../../../src/cri/events-handler.js';
 import { ContainerEvents } from '../../../src/container/events.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { connectCri } from '../../../src/cli/client.js';
-import type { StreamHandler } from '../../../src/cri/server.js';
+import { runtimeOnly } from '../../helpers/rpc-tables.js';
 
 type Ev = { container_id: string; container_event_type: string };
 
@@ -21,7 +21,7 @@ test('a stalled subscriber is disconnected; a reading one gets every event in or
   const dir = await mkdtemp(path.join(tmpdir(), 'crius-ev-'));
   const events = new ContainerEvents();
   const handler = makeEventsHandler({ events, pods: { tryGet: () => undefined }, containers: { list: async () => [] }, queueLimit: 500 });
-  const server = await startCriServer(path.join(dir, 's.sock'), { unary: {}, stream: { GetContainerEvents: handler as StreamHandler } }, silentLogger);
+  const server = await startCriServer(path.join(dir, 's.sock'), runtimeOnly({ GetContainerEvents: handler }), silentLogger);
   const client = connectCri(path.join(dir, 's.sock'));
   // The stalled client speaks raw HTTP/2 on its own connection and stops reading: its flow-control window
   // fills and the server's writes back up, as with a stuck kubelet. (A paused grpc-js stream keeps reading

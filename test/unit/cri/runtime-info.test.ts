@@ -53,3 +53,21 @@ test('Version and RuntimeConfig', async () => {
   assert.deepEqual(await h.Version(), { version: '0.1.0', runtime_name: 'crius', runtime_version: '1.2.3', runtime_api_version: 'v1' });
   assert.deepEqual(await h.RuntimeConfig(), { linux: { cgroup_driver: 'CGROUPFS' } });
 });
+
+test('UpdateRuntimeConfig keeps the kubelet\'s pod CIDRs (shown in verbose Status, logged on change) and refuses malformed ones', async () => {
+  const logged: string[] = [];
+  const h = makeRuntimeInfoHandlers({ ...deps(fakeFeatures({ crun: { features: withIdmap } })), logger: { info: (_m: string, f?: Record<string, unknown>) => logged.push(String(f?.['to'])) } });
+  const cidrs = async (): Promise<string[]> => (JSON.parse((await h.Status({ verbose: true })).info!['config']!) as { podCIDRs: string[] }).podCIDRs;
+  assert.deepEqual(await cidrs(), []);
+  const req = (pod_cidr: string) => ({ runtime_config: { network_config: { pod_cidr } } });
+  assert.deepEqual(await h.UpdateRuntimeConfig(req('10.244.1.0/24,fd00:10:244:1::/64')), {});
+  assert.deepEqual(await h.UpdateRuntimeConfig(req('10.244.1.0/24, fd00:10:244:1::/64')), {});
+  assert.deepEqual(await cidrs(), ['10.244.1.0/24', 'fd00:10:244:1::/64']);
+  assert.deepEqual(logged, ['10.244.1.0/24,fd00:10:244:1::/64'], 'logged once: the second call changed nothing');
+  for (const bad of ['10.244.1.0', '10.244.1.0/33', 'fd00::/129', 'nonsense/8', '10.0.0.0/8,10.1.0.0/16', '10.0.0.0/8,fd00::/64,fd01::/64']) {
+    await assert.rejects(h.UpdateRuntimeConfig(req(bad)), (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT' && /pod_cidr/.test(e.message), bad);
+  }
+  assert.deepEqual(await cidrs(), ['10.244.1.0/24', 'fd00:10:244:1::/64'], 'a refused update changes nothing');
+  assert.deepEqual(await h.UpdateRuntimeConfig({ runtime_config: null }), {});
+  assert.deepEqual(await cidrs(), []);
+});

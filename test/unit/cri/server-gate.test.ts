@@ -6,11 +6,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startCriServer, type CriHandlers, type UnaryHandler } from '../../../src/cri/server.js';
+import { startCriServer, type CriHandlers, type EarlyRpcs } from '../../../src/cri/server.js';
+import { runtimeOnly } from '../../helpers/rpc-tables.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { connectCri } from '../../../src/cli/client.js';
 
-const version: UnaryHandler = async () => ({ version: '0.1.0', runtime_name: 'crius', runtime_version: 'early', runtime_api_version: 'v1' });
+const version: EarlyRpcs['Version'] = async () => ({ version: '0.1.0', runtime_name: 'crius', runtime_version: 'early', runtime_api_version: 'v1' });
 
 function deferred<T>(): { promise: Promise<T>; resolve(v: T): void; reject(e: unknown): void } {
   let resolve!: (v: T) => void;
@@ -34,18 +35,21 @@ test('Version answers before the handlers exist; ListPodSandbox waits for them, 
   assert.equal(listed, false);
 
   let listRan = false;
-  handlers.resolve({
-    unary: {
-      Version: (async () => ({ version: '0.1.0', runtime_name: 'crius', runtime_version: 'full', runtime_api_version: 'v1' })) as UnaryHandler,
-      ListPodSandbox: (async () => { listRan = true; return { items: [{ id: 'p1' }] }; }) as UnaryHandler,
-    },
-  });
+  handlers.resolve(runtimeOnly({
+    Version: async () => ({ version: '0.1.0', runtime_name: 'crius', runtime_version: 'full', runtime_api_version: 'v1' }),
+    ListPodSandbox: async () => { listRan = true; return { items: [{ id: 'p1' }] }; },
+  }));
   assert.deepEqual((await list).items.map((p) => p.id), ['p1']);
   assert.equal(listRan, true);
   // Once ready, the full handlers answer everything, Version included.
   assert.equal((await client.call<{ runtime_version: string }>('runtime', 'Version', {}, 10_000)).runtime_version, 'full');
-  // An RPC the full set lacks is UNIMPLEMENTED, as before.
+  // An RPC the full set does not implement is UNIMPLEMENTED, naming it: unary, server-streaming, and ImageService.
   await assert.rejects(client.call('runtime', 'ListContainers', {}, 10_000), (err: { code: number; details: string }) => err.code === 12 && /ListContainers is not implemented/.test(err.details));
+  await assert.rejects(client.call('image', 'ListImages', {}, 10_000), (err: { code: number; details: string }) => err.code === 12 && /ListImages is not implemented/.test(err.details));
+  const events = client.runtime.GetContainerEvents({});
+  const streamErr = await new Promise<{ code: number; details: string }>((resolve) => { events.on('error', resolve); events.on('data', () => undefined); });
+  assert.equal(streamErr.code, 12);
+  assert.match(streamErr.details, /GetContainerEvents is not implemented/);
 });
 
 test('a failed start-up fails the held RPCs UNAVAILABLE, with the reason', async (t) => {
