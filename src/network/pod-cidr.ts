@@ -11,14 +11,15 @@ export function parsePodCidrs(value: string): string[] {
   if (value.trim() === '') return [];
   const cidrs = value.split(',').map((s) => s.trim());
   if (cidrs.length > 2) throw invalidArgument(`runtime_config.network_config.pod_cidr: at most two CIDRs (one per IP family), got ${cidrs.length}`);
-  for (const cidr of cidrs) {
+  const bitsOf = cidrs.map((cidr) => {
     const m = /^([^/]+)\/(\d{1,3})$/.exec(cidr);
     const bits = m && isIPv4(m[1]!) ? 32 : m && isIPv6(m[1]!) ? 128 : undefined;
     if (!m || bits === undefined || Number(m[2]) > bits) {
       throw invalidArgument(`runtime_config.network_config.pod_cidr: ${JSON.stringify(cidr.slice(0, 64))} is not an IPv4 or IPv6 CIDR (address/prefix length)`);
     }
-  }
-  if (cidrs.length === 2 && isIPv4(cidrs[0]!.split('/')[0]!) === isIPv4(cidrs[1]!.split('/')[0]!)) {
+    return bits;
+  });
+  if (bitsOf.length === 2 && bitsOf[0] === bitsOf[1]) {
     throw invalidArgument('runtime_config.network_config.pod_cidr: two CIDRs must be one IPv4 and one IPv6');
   }
   return cidrs;
