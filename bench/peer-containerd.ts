@@ -160,6 +160,8 @@ export interface PeerContainerd {
   scope: string;
   /** Root (persistent) dir. */
   root: string;
+  /** From spawning containerd to its first Status with every condition true (the package already prepared). */
+  readyMs: number;
   logs(): string;
   /**
    * What the removed pods left behind, one line each (empty when clean): mounts and netns pins in
@@ -307,6 +309,7 @@ export async function startPeerContainerd(o: PeerOptions): Promise<PeerContainer
     `mount -t tmpfs -o mode=0711,size=16m crius-bench-shims ${SHIM_RUN}`,
     `exec ${join(pkg.binDir, 'containerd')} --config ${configPath}`,
   ].join('\n');
+  const spawnedAt = Date.now();
   const proc: ChildProcess = spawn('unshare', ['--mount', '--propagation', 'private', '/bin/sh', '-c', script], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: `${pkg.binDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: '/root' },
@@ -319,6 +322,7 @@ export async function startPeerContainerd(o: PeerOptions): Promise<PeerContainer
   const pid = proc.pid!;
   let client: CriClient | undefined;
   let ns: string | undefined;
+  let readyMs = 0;
 
   const stop = async (): Promise<string[]> => {
     const left: string[] = [];
@@ -376,6 +380,7 @@ export async function startPeerContainerd(o: PeerOptions): Promise<PeerContainer
       if (Date.now() > deadline) throw new Error(`containerd did not answer Status with every condition true within 30 s:\n${logs.slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+    readyMs = Date.now() - spawnedAt;
     ns = mountNsOf(pid);
   } catch (err) {
     await stop();
@@ -408,5 +413,5 @@ export async function startPeerContainerd(o: PeerOptions): Promise<PeerContainer
     }
   };
 
-  return { pkg, endpoint: `unix://${socket}`, client: client!, pid, scope: sockDir, root, logs: () => logs, leaks, stop };
+  return { pkg, endpoint: `unix://${socket}`, client: client!, pid, scope: sockDir, root, readyMs, logs: () => logs, leaks, stop };
 }

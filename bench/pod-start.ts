@@ -209,9 +209,8 @@ async function mainPeer(argv: string[], n: number, parallel: number, handler: st
   let peerStartMs = 0;
   try {
     const sandboxImage = await pushPauseImage(node.registry.url, node.registry.host);
-    const t0 = process.hrtime.bigint();
     peer = await startPeerContainerd({ registryHost: node.registry.host, sandboxImage, tag: 'bp', subnet: 120, log: (s) => console.error(s) });
-    peerStartMs = Math.round(msSince(t0));
+    peerStartMs = peer.readyMs;
     peerVersion = peer.pkg.versionLine;
     peerLabel = `containerd ${peer.pkg.version}`;
     const theirs: BenchTarget = {
