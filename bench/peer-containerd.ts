@@ -123,21 +123,35 @@ async function downloadBookworm(log: (s: string) => void): Promise<string | unde
   return deb ? join(dl, deb) : undefined;
 }
 
-/** The containerd to run: the cached one (1.7 preferred), else downloaded and unpacked once. */
-async function prepareContainerd(log: (s: string) => void = () => undefined): Promise<ContainerdPackage> {
-  const cached = await cachedPackages();
-  if (cached[0]?.version.startsWith('1.7') || (cached[0] && existsSync(join(TRIXIE_APT, 'failed')))) return cached[0];
-  const trixie = await downloadTrixie(log);
-  const fromTrixie = trixie ? await unpack(trixie) : undefined;
-  if (fromTrixie) return fromTrixie;
-  // Remembered, so later runs take the cached bookworm package without asking the archive again.
-  mkdirSync(TRIXIE_APT, { recursive: true });
-  writeFileSync(join(TRIXIE_APT, 'failed'), `${new Date().toISOString()}\n`);
-  if (cached[0]) return cached[0];
-  const bookworm = await downloadBookworm(log);
-  const fromBookworm = bookworm ? await unpack(bookworm) : undefined;
-  if (!fromBookworm) throw new Error('no containerd package could be downloaded and run here (see the messages above)');
-  return fromBookworm;
+/** Which Debian release's containerd: trixie (1.7, the default) or bookworm (1.6). */
+type ContainerdSuite = 'trixie' | 'bookworm';
+const SERIES: Record<ContainerdSuite, string> = { trixie: '1.7.', bookworm: '1.6.' };
+
+/**
+ * The containerd to run: the cached package of that suite, else downloaded and unpacked once. trixie's
+ * falls back to bookworm's when it cannot be fetched or does not run here (remembered in apt-trixie/failed,
+ * so later runs do not ask the archive again).
+ */
+async function prepareContainerd(suite: ContainerdSuite, log: (s: string) => void): Promise<ContainerdPackage> {
+  const cached = async (s: ContainerdSuite): Promise<ContainerdPackage | undefined> => (await cachedPackages()).find((p) => p.version.startsWith(SERIES[s]));
+  if (suite === 'trixie') {
+    const have = await cached('trixie');
+    if (have) return have;
+    if (!existsSync(join(TRIXIE_APT, 'failed'))) {
+      const deb = await downloadTrixie(log);
+      const pkg = deb ? await unpack(deb) : undefined;
+      if (pkg) return pkg;
+      mkdirSync(TRIXIE_APT, { recursive: true });
+      writeFileSync(join(TRIXIE_APT, 'failed'), `${new Date().toISOString()}\n`);
+    }
+    log('peer: trixie\'s containerd is not available here; using bookworm\'s');
+  }
+  const have = await cached('bookworm');
+  if (have) return have;
+  const deb = await downloadBookworm(log);
+  const pkg = deb ? await unpack(deb) : undefined;
+  if (!pkg) throw new Error('no containerd package could be downloaded and run here (see the messages above)');
+  return pkg;
 }
 
 /**
@@ -181,6 +195,8 @@ interface PeerOptions {
   tag: string;
   /** The pod subnet 10.<subnet>.0.0/16 (one crius tests do not use). */
   subnet: number;
+  /** trixie (1.7, default) or bookworm (1.6). */
+  suite?: ContainerdSuite;
   log?: (s: string) => void;
 }
 
@@ -270,7 +286,7 @@ function entries(dir: string): string[] {
 
 export async function startPeerContainerd(o: PeerOptions): Promise<PeerContainerd> {
   const log = o.log ?? (() => undefined);
-  const pkg = await prepareContainerd(log);
+  const pkg = await prepareContainerd(o.suite ?? 'trixie', log);
   const runDir = join(CACHE, `run-${process.pid}`);
   const sockDir = `/run/crius-bench-containerd/${process.pid}`;
   const root = join(runDir, 'root');

@@ -14,7 +14,7 @@
 // busybox image, crun and CNI plugins, in alternating batches (--rounds R, default 2: the N pods of each
 // phase in R batches per runtime, crius first in odd rounds, containerd first in even ones), and prints
 // crius/containerd ratios. Pods are plain (no user namespace). Both nodes are checked for leaks after.
-//   node dist/bench/pod-start.js --peer containerd [--n 20] [--rounds 2]
+//   node dist/bench/pod-start.js --peer containerd [--peer-suite trixie|bookworm] [--n 20] [--rounds 2]
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -195,6 +195,8 @@ async function mainPeer(argv: string[], n: number, parallel: number, handler: st
   const peerName = flag(argv, '--peer');
   if (peerName !== 'containerd') throw new Error(`--peer ${peerName ?? ''}: only "containerd" is known`);
   if (flag(argv, '--endpoint')) throw new Error('--peer and --endpoint exclude each other: --peer starts both runtimes itself');
+  const suite = flag(argv, '--peer-suite') ?? 'trixie';
+  if (suite !== 'trixie' && suite !== 'bookworm') throw new Error(`--peer-suite ${suite}: trixie (containerd 1.7) or bookworm (1.6)`);
   const rounds = Number(flag(argv, '--rounds') ?? 2);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > n) throw new Error(`--rounds ${rounds}: a whole number from 1 to --n`);
   const load = (): number[] => loadavg().map((x) => Math.round(x * 100) / 100);
@@ -209,7 +211,7 @@ async function mainPeer(argv: string[], n: number, parallel: number, handler: st
   let peerStartMs = 0;
   try {
     const sandboxImage = await pushPauseImage(node.registry.url, node.registry.host);
-    peer = await startPeerContainerd({ registryHost: node.registry.host, sandboxImage, tag: 'bp', subnet: 120, log: (s) => console.error(s) });
+    peer = await startPeerContainerd({ registryHost: node.registry.host, sandboxImage, tag: 'bp', subnet: 120, suite, log: (s) => console.error(s) });
     peerStartMs = peer.readyMs;
     peerVersion = peer.pkg.versionLine;
     peerLabel = `containerd ${peer.pkg.version}`;
