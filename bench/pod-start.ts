@@ -209,6 +209,20 @@ async function mainPeer(argv: string[], n: number, parallel: number, handler: st
   let peerLabel = 'containerd';
   let peerVersion = '';
   let peerStartMs = 0;
+  // Stopping both nodes, once: from the finally below, or on Ctrl-C / SIGTERM, which would otherwise
+  // leave containerd and its shims running (they are not our children's children to the kernel: the
+  // shims are re-parented), and crius's node with them.
+  let cleanup: Promise<void> | undefined;
+  const stopBoth = (): Promise<void> => (cleanup ??= (async () => {
+    if (peer) leaks.push(...(await peer.stop()).map((l) => `containerd stop: ${l}`));
+    await own.close();
+  })());
+  const onSignal = (sig: NodeJS.Signals): void => {
+    console.error(`${sig}: stopping containerd and crius`);
+    void stopBoth().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const sandboxImage = await pushPauseImage(node.registry.url, node.registry.host);
     peer = await startPeerContainerd({ registryHost: node.registry.host, sandboxImage, tag: 'bp', subnet: 120, suite, log: (s) => console.error(s) });
@@ -241,8 +255,9 @@ async function mainPeer(argv: string[], n: number, parallel: number, handler: st
     leaks.push(...(await peer.leaks(of('containerd').flatMap((x) => x.ids))).map((l) => `containerd: ${l}`));
     leaks.push(...(await nodeLeaks(node, 'bp', of('crius').flatMap((x) => x.podIds))).map((l) => `crius: ${l}`));
   } finally {
-    if (peer) leaks.push(...(await peer.stop()).map((l) => `containerd stop: ${l}`));
-    await own.close();
+    await stopBoth();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
   const loadAfter = load();
   const { floor, floorMs } = await floorRows(argv, n);
