@@ -4,9 +4,10 @@
 //
 // The package file is fetched with apt (trixie's containerd 1.7 through a private apt state under
 // /var/lib/crius-bench/apt-trixie, which touches neither the system's sources nor its package lists; the
-// bookworm 1.6 package with a plain `apt-get download` when that fails) and unpacked with `dpkg -x` into
-// /var/lib/crius-bench/containerd-<version>/; both are kept as a cache. Nothing is installed: its runc
-// and its systemd unit never reach the host.
+// bookworm 1.6 package with a plain `apt-get download` when asked for or when trixie's fails) and unpacked
+// with `dpkg -x` into /var/lib/crius-bench/containerd-<version>/; both are kept as a cache. Nothing is
+// installed: Debian's runc, the package's config and systemd unit never reach the host, and the host's
+// crun 1.21 is the OCI runtime, as for crius.
 //
 // containerd runs in a mount namespace of its own (`unshare -m --propagation private`), where:
 // - the cgroup2 mount of this hybrid host is detached (containerd then sees pure cgroup v1, and crun,
@@ -15,8 +16,9 @@
 //   hard-codes), so nothing of it shows on the host;
 // - its overlay snapshots, netns pins (netns_mounts_under_state_dir) and shm mounts stay invisible to the
 //   host and die with the namespace.
-// Its root, state, socket, config, CNI network (bridge cp-<tag>, its own subnet and IPAM dir) and
-// registry hosts.toml are its own, below one run directory that stop() removes.
+// Its root, config, CNI network (bridge cp-<tag>, its own subnet and IPAM dir) and registry hosts.toml
+// are its own, below /var/lib/crius-bench/run-<pid>; its state and socket below
+// /run/crius-bench-containerd/<pid>. stop() removes both, and containerd's /k8s.io cgroup parents.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
