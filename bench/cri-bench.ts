@@ -2,7 +2,7 @@
 // of their own with a local registry and busybox image, like the cri-fixture), kubelet-shaped pod and
 // container configs, statistics, and the RSS of the per-container supervisors (conmon for crius and
 // CRI-O, containerd-shim-* for containerd).
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectCri, type CriClient } from '../src/cli/client.js';
 import { startCriNode, type CriNode } from '../test/helpers/cri-fixture.js';
@@ -51,7 +51,9 @@ export async function benchTarget(argv: string[], tag: string, subnet: number): 
     const image = flag(argv, '--image');
     if (!image) throw new Error('--endpoint needs --image REF (an image that has sh and sleep, e.g. busybox)');
     const client = connectCri(endpoint);
-    return { client, image, label: endpoint, logDir: `/tmp/crius-bench-logs-${process.pid}`, close: async () => client.close() };
+    const logDir = `/tmp/crius-bench-logs-${process.pid}`;
+    // The pods' log directories are the client's (the kubelet's) to remove, as the pods are gone by then.
+    return { client, image, label: endpoint, logDir, close: async () => { client.close(); rmSync(logDir, { recursive: true, force: true }); } };
   }
   const prof = flag(argv, '--cpu-prof');
   const node = await startCriNode({
