@@ -57,7 +57,8 @@ export async function benchTarget(argv: string[], tag: string, subnet: number): 
   const node = await startCriNode({
     tag, subnet, daemonArgs: ['--log-level', flag(argv, '--log-level') ?? 'info'],
     ...(flag(argv, '--network') === 'ptp' ? { network: 'ptp' as const } : {}),
-    ...(prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${prof}`] } : {}),
+    // --node-flags: more Node/V8 flags after the daemon's own (bin/criusd.node-flags); a later one wins.
+    nodeArgs: [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(flag(argv, '--node-flags')?.split(' ').filter(Boolean) ?? [])],
   });
   return {
     get client() { return node.daemon.client; },

@@ -16,6 +16,7 @@
 // caps at 1023 ports: more than ~1020 pods need it.
 // With --cpu-prof DIR the daemon writes a V8 CPU profile there on exit (node --cpu-prof).
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { podUserns } from '../test/helpers/cri-fixture.js';
 import { conmonsUnder, nodeLeaks } from '../test/helpers/leak-check.js';
@@ -35,6 +36,21 @@ const hostVeths = (): Set<string> => new Set(execFileSync('/usr/sbin/ip', ['-o',
 
 const r1 = (x: number): number => Math.round(x * 10) / 10;
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+
+interface DaemonMemory { rssAnon: number; rssFile: number; heapUsed: number; heapTotal: number; external: number }
+
+/**
+ * Where the daemon's RSS is, in MiB: anonymous (its own) and file-backed (node's and the addons' code
+ * pages) from /proc, the V8 heap from verbose Status (the daemon's process.memoryUsage()).
+ */
+async function daemonMemory(t: BenchTarget): Promise<DaemonMemory> {
+  const status = readFileSync(`/proc/${t.daemonPid!}/status`, 'utf8');
+  const kib = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
+  const res = await t.client.call<{ info: Record<string, string> }>('runtime', 'Status', { verbose: true });
+  const mem = (JSON.parse(res.info['config'] ?? '{}') as { daemon?: { memory?: Record<string, number> } }).daemon?.memory ?? {};
+  const mib = (b: number | undefined): number => r1((b ?? NaN) / 1048576);
+  return { rssAnon: r1(kib('RssAnon') / 1024), rssFile: r1(kib('RssFile') / 1024), heapUsed: mib(mem['heapUsed']), heapTotal: mib(mem['heapTotal']), external: mib(mem['external']) };
+}
 
 /** The p-th percentile (nearest rank) of xs, in ms rounded to 0.01. */
 function pct(xs: number[], p: number): number {
@@ -100,6 +116,7 @@ async function main(): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 2000));
     const idleRssKiB = rssKiB(t.daemonPid!);
+    const idleMemory = await daemonMemory(t);
 
     // Up: N pods, P in flight.
     loads['up'] = load();
@@ -130,6 +147,7 @@ async function main(): Promise<void> {
     const sup = supervisorPids(t.scope);
     const supKiB = sup.reduce((a, p) => a + rssKiB(p), 0);
     const atNRssKiB = rssKiB(t.daemonPid!);
+    const atNMemory = await daemonMemory(t);
 
     // Status while pods churn: `churners` loops start and stop a pod each, Status is called back to back.
     loads['churn'] = load();
@@ -175,6 +193,7 @@ async function main(): Promise<void> {
       statusP99Ms: pct(statusMs, 0.99), statusCalls: statusMs.length, churned,
       supervisors: { count: sup.length, totalKiB: supKiB, perPodKiB: Math.round(supKiB / Math.max(1, sup.length)) },
       daemonRssMiB: { idle: r1(idleRssKiB / 1024), atN: r1(atNRssKiB / 1024), afterTeardown: r1(idleAfterKiB / 1024), perPodKiB: Math.round((atNRssKiB - idleRssKiB) / n) },
+      daemonMemoryMiB: { idle: idleMemory, atN: atNMemory },
       leaks, load: loads,
     });
   } finally {
@@ -189,6 +208,8 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(`${r.name.padEnd(52)} ${String(r.n).padStart(5)} ${String(r.medianMs).padStart(10)} ${String(r.p95Ms).padStart(10)}`);
   const o = out as any;
   console.log(`up ${o.up.podsPerSecond} pods/s, down ${o.down.podsPerSecond} pods/s, Status p99 ${o.statusP99Ms} ms (${o.churned} pods churned)`);
+  const m = (x: DaemonMemory): string => `anon ${x.rssAnon}, file ${x.rssFile}, V8 heap used ${x.heapUsed} of ${x.heapTotal}, external ${x.external}`;
+  console.log(`daemon memory (MiB) idle: ${m(o.daemonMemoryMiB.idle)}; at ${n} pods: ${m(o.daemonMemoryMiB.atN)}`);
   console.log(`conmon ${o.supervisors.perPodKiB} KiB/pod (${o.supervisors.count}); daemon RSS idle ${o.daemonRssMiB.idle} MiB, at ${n} pods ${o.daemonRssMiB.atN} MiB (${o.daemonRssMiB.perPodKiB} KiB/pod), after teardown ${o.daemonRssMiB.afterTeardown} MiB`);
   console.log(`load average: ${Object.entries(loads).map(([k, v]) => `${k} ${v}`).join('; ')}`);
   console.log(leaks.length === 0 ? 'leaks: none' : `LEAKS (${leaks.length}):\n  ${leaks.slice(0, 30).join('\n  ')}`);
