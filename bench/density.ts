@@ -11,8 +11,9 @@
 // Runs its own crius node (own root/state dirs, socket, registry, CNI bridge ct-dn on 10.105.0.0/16)
 // so it never meets the tests' daemons; hold the integration lock all the same (bridges, cgroups):
 //   flock /tmp/crius-integration.lock node dist/bench/density.js [--pods 1000] [--parallel 4]
-//        [--runs 40] [--churn 2] [--network ptp] [--json-only] [--log-level info]
-// --network ptp gives the node a ptp network (a routed veth per pod) instead of a bridge, which the kernel
+//        [--runs 40] [--churn 2] [--network shipped] [--json-only] [--log-level info]
+// --network shipped gives the node crius's default network (contrib/cni/10-crius.conflist: ptp, a routed
+// veth per pod) instead of a bridge of its own, which the kernel
 // caps at 1023 ports: more than ~1020 pods need it.
 // With --cpu-prof DIR the daemon writes a V8 CPU profile there on exit (node --cpu-prof).
 import { execFileSync } from 'node:child_process';

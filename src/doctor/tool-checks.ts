@@ -97,7 +97,7 @@ export function checkCniConfig(f: CniConfigFact): CheckResult {
   const name = 'CNI config';
   if (!f.file) {
     return fail(name, `no .conf/.conflist/.json file in ${f.confDir}`,
-      `install a network config in ${f.confDir} (scripts/setup.sh writes 10-crius.conflist: bridge + host-local + portmap)`, true);
+      `install a network config in ${f.confDir} (scripts/setup.sh writes 10-crius.conflist: ptp + host-local + portmap)`, true);
   }
   if (!f.network || 'error' in f.network) {
     return fail(name, `${f.file}: ${f.network && 'error' in f.network ? f.network.error : 'unreadable'}`, `fix or remove ${f.file}`, true);
