@@ -39,8 +39,8 @@ export function checkConmon(path: string, out: CommandOutcome): CheckResult {
   return ok(name, `${path} version ${shown}`, true);
 }
 
-/** The plugins crius's default network and CNI teardown use. */
-export const REQUIRED_CNI_PLUGINS = ['bridge', 'host-local', 'portmap', 'loopback'] as const;
+/** The plugins crius's shipped networks (ptp by default, the bridge form) and CNI teardown use. */
+export const REQUIRED_CNI_PLUGINS = ['ptp', 'bridge', 'host-local', 'portmap', 'loopback'] as const;
 
 export interface CniPluginFact {
   type: string;
