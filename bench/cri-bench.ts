@@ -58,8 +58,10 @@ export async function benchTarget(argv: string[], tag: string, subnet: number): 
   const prof = flag(argv, '--cpu-prof');
   const node = await startCriNode({
     tag, subnet, daemonArgs: ['--log-level', flag(argv, '--log-level') ?? 'info'],
-    ...(flag(argv, '--network') === 'ptp' ? { network: 'ptp' as const } : {}),
-    ...(prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${prof}`] } : {}),
+    // --network shipped (or ptp): crius's default network (contrib/cni/10-crius.conflist, ptp) instead of a bridge.
+    ...(['shipped', 'ptp'].includes(flag(argv, '--network') ?? '') ? { network: 'shipped' as const } : {}),
+    // --node-flags: more Node/V8 flags after the daemon's own (bin/criusd.node-flags); a later one wins.
+    nodeArgs: [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(flag(argv, '--node-flags')?.split(' ').filter(Boolean) ?? [])],
   });
   return {
     get client() { return node.daemon.client; },

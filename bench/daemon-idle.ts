@@ -1,5 +1,6 @@
 // Daemon start-up time to the first served RPC, idle RSS, and Status latency (median and p95 over N
 // calls), measured against a real criusd on a temporary socket. Prints JSON, then a short table.
+import { daemonNodeFlags } from '../src/common/install-root.js';
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ async function once(): Promise<{ startupMs: number; idleRssMb: number; statusMs:
   const sock = join(dir, 's.sock');
   writeFileSync(join(dir, 'c.toml'), '');
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [CRIUSD, '--socket', sock, '--root', join(dir, 'root'), '--state', join(dir, 'state'), '--config', join(dir, 'c.toml'), '--log-level', 'warn'], { stdio: 'ignore' });
+  const proc = spawn(process.execPath, [...daemonNodeFlags(), CRIUSD, '--socket', sock, '--root', join(dir, 'root'), '--state', join(dir, 'state'), '--config', join(dir, 'c.toml'), '--log-level', 'warn'], { stdio: 'ignore' });
   // The gRPC channel is made once the socket accepts: one made earlier backs off (1 s and more) after
   // its first failed connect, and that back-off, not the daemon, would be measured.
   const accepts = (): Promise<boolean> => new Promise((resolve) => {

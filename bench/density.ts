@@ -11,11 +11,13 @@
 // Runs its own crius node (own root/state dirs, socket, registry, CNI bridge ct-dn on 10.105.0.0/16)
 // so it never meets the tests' daemons; hold the integration lock all the same (bridges, cgroups):
 //   flock /tmp/crius-integration.lock node dist/bench/density.js [--pods 1000] [--parallel 4]
-//        [--runs 40] [--churn 2] [--network ptp] [--json-only] [--log-level info]
-// --network ptp gives the node a ptp network (a routed veth per pod) instead of a bridge, which the kernel
+//        [--runs 40] [--churn 2] [--network shipped] [--json-only] [--log-level info]
+// --network shipped gives the node crius's default network (contrib/cni/10-crius.conflist: ptp, a routed
+// veth per pod) instead of a bridge of its own, which the kernel
 // caps at 1023 ports: more than ~1020 pods need it.
 // With --cpu-prof DIR the daemon writes a V8 CPU profile there on exit (node --cpu-prof).
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { podUserns } from '../test/helpers/cri-fixture.js';
 import { conmonsUnder, nodeLeaks } from '../test/helpers/leak-check.js';
@@ -35,6 +37,21 @@ const hostVeths = (): Set<string> => new Set(execFileSync('/usr/sbin/ip', ['-o',
 
 const r1 = (x: number): number => Math.round(x * 10) / 10;
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+
+interface DaemonMemory { rssAnon: number; rssFile: number; heapUsed: number; heapTotal: number; external: number }
+
+/**
+ * Where the daemon's RSS is, in MiB: anonymous (its own) and file-backed (node's and the addons' code
+ * pages) from /proc, the V8 heap from verbose Status (the daemon's process.memoryUsage()).
+ */
+async function daemonMemory(t: BenchTarget): Promise<DaemonMemory> {
+  const status = readFileSync(`/proc/${t.daemonPid!}/status`, 'utf8');
+  const kib = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
+  const res = await t.client.call<{ info: Record<string, string> }>('runtime', 'Status', { verbose: true });
+  const mem = (JSON.parse(res.info['config'] ?? '{}') as { daemon?: { memory?: Record<string, number> } }).daemon?.memory ?? {};
+  const mib = (b: number | undefined): number => r1((b ?? NaN) / 1048576);
+  return { rssAnon: r1(kib('RssAnon') / 1024), rssFile: r1(kib('RssFile') / 1024), heapUsed: mib(mem['heapUsed']), heapTotal: mib(mem['heapTotal']), external: mib(mem['external']) };
+}
 
 /** The p-th percentile (nearest rank) of xs, in ms rounded to 0.01. */
 function pct(xs: number[], p: number): number {
@@ -100,6 +117,7 @@ async function main(): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 2000));
     const idleRssKiB = rssKiB(t.daemonPid!);
+    const idleMemory = await daemonMemory(t);
 
     // Up: N pods, P in flight.
     loads['up'] = load();
@@ -130,6 +148,7 @@ async function main(): Promise<void> {
     const sup = supervisorPids(t.scope);
     const supKiB = sup.reduce((a, p) => a + rssKiB(p), 0);
     const atNRssKiB = rssKiB(t.daemonPid!);
+    const atNMemory = await daemonMemory(t);
 
     // Status while pods churn: `churners` loops start and stop a pod each, Status is called back to back.
     loads['churn'] = load();
@@ -175,6 +194,7 @@ async function main(): Promise<void> {
       statusP99Ms: pct(statusMs, 0.99), statusCalls: statusMs.length, churned,
       supervisors: { count: sup.length, totalKiB: supKiB, perPodKiB: Math.round(supKiB / Math.max(1, sup.length)) },
       daemonRssMiB: { idle: r1(idleRssKiB / 1024), atN: r1(atNRssKiB / 1024), afterTeardown: r1(idleAfterKiB / 1024), perPodKiB: Math.round((atNRssKiB - idleRssKiB) / n) },
+      daemonMemoryMiB: { idle: idleMemory, atN: atNMemory },
       leaks, load: loads,
     });
   } finally {
@@ -189,6 +209,8 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(`${r.name.padEnd(52)} ${String(r.n).padStart(5)} ${String(r.medianMs).padStart(10)} ${String(r.p95Ms).padStart(10)}`);
   const o = out as any;
   console.log(`up ${o.up.podsPerSecond} pods/s, down ${o.down.podsPerSecond} pods/s, Status p99 ${o.statusP99Ms} ms (${o.churned} pods churned)`);
+  const m = (x: DaemonMemory): string => `anon ${x.rssAnon}, file ${x.rssFile}, V8 heap used ${x.heapUsed} of ${x.heapTotal}, external ${x.external}`;
+  console.log(`daemon memory (MiB) idle: ${m(o.daemonMemoryMiB.idle)}; at ${n} pods: ${m(o.daemonMemoryMiB.atN)}`);
   console.log(`conmon ${o.supervisors.perPodKiB} KiB/pod (${o.supervisors.count}); daemon RSS idle ${o.daemonRssMiB.idle} MiB, at ${n} pods ${o.daemonRssMiB.atN} MiB (${o.daemonRssMiB.perPodKiB} KiB/pod), after teardown ${o.daemonRssMiB.afterTeardown} MiB`);
   console.log(`load average: ${Object.entries(loads).map(([k, v]) => `${k} ${v}`).join('; ')}`);
   console.log(leaks.length === 0 ? 'leaks: none' : `LEAKS (${leaks.length}):\n  ${leaks.slice(0, 30).join('\n  ')}`);

@@ -8,7 +8,7 @@
 //   node dist/bench/startup.js [--n 10] [--json-only] [--criusd PATH] [--baseline PATH] [--node-flags '--flag ...']
 // --criusd runs another build's bin/criusd.js instead of this one; --baseline runs another build's too,
 // alternating with this one in the same run (before/after on the same host load); --node-flags puts
-// Node/V8 flags before the daemon's script (to try heap flags).
+// these Node/V8 flags before the daemon's script instead of bin/criusd.node-flags (to try heap flags).
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { connectCri } from '../src/cli/client.js';
 import { CRIUSD } from '../test/helpers/daemon.js';
+import { daemonNodeFlags } from '../src/common/install-root.js';
 import { CRUN, RUNC } from '../test/helpers/host-binaries.js';
 import { flag, msSince, printTable } from './cri-bench.js';
 import { stats } from './stats.js';
@@ -26,7 +27,8 @@ const jsonOnly = argv.includes('--json-only');
 const RSS_AT_MS = 3000;
 const criusd = flag(argv, '--criusd') ?? CRIUSD;
 const baseline = flag(argv, '--baseline');
-const nodeFlags = (flag(argv, '--node-flags') ?? '').split(' ').filter(Boolean);
+// The daemon's own flags (bin/criusd.node-flags) unless --node-flags replaces them ('' for none).
+const nodeFlags = flag(argv, '--node-flags')?.split(' ').filter(Boolean) ?? daemonNodeFlags();
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

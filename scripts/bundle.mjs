@@ -1,4 +1,4 @@
-// Bundles the daemon (src/daemon/main.ts and everything it imports, grpc-js and protobuf.js included)
+// Bundles the daemon (src/daemon/main.ts and everything it imports, protobuf.js included)
 // into dist/criusd/, which bin/criusd.js runs: one file to resolve, read and compile at start instead of
 // several hundred modules. What a given config may never use (prom-client, ws, image unpacking) stays
 // behind dynamic import() in chunks of its own, loaded on first use. Run by `npm run build`, after tsc.
@@ -7,7 +7,8 @@
 //   bindings: better-sqlite3's fallback search for its addon, which must run from its own package;
 //   tar-stream: src/image/tar-pax.ts patches its headers module through require, which must be the copy
 //     the unpacker uses;
-//   @grpc/proto-loader: grpc-js requires it only for channelz/ORCA, which crius does not serve.
+//   @grpc/proto-loader: kept out in case grpc-js (the CLI's client, which the daemon does not load) is
+//     ever pulled in: it requires proto-loader only for channelz/ORCA.
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

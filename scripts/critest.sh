@@ -135,7 +135,7 @@ mirrors = ["http://127.0.0.1:5000"]
 EOF
 
 say "criusd on $sock (root $root, state $state; log $work/criusd.log)"
-setsid node bin/criusd.js --config "$work/config.toml" --socket "$sock" --root "$root" --state "$state" \
+setsid node $(grep -v '^#' bin/criusd.node-flags) bin/criusd.js --config "$work/config.toml" --socket "$sock" --root "$root" --state "$state" \
   --log-level info >"$work/criusd.log" 2>&1 </dev/null &
 daemon_pid=$!
 for _ in $(seq 300); do

@@ -40,7 +40,7 @@ for _ in $(seq 100); do curl -fsS http://127.0.0.1:5055/v2/ >/dev/null 2>&1 && b
 node scripts/push-example-image.mjs http://127.0.0.1:5055 crius/busybox latest
 
 say "criusd on $sock (root and state under $work)"
-node bin/criusd.js --socket "$sock" --root "$work/root" --state "$work/state" --config "$work/none.toml" \
+node $(grep -v '^#' bin/criusd.node-flags) bin/criusd.js --socket "$sock" --root "$work/root" --state "$work/state" --config "$work/none.toml" \
   >"$work/criusd.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.1; done

@@ -101,8 +101,10 @@ if [ -n "$runc" ]; then
   fi
 fi
 
-# The default pod network (bridge crius0, host-local 10.88.0.0/16, portmap), only when no CNI config
-# exists: an operator's own network always wins (the lexicographically first file is the default).
+# The default pod network (ptp: a routed veth per pod, host-local 10.88.0.0/16, portmap), only when no
+# CNI config exists: an operator's own network always wins (the lexicographically first file is the
+# default). Not a bridge: the kernel caps a bridge at 1023 ports, so at ~1020 pods, and a dense node holds
+# more (contrib/cni/10-crius-bridge.conflist is the bridge form).
 cni_dir=/etc/cni/net.d
 if ! ls "$cni_dir"/*.conf "$cni_dir"/*.conflist "$cni_dir"/*.json >/dev/null 2>&1; then
   step "default CNI network $cni_dir/10-crius.conflist"

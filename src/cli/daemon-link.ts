@@ -4,22 +4,12 @@
 // and later `crius ps/logs/rm` find it.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { criusdEntry, daemonNodeFlags } from '../common/install-root.js';
 import { connectCri, DEFAULT_SOCKET } from './client.js';
 
 const PRIVATE_DIR = '/run/crius-run';
 const PRIVATE_SOCKET = join(PRIVATE_DIR, 'crius.sock');
-
-function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the crius installation (package.json) above the CLI');
-    dir = up;
-  }
-  return dir;
-}
 
 /** Whether a CRI daemon answers on the socket (Version within the timeout). */
 export async function listening(socket: string, timeoutMs = 3000): Promise<boolean> {
@@ -54,7 +44,7 @@ export async function startPrivateDaemon(timeoutMs = 60_000): Promise<PrivateDae
   const state = join(PRIVATE_DIR, 'state');
   const log = join(PRIVATE_DIR, 'criusd.log');
   const fd = openSync(log, 'a');
-  const child = spawn(process.execPath, [join(projectRoot(), 'bin', 'criusd.js'), '--socket', PRIVATE_SOCKET, '--root', root, '--state', state], {
+  const child = spawn(process.execPath, [...daemonNodeFlags(), criusdEntry(), '--socket', PRIVATE_SOCKET, '--root', root, '--state', state], {
     detached: true, stdio: ['ignore', fd, fd],
   });
   closeSync(fd);

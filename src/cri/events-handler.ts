@@ -2,8 +2,6 @@
 // from its own bounded queue (container/events.ts) and honours gRPC flow control: while the client does
 // not read, events pile up in that queue only; past its limit the stream ends with RESOURCE_EXHAUSTED.
 // The statuses sent are read when the event is delivered (what the kubelet would get from a relist then).
-import type * as grpc from '@grpc/grpc-js';
-import { Metadata } from '@grpc/grpc-js';
 import { CriusError } from '../common/errors.js';
 import type { ContainerEvent, ContainerEvents } from '../container/events.js';
 import { SubscriberOverrun } from '../container/events.js';
@@ -12,6 +10,7 @@ import type { Pod } from '../pod/types.js';
 import type { ContainerEventResponse } from '../generated/runtime/v1/ContainerEventResponse.js';
 import { toCriContainerStatus } from './container-handlers.js';
 import { toCriPodStatus } from './pod-handlers.js';
+import type { ResponseStream } from './rpc-table.js';
 
 interface EventsSources {
   events: ContainerEvents;
@@ -41,15 +40,14 @@ async function toResponse(src: EventsSources, e: ContainerEvent): Promise<Contai
 }
 
 export function makeEventsHandler(src: EventsSources) {
-  return async (_req: object, call: grpc.ServerWritableStream<object, object>): Promise<void> => {
+  return async (_req: object, call: ResponseStream<ContainerEventResponse>): Promise<void> => {
     const sub = src.events.subscribe(src.queueLimit);
     // Response headers now, not with the first event: a client (a test, a tool) can tell when its
     // subscription exists, i.e. from when on no event will be missed.
-    call.sendMetadata(new Metadata());
+    call.sendHeaders();
     let cancelled = false;
     const stop = (): void => { cancelled = true; sub.close(); };
     call.on('cancelled', stop);
-    call.on('close', stop);
     try {
       for (;;) {
         const e = await sub.next();
@@ -70,7 +68,6 @@ export function makeEventsHandler(src: EventsSources) {
       throw err;
     } finally {
       call.off('cancelled', stop);
-      call.off('close', stop);
       sub.close();
     }
   };

@@ -1,24 +1,25 @@
-import { status as GrpcStatus } from '@grpc/grpc-js';
+// crius's error codes (common/errors.ts) as gRPC status codes: the one mapping, used by the CRI server.
+import { Status, statusName, type StatusCode } from '../grpc/status.js';
 import type { ErrorCode } from '../common/errors.js';
 
-const CODES: Record<ErrorCode, GrpcStatus> = {
-  INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
-  NOT_FOUND: GrpcStatus.NOT_FOUND,
-  ALREADY_EXISTS: GrpcStatus.ALREADY_EXISTS,
-  FAILED_PRECONDITION: GrpcStatus.FAILED_PRECONDITION,
-  UNIMPLEMENTED: GrpcStatus.UNIMPLEMENTED,
-  UNAVAILABLE: GrpcStatus.UNAVAILABLE,
-  DEADLINE_EXCEEDED: GrpcStatus.DEADLINE_EXCEEDED,
-  RESOURCE_EXHAUSTED: GrpcStatus.RESOURCE_EXHAUSTED,
-  PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,
-  CANCELLED: GrpcStatus.CANCELLED,
-  INTERNAL: GrpcStatus.INTERNAL,
+const CODES: Record<ErrorCode, StatusCode> = {
+  INVALID_ARGUMENT: Status.INVALID_ARGUMENT,
+  NOT_FOUND: Status.NOT_FOUND,
+  ALREADY_EXISTS: Status.ALREADY_EXISTS,
+  FAILED_PRECONDITION: Status.FAILED_PRECONDITION,
+  UNIMPLEMENTED: Status.UNIMPLEMENTED,
+  UNAVAILABLE: Status.UNAVAILABLE,
+  DEADLINE_EXCEEDED: Status.DEADLINE_EXCEEDED,
+  RESOURCE_EXHAUSTED: Status.RESOURCE_EXHAUSTED,
+  PERMISSION_DENIED: Status.PERMISSION_DENIED,
+  CANCELLED: Status.CANCELLED,
+  INTERNAL: Status.INTERNAL,
 };
 
-export function grpcCode(code: ErrorCode): GrpcStatus {
+export function grpcCode(code: ErrorCode): StatusCode {
   return CODES[code];
 }
 
-export function grpcCodeName(code: GrpcStatus): string {
-  return GrpcStatus[code] ?? String(code);
+export function grpcCodeName(code: number): string {
+  return statusName(code);
 }

@@ -2,8 +2,10 @@
 // (src/generated/runtime/v1/{Runtime,Image}Service.ts): one entry per RPC of each service, each either a
 // handler taking that RPC's request and returning its response, or NOT_IMPLEMENTED. A misspelt, missing
 // or mistyped RPC in daemon/wiring.ts is therefore a compile error, and a new RPC in a newer api.proto
-// must be decided on (implemented or explicitly NOT_IMPLEMENTED) before crius builds again.
+// must be decided on (implemented or explicitly NOT_IMPLEMENTED) before crius builds again. (grpc-js is
+// imported for its types only: the daemon's server is grpc/server.ts.)
 import type * as grpc from '@grpc/grpc-js';
+import type { ServerStreamCall } from '../grpc/server.js';
 import type { RuntimeServiceHandlers } from '../generated/runtime/v1/RuntimeService.js';
 import type { ImageServiceHandlers } from '../generated/runtime/v1/ImageService.js';
 
@@ -21,7 +23,10 @@ type NotImplemented = typeof NOT_IMPLEMENTED;
 /** A unary RPC as crius writes it: the decoded request in, the response (or a thrown CriusError) out. */
 type Unary<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
 /** A server-streaming RPC: writes to the call, resolves when the stream is to end with OK. */
-type ServerStream<Req, Res> = (request: Req, call: grpc.ServerWritableStream<Req, Res>) => Promise<void>;
+type ServerStream<Req, Res> = (request: Req, call: ResponseStream<Res>) => Promise<void>;
+
+/** The writing end of a server stream, typed by its response message. */
+export type ResponseStream<Res> = ServerStreamCall<Res>;
 
 /** crius's form of one generated grpc-js handler type. */
 type Promised<H> =
@@ -48,5 +53,5 @@ export type ImageRpc<K extends keyof ImageRpcs> = Exclude<ImageRpcs[K], NotImple
  * type the table's own entry is typed with.
  */
 export type AnyUnary = (request: never, ctx: CallContext) => Promise<object>;
-export type AnyServerStream = (request: never, call: grpc.ServerWritableStream<never, never>) => Promise<void>;
+export type AnyServerStream = (request: never, call: ServerStreamCall<object>) => Promise<void>;
 export type AnyEntry = AnyUnary | AnyServerStream | NotImplemented;

@@ -100,6 +100,8 @@ export function makeRuntimeInfoHandlers(deps: RuntimeInfoDeps) {
             // The CRI's RuntimeFeatures has no field for these (yet): said here for operators and tools.
             features: { imageVolumes: true, supplementalGroupsPolicy: true, sandboxEvents: true },
             kernel: deps.kernel.release,
+            // The daemon's own memory (bytes), as node sees it: rss, and the V8 heap used and reserved.
+            daemon: { pid: process.pid, memory: process.memoryUsage() },
             cgroupVersion: deps.cgroup ? (deps.cgroup.mode === 'v2' ? 2 : deps.cgroup.mode === 'v1' ? 1 : 'hybrid') : null,
             cgroupDriver: deps.cgroup?.driver ?? null,
             apparmor: deps.apparmor

@@ -1,13 +1,15 @@
-// The CRI gRPC server on a unix socket: registers every RuntimeService and ImageService RPC, answers
-// UNIMPLEMENTED (naming the RPC) for those not built yet, logs one line per RPC and maps errors to codes.
-import * as grpc from '@grpc/grpc-js';
+// The CRI gRPC server on a unix socket: registers every RuntimeService and ImageService RPC with the
+// daemon's gRPC transport (grpc/server.ts), answers UNIMPLEMENTED (naming the RPC) for those not built
+// yet, logs one line per RPC and maps errors to codes.
 import { chmodSync, existsSync, mkdirSync, unlinkSync, lstatSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { connect } from 'node:net';
 import { CriusError, errorCode, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { listenGrpc, type GrpcMethod } from '../grpc/server.js';
+import { GrpcStatusError, Status, type CallStatus } from '../grpc/status.js';
 import { grpcCode, grpcCodeName } from './grpc-status.js';
-import { loadCriProto } from './proto.js';
+import { criMethods, SERVICES, type ServiceName } from './codec.js';
 import { NOT_IMPLEMENTED, type AnyEntry, type AnyServerStream, type AnyUnary, type ImageRpcs, type RuntimeRpcs } from './rpc-table.js';
 
 /**
@@ -26,8 +28,10 @@ export type EarlyRpcs = Partial<RuntimeRpcs>;
 
 type RpcObserver = (o: { method: string; code: string; durationMs: number }) => void;
 
+/** The largest request and response message (the kubelet's own limit). */
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
 export interface CriServer {
-  server: grpc.Server;
   socket: string;
   /** Stops accepting, lets in-flight calls finish for up to graceMs, then forces the rest closed. */
   shutdown(graceMs: number): Promise<void>;
@@ -57,19 +61,21 @@ class HandlerGate {
 }
 
 /** Which of the two tables a service's RPCs come from. */
-type ServiceName = 'runtime' | 'image';
+type TableName = 'runtime' | 'image';
+
+const TABLE_OF: Record<ServiceName, TableName> = { 'runtime.v1.RuntimeService': 'runtime', 'runtime.v1.ImageService': 'image' };
 
 /**
  * A table's entry for a method named by the loaded proto. The tables are typed per RPC; here the method
- * is only a string, so the entry is seen through AnyEntry (request `never`: the server passes what grpc-js
- * decoded for exactly that method). A method the table lacks (a proto newer than the generated types)
- * answers UNIMPLEMENTED like a NOT_IMPLEMENTED entry.
+ * is only a string, so the entry is seen through AnyEntry (request `never`: the server passes what the
+ * codec decoded for exactly that method). A method the table lacks (a proto newer than the generated
+ * types) answers UNIMPLEMENTED like a NOT_IMPLEMENTED entry.
  */
 function entryOf(table: Readonly<Record<string, AnyEntry>> | undefined, method: string): AnyEntry | undefined {
   return table && Object.hasOwn(table, method) ? table[method] : undefined;
 }
 
-function tableOf(handlers: CriHandlers, which: ServiceName): Readonly<Record<string, AnyEntry>> {
+function tableOf(handlers: CriHandlers, which: TableName): Readonly<Record<string, AnyEntry>> {
   return which === 'runtime' ? handlers.runtime : handlers.image;
 }
 
@@ -77,111 +83,103 @@ function notImplemented(method: string): CriusError {
   return new CriusError('UNIMPLEMENTED', `${method} is not implemented by crius yet`);
 }
 
-function serviceImplementation(
-  service: grpc.ServiceDefinition,
-  which: ServiceName,
-  gate: HandlerGate,
-  logger: Logger,
-  track: { n: number },
-): grpc.UntypedServiceImplementation {
-  const serviceName = which === 'runtime' ? 'runtime.v1.RuntimeService' : 'runtime.v1.ImageService';
-  const impl: grpc.UntypedServiceImplementation = {};
-  for (const [method, def] of Object.entries(service)) {
-    const full = `${serviceName}/${method}`;
-    if (def.responseStream) {
-      impl[method] = (call: grpc.ServerWritableStream<object, object>) => {
-        const started = performance.now();
-        track.n++;
-        const done = (code: grpc.status, message?: string): void => {
-          track.n--;
-          const ms = performance.now() - started;
-          gate.current?.observer?.({ method: full, code: grpcCodeName(code), durationMs: ms });
-          logger.info('rpc', { method: full, code: grpcCodeName(code), duration_ms: round(ms), ...(message ? { error: message } : {}) });
-        };
-        gate.when((handlers) => serveStream(entryOf(tableOf(handlers, which), method)), (err) => {
-          const code = grpcCode(errorCode(err));
-          done(code, errorMessage(err));
-          failStream(call, code, errorMessage(err));
-        });
-        function serveStream(h: AnyEntry | undefined): void {
-          if (h === undefined || h === NOT_IMPLEMENTED) {
-            const err = notImplemented(method);
-            done(grpc.status.UNIMPLEMENTED, err.message);
-            failStream(call, grpc.status.UNIMPLEMENTED, err.message);
-            return;
-          }
-          // The proto says this method streams, so its table entry is a ServerStream.
-          (h as AnyServerStream)(call.request as never, call as never).then(
-            () => { done(grpc.status.OK); call.end(); },
-            (err: unknown) => {
-              const code = grpcCode(errorCode(err));
-              done(code, errorMessage(err));
-              failStream(call, code, errorMessage(err));
-            },
-          );
-        }
-      };
-      continue;
-    }
-    impl[method] = (call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
-      const started = performance.now();
-      track.n++;
-      const controller = new AbortController();
-      call.on('cancelled', () => controller.abort(new CriusError('CANCELLED', `${method} cancelled by the client`)));
-      // grpc-js answers DEADLINE_EXCEEDED itself when the client's deadline passes, without a 'cancelled'
-      // event: abort the signal then too, so a create knows its caller is gone (common/create-handoff.ts).
-      const deadline = call.getDeadline();
-      const leftMs = (deadline instanceof Date ? deadline.getTime() : Number(deadline)) - Date.now();
-      const deadlineTimer = Number.isFinite(leftMs)
-        ? setTimeout(() => controller.abort(new CriusError('DEADLINE_EXCEEDED', `${method}: the client's deadline passed`)), Math.max(0, leftMs))
-        : undefined;
-      deadlineTimer?.unref();
-      const finish = (err: unknown, response?: object): void => {
-        if (deadlineTimer) clearTimeout(deadlineTimer);
-        track.n--;
-        const ms = round(performance.now() - started);
-        gate.current?.observer?.({ method: full, code: err === undefined ? 'OK' : grpcCodeName(grpcCode(errorCode(err))), durationMs: performance.now() - started });
-        if (err === undefined) {
-          logger.info('rpc', { method: full, code: 'OK', duration_ms: ms });
-          callback(null, response);
-          return;
-        }
-        const code = grpcCode(errorCode(err));
-        const message = errorMessage(err);
-        // A non-crius error is a bug: log its stack so it can be fixed; the client gets INTERNAL.
-        const fields = err instanceof CriusError ? {} : { stack: err instanceof Error ? err.stack : undefined };
-        logger[code === grpc.status.INTERNAL ? 'error' : 'info']('rpc', { method: full, code: grpcCodeName(code), duration_ms: ms, error: message, ...fields });
-        callback({ code, details: message, name: 'Error', message });
-      };
-      const serve = (h: AnyEntry | undefined): void => {
-        if (h === undefined || h === NOT_IMPLEMENTED) {
-          finish(notImplemented(method));
-          return;
-        }
-        let promise: Promise<object>;
-        try {
-          // The proto says this method is unary, so its table entry is a Unary.
-          promise = (h as AnyUnary)(call.request as never, { method, signal: controller.signal });
-        } catch (err) {
-          finish(err);
-          return;
-        }
-        promise.then((res) => finish(undefined, res), (err: unknown) => finish(err));
-      };
-      const early = which === 'runtime' ? entryOf(gate.early, method) : undefined;
-      if (early && !gate.current) serve(early);
-      else gate.when((handlers) => serve(entryOf(tableOf(handlers, which), method)), finish);
-    };
-  }
-  return impl;
+/** The transport's abort reason (client cancelled, deadline passed) as the CriusError the domain code expects. */
+function abortReason(method: string, reason: unknown): CriusError {
+  return reason instanceof GrpcStatusError && reason.code === Status.DEADLINE_EXCEEDED
+    ? new CriusError('DEADLINE_EXCEEDED', `${method}: the client's deadline passed`)
+    : new CriusError('CANCELLED', `${method} cancelled by the client`);
+}
+
+/** What the CRI layer adds to every call: the start-up gate, one log line, the observer, the in-flight count. */
+interface CallContextDeps {
+  gate: HandlerGate;
+  logger: Logger;
+  track: { n: number };
 }
 
 /**
- * Ends a server stream with a status. grpc-js sends the status from the stream's own 'error' handler
- * (after the messages already written); destroy() would drop it and leave the client waiting forever.
+ * Every method of one service as the gRPC server's table entries (path -> codec + handler), dispatching
+ * to the handler table through the gate.
  */
-function failStream(call: grpc.ServerWritableStream<object, object>, code: grpc.status, message: string): void {
-  call.emit('error', Object.assign(new Error(message), { code, details: message }));
+function serviceMethods(service: ServiceName, deps: CallContextDeps): [string, GrpcMethod][] {
+  const { gate, logger, track } = deps;
+  const which = TABLE_OF[service];
+  const out: [string, GrpcMethod][] = [];
+  for (const [method, def] of Object.entries(criMethods()[service])) {
+    const full = `${service}/${method}`;
+    const codec = { decodeRequest: def.requestDeserialize, encodeResponse: def.responseSerialize };
+    /** Logs and reports one finished call (err undefined: OK). */
+    const done = (started: number, err: unknown): void => {
+      track.n--;
+      const ms = performance.now() - started;
+      const code = err === undefined ? Status.OK : grpcCode(errorCode(err));
+      gate.current?.observer?.({ method: full, code: grpcCodeName(code), durationMs: ms });
+      if (err === undefined) {
+        logger.info('rpc', { method: full, code: 'OK', duration_ms: round(ms) });
+        return;
+      }
+      // A non-crius error is a bug: log its stack so it can be fixed; the client gets INTERNAL.
+      const fields = err instanceof CriusError ? {} : { stack: err instanceof Error ? err.stack : undefined };
+      logger[code === Status.INTERNAL ? 'error' : 'info']('rpc', { method: full, code: grpcCodeName(code), duration_ms: round(ms), error: errorMessage(err), ...fields });
+    };
+    /** The handler table entry once the daemon is ready (Version earlier, from `early`). */
+    const entry = (): Promise<AnyEntry | undefined> => {
+      const early = which === 'runtime' ? entryOf(gate.early, method) : undefined;
+      if (early && !gate.current) return Promise.resolve(early);
+      return new Promise((resolve, reject) => gate.when((handlers) => resolve(entryOf(tableOf(handlers, which), method)), reject));
+    };
+    /** The signal the domain code gets: aborted with a CriusError when the transport's call is over. */
+    const callSignal = (transport: AbortSignal): AbortSignal => {
+      const controller = new AbortController();
+      if (transport.aborted) controller.abort(abortReason(method, transport.reason));
+      else transport.addEventListener('abort', () => controller.abort(abortReason(method, transport.reason)), { once: true });
+      return controller.signal;
+    };
+    if (def.responseStream) {
+      out.push([def.path, {
+        kind: 'server-stream', ...codec,
+        handle: async (request, call) => {
+          const started = performance.now();
+          track.n++;
+          try {
+            const h = await entry();
+            if (h === undefined || h === NOT_IMPLEMENTED) throw notImplemented(method);
+            // The proto says this method streams, so its table entry is a ServerStream.
+            await (h as AnyServerStream)(request as never, call);
+            done(started, undefined);
+          } catch (err) {
+            done(started, err);
+            throw err;
+          }
+        },
+      }]);
+      continue;
+    }
+    out.push([def.path, {
+      kind: 'unary', ...codec,
+      handle: async (request, info) => {
+        const started = performance.now();
+        track.n++;
+        try {
+          const h = await entry();
+          if (h === undefined || h === NOT_IMPLEMENTED) throw notImplemented(method);
+          // The proto says this method is unary, so its table entry is a Unary.
+          const response = await (h as AnyUnary)(request as never, { method, signal: callSignal(info.signal) });
+          done(started, undefined);
+          return response;
+        } catch (err) {
+          done(started, err);
+          throw err;
+        }
+      },
+    }]);
+  }
+  return out;
+}
+
+/** A handler's rejection as the call's status: crius's code and message (common/errors.ts). */
+function statusOf(err: unknown): CallStatus {
+  return { code: grpcCode(errorCode(err)), message: errorMessage(err) };
 }
 
 function round(ms: number): number {
@@ -222,27 +220,23 @@ async function claimSocket(path: string): Promise<void> {
 export async function startCriServer(socket: string, handlers: CriHandlers | Promise<CriHandlers>, logger: Logger, early: EarlyRpcs = {}): Promise<CriServer> {
   await claimSocket(socket);
   const gate = new HandlerGate(handlers, early);
-  const proto = loadCriProto();
-  const server = new grpc.Server({
-    // The kubelet sends large ListContainers/stats responses; match its 16 MiB limit.
-    'grpc.max_receive_message_length': 16 * 1024 * 1024,
-    'grpc.max_send_message_length': 16 * 1024 * 1024,
-  });
   const track = { n: 0 };
-  server.addService(proto.runtime.v1.RuntimeService.service, serviceImplementation(proto.runtime.v1.RuntimeService.service, 'runtime', gate, logger, track));
-  server.addService(proto.runtime.v1.ImageService.service, serviceImplementation(proto.runtime.v1.ImageService.service, 'image', gate, logger, track));
-  await new Promise<void>((resolve, reject) => {
-    server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+  const deps = { gate, logger, track };
+  const methods = new Map([...serviceMethods(SERVICES[0], deps), ...serviceMethods(SERVICES[1], deps)]);
+  const server = await listenGrpc(socket, {
+    methods,
+    // The kubelet sends large ListContainers/stats responses; match its 16 MiB limit.
+    maxReceiveBytes: MAX_MESSAGE_BYTES,
+    maxSendBytes: MAX_MESSAGE_BYTES,
+    statusOf,
+    unknownMethod: (path) => ({ code: Status.UNIMPLEMENTED, message: `crius serves no method ${path}` }),
+    onTransportStatus: (path, status) => logger.info('rpc', { method: path.slice(1), code: grpcCodeName(status.code), error: status.message }),
   });
   // Owner root (the daemon runs as root), group may connect, nobody else: the socket grants root.
   chmodSync(socket, 0o660);
   return {
-    server,
     socket,
     inFlight: () => track.n,
-    shutdown: (graceMs) => new Promise<void>((resolve) => {
-      const timer = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
-      server.tryShutdown(() => { clearTimeout(timer); resolve(); });
-    }),
+    shutdown: (graceMs) => server.close(graceMs),
   };
 }

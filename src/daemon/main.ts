@@ -1,4 +1,5 @@
 // criusd: parse flags, load config, open the store, wire the services, serve CRI on the socket.
+import { daemonNodeFlags } from '../common/install-root.js';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from '../config/config.js';
@@ -30,6 +31,17 @@ interface Daemon {
   server: CriServer;
   logger: Logger;
   stop(): Promise<void>;
+}
+
+/** The flags of bin/criusd.node-flags this process was not started with (none if the file cannot be read). */
+function missingNodeFlags(): string[] {
+  let wanted: string[];
+  try {
+    wanted = daemonNodeFlags();
+  } catch {
+    return [];
+  }
+  return wanted.filter((f) => !process.execArgv.includes(f));
 }
 
 async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
@@ -71,6 +83,10 @@ async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
     throw failure;
   }
   wiringDone(wired.handlers);
+  const missingFlags = missingNodeFlags();
+  if (missingFlags.length > 0) {
+    logger.warn('criusd was started without its Node flags (bin/criusd.node-flags): it will use more memory on a busy node', { missing: missingFlags.join(' '), start_with: `node ${missingFlags.join(' ')} bin/criusd.js` });
+  }
   logger.info('serving CRI', { socket: config.socket, root: config.rootDir, state: config.stateDir, startup_ms: Math.round(performance.now() - t0), version });
   await notifyReady(logger);
   let stopping: Promise<void> | undefined;

@@ -68,7 +68,7 @@ export function checkCapacity(f: CapacityFacts): CheckResult[] {
   }
   if (f.bridgeNetwork) {
     out.push(warn('pods per bridge', `the default network "${f.bridgeNetwork}" is a Linux bridge: the kernel attaches at most 1023 ports to one (BR_MAX_PORTS), so at most ~1020 pods run on it (the next pod's veth cannot join it and its RunPodSandbox fails)`,
-      'for more pods per node use a network without a bridge: contrib/cni/10-crius-ptp.conflist (ptp, a routed veth per pod, same subnet) instead of 10-crius.conflist'));
+      'for more pods per node use a network without a bridge, e.g. crius\'s default contrib/cni/10-crius.conflist (ptp, a routed veth per pod)'));
   }
   if (f.openFilesHard !== undefined && f.openFilesHard < 65536) {
     out.push(warn('open files', `RLIMIT_NOFILE hard limit ${f.openFilesHard}: crius holds descriptors per container being created, attached, exec'd into or followed`,

@@ -39,8 +39,8 @@ export function checkConmon(path: string, out: CommandOutcome): CheckResult {
   return ok(name, `${path} version ${shown}`, true);
 }
 
-/** The plugins crius's default network and CNI teardown use. */
-export const REQUIRED_CNI_PLUGINS = ['bridge', 'host-local', 'portmap', 'loopback'] as const;
+/** The plugins crius's shipped networks (ptp by default, the bridge form) and CNI teardown use. */
+export const REQUIRED_CNI_PLUGINS = ['ptp', 'bridge', 'host-local', 'portmap', 'loopback'] as const;
 
 export interface CniPluginFact {
   type: string;
@@ -97,7 +97,7 @@ export function checkCniConfig(f: CniConfigFact): CheckResult {
   const name = 'CNI config';
   if (!f.file) {
     return fail(name, `no .conf/.conflist/.json file in ${f.confDir}`,
-      `install a network config in ${f.confDir} (scripts/setup.sh writes 10-crius.conflist: bridge + host-local + portmap)`, true);
+      `install a network config in ${f.confDir} (scripts/setup.sh writes 10-crius.conflist: ptp + host-local + portmap)`, true);
   }
   if (!f.network || 'error' in f.network) {
     return fail(name, `${f.file}: ${f.network && 'error' in f.network ? f.network.error : 'unreadable'}`, `fix or remove ${f.file}`, true);

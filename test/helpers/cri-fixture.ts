@@ -5,7 +5,7 @@ import { CRUN, RUNC } from './host-binaries.js';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { startTestDaemon, waitFor, type TestDaemon } from './daemon.js';
+import { PROJECT_ROOT, startTestDaemon, waitFor, type TestDaemon } from './daemon.js';
 import { run } from '../../src/common/exec.js';
 import { startRegistry, type TestRegistry } from './registry.js';
 import { busyboxImage, pushImage } from './build-image.js';
@@ -39,26 +39,36 @@ interface CriNodeOptions {
   /** Flags for node itself when it runs the daemon (e.g. --cpu-prof). */
   nodeArgs?: string[];
   /**
-   * The pod network's main plugin: 'bridge' (default, bridge ct-<tag>) or 'ptp' (a veth per pod routed by
-   * the host, no bridge: a Linux bridge takes at most 1023 ports, so denser nodes need it).
+   * The pod network: 'bridge' (the tests' default, bridge ct-<tag>, no masquerade) or 'shipped' (crius's
+   * own default, contrib/cni/10-crius.conflist: ptp, a veth per pod routed by the host, no bridge, which
+   * takes at most 1023 ports, so dense nodes need it), with the node's name, subnet and IPAM dir.
    */
-  network?: 'bridge' | 'ptp';
+  network?: 'bridge' | 'shipped';
+}
+
+/** contrib/cni/10-crius.conflist with its name, subnet and IPAM data dir replaced (the plugins as shipped). */
+function shippedNetwork(name: string, subnet: string, ipamDir: string): object {
+  const list = JSON.parse(readFileSync(join(PROJECT_ROOT, 'contrib', 'cni', '10-crius.conflist'), 'utf8')) as { plugins: Record<string, any>[] };
+  const main = list.plugins[0]!;
+  return { ...list, name, plugins: [{ ...main, ipam: { ...main['ipam'], ranges: [[{ subnet }]], dataDir: ipamDir } }, ...list.plugins.slice(1)] };
 }
 
 export async function startCriNode(o: CriNodeOptions): Promise<CriNode> {
   const dir = mkdtempSync(join(tmpdir(), 'crius-n-'));
   const cniDir = join(dir, 'cni');
   mkdirSync(cniDir);
-  writeFileSync(join(cniDir, '10-test.conflist'), JSON.stringify({
-    cniVersion: '1.0.0', name: `crius-${o.tag}`, disableCheck: true,
-    plugins: [
-      {
-        ...(o.network === 'ptp' ? { type: 'ptp', ipMasq: false } : { type: 'bridge', bridge: `ct-${o.tag}`, isGateway: true, ipMasq: false, hairpinMode: true }),
-        ipam: { type: 'host-local', ranges: [[{ subnet: `10.${o.subnet}.0.0/16` }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(dir, 'ipam') },
-      },
-      { type: 'portmap', capabilities: { portMappings: true } },
-    ],
-  }));
+  writeFileSync(join(cniDir, '10-test.conflist'), JSON.stringify(o.network === 'shipped'
+    ? shippedNetwork(`crius-${o.tag}`, `10.${o.subnet}.0.0/16`, join(dir, 'ipam'))
+    : {
+      cniVersion: '1.0.0', name: `crius-${o.tag}`, disableCheck: true,
+      plugins: [
+        {
+          type: 'bridge', bridge: `ct-${o.tag}`, isGateway: true, ipMasq: false, hairpinMode: true,
+          ipam: { type: 'host-local', ranges: [[{ subnet: `10.${o.subnet}.0.0/16` }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(dir, 'ipam') },
+        },
+        { type: 'portmap', capabilities: { portMappings: true } },
+      ],
+    }));
   const registry = await startRegistry();
   const img = await busyboxImage('gzip', { Cmd: ['sh'], Env: ['PATH=/bin'] });
   await pushImage({ url: registry.url }, 'test/busybox', 'latest', img);

@@ -1,5 +1,6 @@
 // Starts the real criusd (the built bin/criusd.js) on a temporary socket, root and state dir, and gives a
 // CRI client to it, as the kubelet would talk. Every integration test that needs the daemon uses this.
+import { daemonNodeFlags } from '../../src/common/install-root.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -98,7 +99,7 @@ export async function startTestDaemon(opts: TestDaemonOptions = {}): Promise<Tes
   const state = join(dir, 'state');
   const configPath = join(dir, 'config.toml');
   if (!opts.dir || opts.config !== undefined) writeFileSync(configPath, opts.config ?? '');
-  const args = [...(opts.nodeArgs ?? []), CRIUSD, '--config', configPath, '--socket', socket, '--root', root, '--state', state, '--log-level', 'debug', ...(opts.extraArgs ?? [])];
+  const args = [...daemonNodeFlags(), ...(opts.nodeArgs ?? []), CRIUSD, '--config', configPath, '--socket', socket, '--root', root, '--state', state, '--log-level', 'debug', ...(opts.extraArgs ?? [])];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (b: Buffer) => { out += b.toString(); });

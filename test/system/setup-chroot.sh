@@ -109,7 +109,7 @@ check "crun >= 1.9 on PATH with idmap in its features ($(in_root crun --version 
 check "conmon >= 2.1.12 on PATH ($(in_root conmon --version 2>/dev/null | head -1))" \
   bash -c "v=\$(chroot '$root' /usr/bin/env PATH=/usr/local/bin:/usr/bin conmon --version | awk '/version/{print \$3}'); [ \"\$(printf '%s\n2.1.12\n' \"\$v\" | sort -V | head -1)\" = 2.1.12 ]"
 check "runc >= 1.2 on PATH with idmap in its features ($(in_root runc --version 2>/dev/null | head -1))" features runc
-check "CNI plugins where crius looks (/usr/lib/cni)" test -x "$root/usr/lib/cni/bridge" -a -x "$root/usr/lib/cni/host-local" -a -x "$root/usr/lib/cni/portmap"
+check "CNI plugins where crius looks (/usr/lib/cni)" test -x "$root/usr/lib/cni/ptp" -a -x "$root/usr/lib/cni/bridge" -a -x "$root/usr/lib/cni/host-local" -a -x "$root/usr/lib/cni/portmap"
 
 echo
 echo "$passed passed, $failed failed"
