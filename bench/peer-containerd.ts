@@ -29,6 +29,7 @@ import { cgroupDirs, cgroupExists, detectCgroupLayout, runtimeHiddenMounts } fro
 import { CRUN } from '../test/helpers/host-binaries.js';
 import { makeImage, makeLayer, pushImage } from '../test/helpers/build-image.js';
 import { nativeBuildPath } from '../src/common/install-root.js';
+import { PROJECT_ROOT } from '../test/helpers/daemon.js';
 
 const CACHE = '/var/lib/crius-bench';
 const TRIXIE_APT = join(CACHE, 'apt-trixie');
@@ -197,6 +198,8 @@ interface PeerOptions {
   tag: string;
   /** The pod subnet 10.<subnet>.0.0/16 (one crius tests do not use). */
   subnet: number;
+  /** The pod network: 'bridge' (default, like the bench node's) or 'shipped' (crius's ptp network). */
+  network?: 'bridge' | 'shipped';
   /** trixie (1.7, default) or bookworm (1.6). */
   suite?: ContainerdSuite;
   log?: (s: string) => void;
@@ -278,6 +281,12 @@ function shimsOf(scope: string): number[] {
   return out;
 }
 
+/** Names of the host's veth interfaces. */
+async function hostVeths(): Promise<Set<string>> {
+  const out = (await run('/usr/sbin/ip', ['-o', 'link', 'show', 'type', 'veth'])).stdout;
+  return new Set(out.split('\n').filter(Boolean).map((l) => (l.split(':')[1] ?? '').trim().split('@')[0]!));
+}
+
 function entries(dir: string): string[] {
   try {
     return readdirSync(dir);
@@ -299,7 +308,14 @@ export async function startPeerContainerd(o: PeerOptions): Promise<PeerContainer
   const certsDir = join(runDir, 'certs.d');
   const bridge = `cp-${o.tag}`;
   for (const d of [root, state, cniDir, join(certsDir, o.registryHost)]) mkdirSync(d, { recursive: true });
-  writeFileSync(join(cniDir, '10-peer.conflist'), JSON.stringify({
+  // The same network as crius's bench node: the tests' bridge, or crius's shipped ptp network (the
+  // plugins as in contrib/cni/10-crius.conflist, with our name, subnet and IPAM dir).
+  const shipped = (): object => {
+    const list = JSON.parse(readFileSync(join(PROJECT_ROOT, 'contrib', 'cni', '10-crius.conflist'), 'utf8')) as { plugins: Record<string, any>[] };
+    const main = list.plugins[0]!;
+    return { ...list, name: `crius-peer-${o.tag}`, plugins: [{ ...main, ipam: { ...main['ipam'], ranges: [[{ subnet: `10.${o.subnet}.0.0/16` }]], dataDir: ipamDir } }, ...list.plugins.slice(1)] };
+  };
+  writeFileSync(join(cniDir, '10-peer.conflist'), JSON.stringify(o.network === 'shipped' ? shipped() : {
     cniVersion: '1.0.0', name: `crius-peer-${o.tag}`, disableCheck: true,
     plugins: [
       { type: 'bridge', bridge, isGateway: true, ipMasq: false, hairpinMode: true,
@@ -307,6 +323,8 @@ export async function startPeerContainerd(o: PeerOptions): Promise<PeerContainer
       { type: 'portmap', capabilities: { portMappings: true } },
     ],
   }));
+  // ptp leaves no bridge to look at: a pod's host-side veth that outlives it is found by name instead.
+  const vethsBefore = await hostVeths();
   writeFileSync(join(certsDir, o.registryHost, 'hosts.toml'),
     `server = "http://${o.registryHost}"\n\n[host."http://${o.registryHost}"]\n  capabilities = ["pull", "resolve"]\n`);
   const configPath = join(runDir, 'config.toml');
@@ -422,6 +440,7 @@ export async function startPeerContainerd(o: PeerOptions): Promise<PeerContainer
         const ports = (await run('/usr/sbin/ip', ['-o', 'link', 'show', 'master', bridge], { okCodes: [0, 1] })).stdout;
         for (const l of ports.split('\n').filter(Boolean)) found.push(`interface ${l.split(':')[1]?.trim()} on ${bridge}`);
       } catch { /* no bridge */ }
+      for (const v of await hostVeths()) if (!vethsBefore.has(v)) found.push(`host veth ${v}`);
       for (const net of entries(ipamDir)) {
         for (const f of entries(join(ipamDir, net))) if (/^\d+\.\d+\.\d+\.\d+$/.test(f)) found.push(`IP reservation ${join(ipamDir, net, f)}`);
       }

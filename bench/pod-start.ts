@@ -14,7 +14,8 @@
 // busybox image, crun and CNI plugins, in alternating batches (--rounds R, default 2: the N pods of each
 // phase in R batches per runtime, crius first in odd rounds, containerd first in even ones), and prints
 // crius/containerd ratios. Pods are plain (no user namespace). Both nodes are checked for leaks after.
-//   node dist/bench/pod-start.js --peer containerd [--peer-suite trixie|bookworm] [--n 20] [--rounds 2]
+// --network shipped gives both crius's shipped ptp network instead of the tests' bridge.
+//   node dist/bench/pod-start.js --peer containerd [--peer-suite trixie|bookworm] [--network shipped] [--n 20] [--rounds 2]
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -225,7 +226,8 @@ async function mainPeer(argv: string[], n: number, parallel: number, handler: st
   process.once('SIGTERM', onSignal);
   try {
     const sandboxImage = await pushPauseImage(node.registry.url, node.registry.host);
-    peer = await startPeerContainerd({ registryHost: node.registry.host, sandboxImage, tag: 'bp', subnet: 120, suite, log: (s) => console.error(s) });
+    peer = await startPeerContainerd({ registryHost: node.registry.host, sandboxImage, tag: 'bp', subnet: 120, suite,
+      ...(['shipped', 'ptp'].includes(flag(argv, '--network') ?? '') ? { network: 'shipped' as const } : {}), log: (s) => console.error(s) });
     peerStartMs = peer.readyMs;
     peerVersion = peer.pkg.versionLine;
     peerLabel = `containerd ${peer.pkg.version}`;
