@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2 --heap-growing-percent=100
+#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=100
 // (The flags on the line above are bin/criusd.node-flags, for running this file directly; a unit test keeps them equal.)
 // The daemon's entry. `npm run build` bundles it into dist/criusd/ (scripts/bundle.mjs: one file to load
 // instead of hundreds of modules); a bundle older than the tsc output (a build by `npx tsc` alone) would
