@@ -6,7 +6,7 @@
 // ociFloor() is exported so the pod-start bench can measure the floor in the same run.
 import { CRUN, RUNC } from '../test/helpers/host-binaries.js';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../src/common/exec.js';
 import {
@@ -18,6 +18,7 @@ import { pinPodNamespaces, removePinnedNamespaces } from '../src/pod/namespaces.
 import { preparePauseRootfs } from '../src/pod/infra-rootfs.js';
 import { makeBusyboxRootfs } from '../test/helpers/busybox-rootfs.js';
 import { minimalSpec } from '../test/helpers/minimal-spec.js';
+import { PROJECT_ROOT } from '../test/helpers/daemon.js';
 import { stats, type Stat } from './stats.js';
 import { nativeBuildPath } from '../src/common/install-root.js';
 
@@ -25,10 +26,14 @@ const WRAP = nativeBuildPath('crius-oci-wrap');
 const PAUSE = nativeBuildPath('crius-pause');
 
 
-async function time(n: number, fn: (i: number) => Promise<void>): Promise<number[]> {
+/** The idle between runs of the "apart" floor: about the time between two pods' container creates. */
+export const FLOOR_APART_MS = 150;
+
+async function time(n: number, fn: (i: number) => Promise<void>, apartMs = 0): Promise<number[]> {
   const out: number[] = [];
   await fn(-1); // warm-up: page cache, binaries
   for (let i = 0; i < n; i++) {
+    if (apartMs > 0) await new Promise((r) => setTimeout(r, apartMs));
     const t0 = process.hrtime.bigint();
     await fn(i);
     out.push(Number(process.hrtime.bigint() - t0) / 1e6);
@@ -36,8 +41,14 @@ async function time(n: number, fn: (i: number) => Promise<void>): Promise<number
   return out;
 }
 
-/** Median/p95 of raw `<runtime> run` of busybox `true` (through crius-oci-wrap where the host needs it). */
-export async function ociFloor(n: number, runtimePath = CRUN, withCgroup = true): Promise<Stat> {
+/**
+ * Median/p95 of raw `<runtime> run` of busybox `true` (through crius-oci-wrap where the host needs it).
+ * apartMs idles between runs. Back to back, each run's move into its cgroup is cheap; a run that comes
+ * after a pause, as a pod's container does, pays for it: on this cgroup v1 host a bare `crun create` took
+ * 7.0 ms back to back and 21.9 ms 150 ms after the previous one (the kernel's cgroup v1 attach waits for
+ * an RCU grace period unless another attach just had; cgroup v2 runtimes create into the cgroup instead).
+ */
+export async function ociFloor(n: number, runtimePath = CRUN, withCgroup = true, apartMs = 0): Promise<Stat> {
   const layout = await detectCgroupLayout();
   const hide = runtimeHiddenMounts(layout);
   const base = await detectCgroupBase(layout);
@@ -54,8 +65,8 @@ export async function ociFloor(n: number, runtimePath = CRUN, withCgroup = true)
       const args = [`--root=${dir}/root`, ...(withCgroup ? [] : ['--cgroup-manager=disabled']), 'run', id];
       if (hide.length > 0) await run(WRAP, [...hide.flatMap((h) => ['--hide', h]), runtimePath, ...args], { cwd: bundle });
       else await run(runtimePath, args, { cwd: bundle });
-    });
-    return stats(`${name} run true${withCgroup ? '' : ' (no cgroup)'}`, xs);
+    }, apartMs);
+    return stats(`${name} run true${withCgroup ? '' : ' (no cgroup)'}${apartMs ? `, ${apartMs} ms apart` : ''}`, xs);
   } finally {
     await removeCgroup(layout, parent, base).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
@@ -63,18 +74,23 @@ export async function ociFloor(n: number, runtimePath = CRUN, withCgroup = true)
 }
 
 /**
- * Median/p95 of a CNI ADD of a network shaped like the default one (contrib/cni/10-crius.conflist: bridge
- * with host-local IPAM; portmap is a no-op without port mappings and crius skips it) into a freshly pinned
- * netns, run as a runtime would: the plugin binary with the config on stdin. Its own bridge (cf-<pid>) and
- * subnet (10.108.0.0/16); each ADD is undone (DEL, unpin) outside the timing.
+ * Median/p95 of a CNI ADD into a freshly pinned netns, run as a runtime would: the plugin binary with the
+ * config on stdin (portmap is a no-op without port mappings and crius skips it). 'bridge': the network the
+ * benches' own nodes get (a bridge, host-local, no masquerade), on its own bridge (cf-<pid>); 'shipped':
+ * crius's default network (contrib/cni/10-crius.conflist: ptp, host-local, masquerade). Its own subnet
+ * (10.108.0.0/16); each ADD is undone (DEL, unpin) outside the timing.
  */
-export async function cniAddFloor(n: number, pluginDir = '/usr/lib/cni'): Promise<Stat> {
+export async function cniAddFloor(n: number, network: 'bridge' | 'shipped' = 'bridge', pluginDir = '/usr/lib/cni'): Promise<Stat> {
   const dir = await mkdtemp('/tmp/crius-floor-');
   const bridge = `cf${process.pid % 100000}`;
-  const conf = {
-    cniVersion: '1.0.0', name: `floor${process.pid}`, type: 'bridge', bridge, isGateway: true, ipMasq: false, hairpinMode: true,
-    ipam: { type: 'host-local', ranges: [[{ subnet: '10.108.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: path.join(dir, 'ipam') },
-  };
+  const ipam = { type: 'host-local', ranges: [[{ subnet: '10.108.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: path.join(dir, 'ipam') };
+  const shipped = network === 'shipped'
+    ? (JSON.parse(await readFile(path.join(PROJECT_ROOT, 'contrib', 'cni', '10-crius.conflist'), 'utf8')) as { plugins: Record<string, unknown>[] }).plugins[0]!
+    : undefined;
+  const conf = shipped
+    ? { cniVersion: '1.0.0', name: `floor${process.pid}`, ...shipped, ipam }
+    : { cniVersion: '1.0.0', name: `floor${process.pid}`, type: 'bridge', bridge, isGateway: true, ipMasq: false, hairpinMode: true, ipam };
+  const plugin = String(conf.type);
   const env = (cmd: string, id: string, netns: string): NodeJS.ProcessEnv => ({
     PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: cmd, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: pluginDir,
   });
@@ -84,12 +100,12 @@ export async function cniAddFloor(n: number, pluginDir = '/usr/lib/cni'): Promis
       const id = `floor-cni-${i + 1}`;
       const ns = await pinPodNamespaces({ dir: path.join(dir, 'ns', id), net: true, ipc: false, uts: false });
       const t0 = process.hrtime.bigint();
-      await run(path.join(pluginDir, 'bridge'), [], { input: JSON.stringify(conf), env: env('ADD', id, ns.net!) });
+      await run(path.join(pluginDir, plugin), [], { input: JSON.stringify(conf), env: env('ADD', id, ns.net!) });
       if (i >= 0) xs.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      await run(path.join(pluginDir, 'bridge'), [], { input: JSON.stringify(conf), env: env('DEL', id, ns.net!) });
+      await run(path.join(pluginDir, plugin), [], { input: JSON.stringify(conf), env: env('DEL', id, ns.net!) });
       await removePinnedNamespaces(ns);
     }
-    return stats('CNI ADD (bridge + host-local)', xs);
+    return stats(`CNI ADD (${plugin} + host-local${shipped ? ', crius default' : ''})`, xs);
   } finally {
     await run('/usr/sbin/ip', ['link', 'del', bridge], { okCodes: [0, 1] }).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
@@ -193,12 +209,14 @@ async function main(): Promise<void> {
   const n = nIdx >= 0 ? Number(argv[nIdx + 1]) : 20;
   const results: Stat[] = [];
   results.push(await ociFloor(n, CRUN, true));
+  results.push(await ociFloor(n, CRUN, true, FLOOR_APART_MS));
   results.push(await ociFloor(n, CRUN, false));
   if (existsSync(RUNC)) results.push(await ociFloor(n, RUNC, true));
   results.push(...await conmonRun(n, CRUN));
   if (existsSync(RUNC)) results.push(...await conmonRun(n, RUNC));
   results.push(...await namespacesAndPause(n));
   results.push(await cniAddFloor(n));
+  results.push(await cniAddFloor(n, 'shipped'));
   const layout = await detectCgroupLayout();
   const report = { bench: 'oci-floor', n, cgroupMode: layout.mode, wrapped: runtimeHiddenMounts(layout).length > 0, results };
   console.log(JSON.stringify(report));
