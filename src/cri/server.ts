@@ -135,44 +135,26 @@ function serviceMethods(service: ServiceName, deps: CallContextDeps): [string, G
       else transport.addEventListener('abort', () => controller.abort(abortReason(method, transport.reason)), { once: true });
       return controller.signal;
     };
-    if (def.responseStream) {
-      out.push([def.path, {
-        kind: 'server-stream', ...codec,
-        handle: async (request, call) => {
-          const started = performance.now();
-          track.n++;
-          try {
-            const h = await entry();
-            if (h === undefined || h === NOT_IMPLEMENTED) throw notImplemented(method);
-            // The proto says this method streams, so its table entry is a ServerStream.
-            await (h as AnyServerStream)(request as never, call);
-            done(started, undefined);
-          } catch (err) {
-            done(started, err);
-            throw err;
-          }
-        },
-      }]);
-      continue;
-    }
-    out.push([def.path, {
-      kind: 'unary', ...codec,
-      handle: async (request, info) => {
-        const started = performance.now();
-        track.n++;
-        try {
-          const h = await entry();
-          if (h === undefined || h === NOT_IMPLEMENTED) throw notImplemented(method);
-          // The proto says this method is unary, so its table entry is a Unary.
-          const response = await (h as AnyUnary)(request as never, { method, signal: callSignal(info.signal) });
-          done(started, undefined);
-          return response;
-        } catch (err) {
-          done(started, err);
-          throw err;
-        }
-      },
-    }]);
+    /** Runs one call against its table entry, counted in flight and logged once when it ends. */
+    const tracked = async <T>(serve: (h: AnyUnary | AnyServerStream) => Promise<T>): Promise<T> => {
+      const started = performance.now();
+      track.n++;
+      try {
+        const h = await entry();
+        if (h === undefined || h === NOT_IMPLEMENTED) throw notImplemented(method);
+        const result = await serve(h);
+        done(started, undefined);
+        return result;
+      } catch (err) {
+        done(started, err);
+        throw err;
+      }
+    };
+    out.push([def.path, def.responseStream
+      // The proto says this method streams, so its table entry is a ServerStream.
+      ? { kind: 'server-stream', ...codec, handle: (request, call) => tracked((h) => (h as AnyServerStream)(request as never, call)) }
+      // The proto says this method is unary, so its table entry is a Unary.
+      : { kind: 'unary', ...codec, handle: (request, info) => tracked((h) => (h as AnyUnary)(request as never, { method, signal: callSignal(info.signal) })) }]);
   }
   return out;
 }
