@@ -6,7 +6,7 @@
 // ociFloor() is exported so the pod-start bench can measure the floor in the same run.
 import { CRUN, RUNC } from '../test/helpers/host-binaries.js';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../src/common/exec.js';
 import {
@@ -18,7 +18,7 @@ import { pinPodNamespaces, removePinnedNamespaces } from '../src/pod/namespaces.
 import { preparePauseRootfs } from '../src/pod/infra-rootfs.js';
 import { makeBusyboxRootfs } from '../test/helpers/busybox-rootfs.js';
 import { minimalSpec } from '../test/helpers/minimal-spec.js';
-import { PROJECT_ROOT } from '../test/helpers/daemon.js';
+import { bridgeNetwork, shippedNetwork } from '../test/helpers/cri-fixture.js';
 import { stats, type Stat } from './stats.js';
 import { nativeBuildPath } from '../src/common/install-root.js';
 
@@ -83,14 +83,13 @@ export async function ociFloor(n: number, runtimePath = CRUN, withCgroup = true,
 export async function cniAddFloor(n: number, network: 'bridge' | 'shipped' = 'bridge', pluginDir = '/usr/lib/cni'): Promise<Stat> {
   const dir = await mkdtemp('/tmp/crius-floor-');
   const bridge = `cf${process.pid % 100000}`;
-  const ipam = { type: 'host-local', ranges: [[{ subnet: '10.108.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: path.join(dir, 'ipam') };
-  const shipped = network === 'shipped'
-    ? (JSON.parse(await readFile(path.join(PROJECT_ROOT, 'contrib', 'cni', '10-crius.conflist'), 'utf8')) as { plugins: Record<string, unknown>[] }).plugins[0]!
-    : undefined;
-  const conf = shipped
-    ? { cniVersion: '1.0.0', name: `floor${process.pid}`, ...shipped, ipam }
-    : { cniVersion: '1.0.0', name: `floor${process.pid}`, type: 'bridge', bridge, isGateway: true, ipMasq: false, hairpinMode: true, ipam };
-  const plugin = String(conf.type);
+  const name = `floor${process.pid}`;
+  const list = network === 'shipped'
+    ? shippedNetwork(name, '10.108.0.0/16', path.join(dir, 'ipam'))
+    : bridgeNetwork(name, bridge, '10.108.0.0/16', path.join(dir, 'ipam'));
+  // The main plugin alone, as a runtime hands it to the plugin (portmap is idle without port mappings).
+  const conf: Record<string, unknown> = { cniVersion: list.cniVersion, name, ...list.plugins[0]! };
+  const plugin = String(conf['type']);
   const env = (cmd: string, id: string, netns: string): NodeJS.ProcessEnv => ({
     PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: cmd, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: pluginDir,
   });
@@ -105,7 +104,7 @@ export async function cniAddFloor(n: number, network: 'bridge' | 'shipped' = 'br
       await run(path.join(pluginDir, plugin), [], { input: JSON.stringify(conf), env: env('DEL', id, ns.net!) });
       await removePinnedNamespaces(ns);
     }
-    return stats(`CNI ADD (${plugin} + host-local${shipped ? ', crius default' : ''})`, xs);
+    return stats(`CNI ADD (${plugin} + host-local${network === 'shipped' ? ', crius default' : ''})`, xs);
   } finally {
     await run('/usr/sbin/ip', ['link', 'del', bridge], { okCodes: [0, 1] }).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });

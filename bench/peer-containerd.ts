@@ -29,7 +29,7 @@ import { cgroupDirs, cgroupExists, detectCgroupLayout, runtimeHiddenMounts } fro
 import { CRUN } from '../test/helpers/host-binaries.js';
 import { makeImage, makeLayer, pushImage } from '../test/helpers/build-image.js';
 import { nativeBuildPath } from '../src/common/install-root.js';
-import { PROJECT_ROOT } from '../test/helpers/daemon.js';
+import { bridgeNetwork, shippedNetwork } from '../test/helpers/cri-fixture.js';
 
 const CACHE = '/var/lib/crius-bench';
 const TRIXIE_APT = join(CACHE, 'apt-trixie');
@@ -310,19 +310,10 @@ export async function startPeerContainerd(o: PeerOptions): Promise<PeerContainer
   for (const d of [root, state, cniDir, join(certsDir, o.registryHost)]) mkdirSync(d, { recursive: true });
   // The same network as crius's bench node: the tests' bridge, or crius's shipped ptp network (the
   // plugins as in contrib/cni/10-crius.conflist, with our name, subnet and IPAM dir).
-  const shipped = (): object => {
-    const list = JSON.parse(readFileSync(join(PROJECT_ROOT, 'contrib', 'cni', '10-crius.conflist'), 'utf8')) as { plugins: Record<string, any>[] };
-    const main = list.plugins[0]!;
-    return { ...list, name: `crius-peer-${o.tag}`, plugins: [{ ...main, ipam: { ...main['ipam'], ranges: [[{ subnet: `10.${o.subnet}.0.0/16` }]], dataDir: ipamDir } }, ...list.plugins.slice(1)] };
-  };
-  writeFileSync(join(cniDir, '10-peer.conflist'), JSON.stringify(o.network === 'shipped' ? shipped() : {
-    cniVersion: '1.0.0', name: `crius-peer-${o.tag}`, disableCheck: true,
-    plugins: [
-      { type: 'bridge', bridge, isGateway: true, ipMasq: false, hairpinMode: true,
-        ipam: { type: 'host-local', ranges: [[{ subnet: `10.${o.subnet}.0.0/16` }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: ipamDir } },
-      { type: 'portmap', capabilities: { portMappings: true } },
-    ],
-  }));
+  const subnet = `10.${o.subnet}.0.0/16`;
+  writeFileSync(join(cniDir, '10-peer.conflist'), JSON.stringify(o.network === 'shipped'
+    ? shippedNetwork(`crius-peer-${o.tag}`, subnet, ipamDir)
+    : bridgeNetwork(`crius-peer-${o.tag}`, bridge, subnet, ipamDir)));
   // ptp leaves no bridge to look at: a pod's host-side veth that outlives it is found by name instead.
   const vethsBefore = await hostVeths();
   writeFileSync(join(certsDir, o.registryHost, 'hosts.toml'),

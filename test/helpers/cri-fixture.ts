@@ -46,29 +46,37 @@ interface CriNodeOptions {
   network?: 'bridge' | 'shipped';
 }
 
+interface TestNetworkList { cniVersion: string; name: string; plugins: Record<string, any>[] }
+
 /** contrib/cni/10-crius.conflist with its name, subnet and IPAM data dir replaced (the plugins as shipped). */
-function shippedNetwork(name: string, subnet: string, ipamDir: string): object {
-  const list = JSON.parse(readFileSync(join(PROJECT_ROOT, 'contrib', 'cni', '10-crius.conflist'), 'utf8')) as { plugins: Record<string, any>[] };
+export function shippedNetwork(name: string, subnet: string, ipamDir: string): TestNetworkList {
+  const list = JSON.parse(readFileSync(join(PROJECT_ROOT, 'contrib', 'cni', '10-crius.conflist'), 'utf8')) as TestNetworkList;
   const main = list.plugins[0]!;
   return { ...list, name, plugins: [{ ...main, ipam: { ...main['ipam'], ranges: [[{ subnet }]], dataDir: ipamDir } }, ...list.plugins.slice(1)] };
+}
+
+/** The tests' and benches' own network: a bridge of its own, host-local, no masquerade, portmap. */
+export function bridgeNetwork(name: string, bridge: string, subnet: string, ipamDir: string): TestNetworkList {
+  return {
+    cniVersion: '1.0.0', name, disableCheck: true,
+    plugins: [
+      {
+        type: 'bridge', bridge, isGateway: true, ipMasq: false, hairpinMode: true,
+        ipam: { type: 'host-local', ranges: [[{ subnet }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: ipamDir },
+      },
+      { type: 'portmap', capabilities: { portMappings: true } },
+    ],
+  } as TestNetworkList;
 }
 
 export async function startCriNode(o: CriNodeOptions): Promise<CriNode> {
   const dir = mkdtempSync(join(tmpdir(), 'crius-n-'));
   const cniDir = join(dir, 'cni');
   mkdirSync(cniDir);
+  const subnet = `10.${o.subnet}.0.0/16`;
   writeFileSync(join(cniDir, '10-test.conflist'), JSON.stringify(o.network === 'shipped'
-    ? shippedNetwork(`crius-${o.tag}`, `10.${o.subnet}.0.0/16`, join(dir, 'ipam'))
-    : {
-      cniVersion: '1.0.0', name: `crius-${o.tag}`, disableCheck: true,
-      plugins: [
-        {
-          type: 'bridge', bridge: `ct-${o.tag}`, isGateway: true, ipMasq: false, hairpinMode: true,
-          ipam: { type: 'host-local', ranges: [[{ subnet: `10.${o.subnet}.0.0/16` }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(dir, 'ipam') },
-        },
-        { type: 'portmap', capabilities: { portMappings: true } },
-      ],
-    }));
+    ? shippedNetwork(`crius-${o.tag}`, subnet, join(dir, 'ipam'))
+    : bridgeNetwork(`crius-${o.tag}`, `ct-${o.tag}`, subnet, join(dir, 'ipam'))));
   const registry = await startRegistry();
   const img = await busyboxImage('gzip', { Cmd: ['sh'], Env: ['PATH=/bin'] });
   await pushImage({ url: registry.url }, 'test/busybox', 'latest', img);

@@ -1,6 +1,6 @@
 // Starts the real criusd (the built bin/criusd.js) on a temporary socket, root and state dir, and gives a
 // CRI client to it, as the kubelet would talk. Every integration test that needs the daemon uses this.
-import { daemonNodeFlags } from '../../src/common/install-root.js';
+import { criusdEntry, daemonNodeFlags } from '../../src/common/install-root.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -15,7 +15,7 @@ export const PROJECT_ROOT = (() => {
   return dir;
 })();
 
-export const CRIUSD = join(PROJECT_ROOT, 'bin', 'criusd.js');
+export const CRIUSD = criusdEntry();
 export const CRIUS = join(PROJECT_ROOT, 'bin', 'crius.js');
 
 export interface TestDaemon {
