@@ -37,12 +37,11 @@ import { locateHostBinary } from '../common/host-binaries.js';
 import { nativeBuildDir } from '../common/install-root.js';
 import { readUsernsSysctls } from './host-summary.js';
 import {
-  checkCniConfig, checkCniPlugins, checkConmon, checkNativeHelpers, checkUnshare, nativeHelperSpecs,
+  checkCniConfig, checkCniPlugins, checkConmon, checkNativeHelpers, nativeHelperSpecs,
   REQUIRED_CNI_PLUGINS, type CniConfigFact, type CniPluginFact, type CommandOutcome,
 } from './tool-checks.js';
 
 const CONMON_PATH = locateHostBinary('conmon');
-const UNSHARE_PATH = '/usr/bin/unshare';
 
 
 async function outcome(runner: Runner, file: string, args: string[], env?: NodeJS.ProcessEnv): Promise<CommandOutcome> {
@@ -169,7 +168,6 @@ export async function runDoctor(config: Config, o: DoctorOptions = {}): Promise<
   checks.push(checkCniPlugins(config.cni.pluginDirs, await cniPluginFacts(config.cni.pluginDirs, runner)));
   const cniConf = await cniConfigFact(config.cni.confDir, config.cni.pluginDirs);
   checks.push(checkCniConfig(cniConf));
-  checks.push(checkUnshare(UNSHARE_PATH, await outcome(runner, UNSHARE_PATH, ['--help'])));
 
   const layout = await detectCgroupLayout();
   const buildDir = nativeBuildDir();

@@ -1,7 +1,7 @@
 // The helper programs a pod needs beside the OCI runtime: conmon (supervises every container), the CNI
 // plugins and a network config (a user-namespaced pod cannot use the host network: KEP-127 rule, so it
-// always needs CNI), util-linux unshare with --map-users (pins pod user namespaces), and crius's own
-// native helpers (native/build). Pure decisions over facts gathered by the caller.
+// always needs CNI), and crius's own native helpers (native/build; crius-podns pins every pod's
+// namespaces). Pure decisions over facts gathered by the caller.
 import { fail, ok, warn, type CheckResult } from './check.js';
 
 /** "conmon version 2.1.12\ncommit: ..." -> [2, 1, 12]. */
@@ -109,18 +109,6 @@ export function checkCniConfig(f: CniConfigFact): CheckResult {
   return ok(name, `${f.file}: network ${f.network.name} (${f.network.plugins.join(' -> ')})`, true);
 }
 
-/** util-linux unshare pins the net, uts and ipc namespaces of pods without a user namespace (--net=FILE). */
-export function checkUnshare(path: string, help: CommandOutcome): CheckResult {
-  const name = 'unshare';
-  if (!help.ok) {
-    return fail(name, help.missing ? `${path} is missing` : `${path} --help failed: ${help.error}`, 'install util-linux', true);
-  }
-  if (!help.stdout.includes('--net')) {
-    return fail(name, `${path} cannot pin namespaces at files (no --net[=<file>])`, 'install util-linux >= 2.26', true);
-  }
-  return ok(name, `${path} pins namespaces at files`, true);
-}
-
 interface NativeHelperSpec {
   name: string;
   why: string;
@@ -131,7 +119,7 @@ interface NativeHelperSpec {
 export function nativeHelperSpecs(hybridCgroups: boolean): NativeHelperSpec[] {
   return [
     { name: 'crius-idmap', why: 'idmap probes, idmapped volumes and rootfs lower layers', neededForUserns: true },
-    { name: 'crius-userns', why: 'creates pod user namespaces with the kubelet\'s mappings', neededForUserns: true },
+    { name: 'crius-podns', why: 'creates and pins every pod\'s namespaces (user namespaces with the kubelet\'s mappings) and its /dev/shm', neededForUserns: true },
     { name: 'crius-oci-wrap', why: 'runs the OCI runtime with the cgroup2 mount hidden on hybrid hosts', neededForUserns: hybridCgroups },
     { name: 'crius-pause', why: 'infra process of shared-PID pods', neededForUserns: false },
     { name: 'crius-fsops', why: 'device nodes and xattrs during image unpack', neededForUserns: false },

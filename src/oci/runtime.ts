@@ -39,6 +39,11 @@ interface OciHandlerConfig {
    * neither is in the daemon's cgroup and `systemctl restart crius` leaves both running.
    */
   systemd?: { conmonSlice: string; systemdRun?: string };
+  /**
+   * Called just before a runtime call that moves a process into a cgroup (create, exec), so the kernel's
+   * wait before that move overlaps the runtime's start-up (cgroup/attach-primer.ts).
+   */
+  primeCgroupAttach?: () => void;
 }
 
 const DEFAULT_EXEC_DRAIN_MS = 3000;
@@ -228,6 +233,7 @@ export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): O
         ...(o.logSizeMax !== undefined ? { logSizeMax: o.logSizeMax } : {}),
       });
       const [file, args] = conmonCommand(conmon, argv, id, cfg.systemd);
+      cfg.primeCgroupAttach?.();
       let r;
       try {
         r = await spawnConmon(file, args, { cwd: bundle, env: conmonEnv(), timeoutMs: o.timeoutMs ?? 60_000 });
@@ -290,6 +296,7 @@ export function createOciRuntime(cfg: OciHandlerConfig, runner: Runner = run): O
         // ExecSync has no tty in the CRI: output comes back through our pipes.
         await writeFile(specFile, JSON.stringify({ ...processSpec, terminal: false }), { mode: 0o600 });
         const c = command(['exec', '--process', specFile, '--pid-file', pidFile, id]);
+        cfg.primeCgroupAttach?.();
         const r = await runExecSync({
           file: c.file, args: c.args, env: conmonEnv(), cwd: dir, pidFile,
           timeoutMs: timeoutSec > 0 ? timeoutSec * 1000 : 0,

@@ -1,29 +1,24 @@
-// A pod's net, ipc and uts namespaces, pinned at files (nsfs bind mounts) so they live without any
-// process, like CRI-O's pinns (cri-o pinns/src/pinns.c). util-linux `unshare --net=F --uts=F --ipc=F
-// CMD` creates the namespaces, binds them onto the files and runs CMD inside them: CMD sets the hostname
-// and the pod's sysctls by writing /proc/sys, whose kernel.hostname, net.*, kernel.shm*/msg*/sem and
-// fs.mqueue.* entries follow the writer's namespaces. One process start per pod; nothing stays running.
+// A pod's namespaces, pinned at files (nsfs bind mounts) so they live without any process, like CRI-O's
+// pinns (cri-o pinns/src/pinns.c): one start of native/crius-podns per pod creates them, binds them onto
+// the files, sets the hostname and the pod's sysctls inside them, and mounts the pod's /dev/shm tmpfs
+// (three process starts before: unshare, sh and mount, ~8 ms of RunPodSandbox on this host).
+// Pods with a user namespace get it from the same call, and their net, uts and ipc namespaces are created
+// inside it, so the pod's user namespace owns them: a netns owned by the host userns breaks sysfs in the
+// pod (mounting sysfs needs CAP_SYS_ADMIN over the netns's owner; containerd creates the netns inside the
+// pod's userns for this, setupNetnsWithinUserns, PR #10607).
 // The PID namespace cannot be pinned this way (it needs a live init): pods with PID mode POD get an
 // infra process (native/crius-pause, see infra-rootfs.ts).
-// Pods with a user namespace get it and, inside it, their net, uts and ipc namespaces from one call of
-// native/crius-userns (pinUsernsPodNamespaces), so the pod's user namespace owns them: a netns owned by
-// the host userns breaks sysfs in the pod (mounting sysfs needs CAP_SYS_ADMIN over the netns's owner;
-// containerd creates the netns inside the pod's userns for this, setupNetnsWithinUserns, PR #10607);
-// their sysctls then go through applyPodSysctls.
-// createPodNamespaces picks the form; removePinnedNamespaces takes either apart.
+// createPodNamespaces picks the files for a pod; removePinnedNamespaces takes them apart.
 import { statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { CriusError, internal, invalidArgument, wrap } from '../common/errors.js';
-import { ExecError, run, type Runner } from '../common/exec.js';
-import { nsfsDev, pinWithUsernsHelper, removeNamespaceFiles, touchPinTarget, type IdMappingPair } from '../userns/userns-file.js';
+import { invalidArgument, wrap } from '../common/errors.js';
+import { run, type Runner } from '../common/exec.js';
+import { nsfsDev, pinWithPodnsHelper, removeNamespaceFiles, type IdMappingPair } from '../userns/userns-file.js';
 import { mapArg } from '../userns/mapping-rules.js';
-import type { NamespaceRequest } from './ports.js';
+import type { NamespaceRequest, ShmRequest } from './ports.js';
 import type { PodNamespacePaths } from './types.js';
 
-const UNSHARE = '/usr/bin/unshare';
-const NSENTER = '/usr/bin/nsenter';
-const SH = '/bin/sh';
 const UMOUNT = '/usr/bin/umount';
 
 /** The pinned files (the pid namespace is never pinned: it needs a live process). */
@@ -42,6 +37,10 @@ interface PinRequest {
   hostname?: string;
   /** Namespaced sysctls, applied inside the new namespaces. */
   sysctls?: Record<string, string>;
+  /** A user namespace with these mappings, pinned too, that owns the others. */
+  userns?: IdMappingPair;
+  /** The pod's /dev/shm tmpfs, mounted by the same call. */
+  shm?: ShmRequest;
 }
 
 // A sysctl is namespaced (safe to set per pod) only in these families (kubelet's namespaced-sysctl
@@ -76,135 +75,90 @@ export function checkSysctls(sysctls: Record<string, string>, own: { net: boolea
   }
 }
 
-// Runs inside the new namespaces: "$1" is the hostname ("" = leave), then key/value pairs of /proc/sys
-// paths. Values are positional parameters, never parsed by the shell.
-const APPLY_SCRIPT = 'h=$1; shift; if [ -n "$h" ]; then printf %s "$h" > /proc/sys/kernel/hostname || exit 1; fi; ' +
-  'while [ $# -gt 1 ]; do printf %s "$2" > "$1" || { echo "cannot set $1" >&2; exit 1; }; shift 2; done';
-
-function applyArgs(hostname: string | undefined, sysctls: Record<string, string>): string[] {
-  return [SH, '-c', APPLY_SCRIPT, 'crius-ns', hostname ?? '', ...Object.entries(sysctls).flatMap(([k, v]) => [sysctlPath(k), v])];
+/** The files of one pod's pinned namespaces, and what to set up in them. */
+interface NamespaceFiles extends PinnedNamespaces {
+  user?: string;
 }
 
-function nsError(what: string, err: unknown): CriusError {
-  if (err instanceof CriusError) return err;
-  if (err instanceof ExecError) {
-    const stderr = err.stderr.trim();
-    if (err.code !== null && /cannot set|Permission denied|Invalid argument|No such file/.test(stderr)) {
-      return invalidArgument(`${what}: ${stderr.split('\n').slice(-2).join(' | ')} (a sysctl or the hostname was rejected by the kernel)`);
-    }
-    return internal(`${what}: ${stderr || err.message}`, err);
+/** crius-podns's arguments for these files and settings. Pure. */
+export function podnsArgs(files: NamespaceFiles, o: { userns?: IdMappingPair; hostname?: string; sysctls?: Record<string, string>; shm?: ShmRequest }): string[] {
+  const args: string[] = [];
+  if (o.userns) {
+    if (!files.user) throw invalidArgument('a user namespace mapping needs a file to pin the user namespace on');
+    args.push('--uid', mapArg(o.userns.uid), '--gid', mapArg(o.userns.gid), '--user', files.user);
   }
-  return internal(`${what}: ${err instanceof Error ? err.message : String(err)}`, err);
+  if (files.net) args.push('--net', files.net);
+  if (files.uts) args.push('--uts', files.uts);
+  if (files.ipc) args.push('--ipc', files.ipc);
+  if (o.hostname) args.push('--hostname', o.hostname);
+  for (const [key, value] of Object.entries(o.sysctls ?? {})) args.push('--sysctl', sysctlPath(key), value);
+  if (o.shm) {
+    const { sizeBytes, owner } = o.shm;
+    args.push('--shm', o.shm.dir, '--shm-options', `mode=1777,size=${sizeBytes},uid=${owner.uid},gid=${owner.gid}`);
+  }
+  return args;
+}
+
+/**
+ * Creates the namespaces named by files (a user namespace first, owning the others, when o.userns is
+ * given), pins them there, applies the hostname and sysctls inside and mounts o.shm, in one call of
+ * crius-podns. On failure nothing pinned is left (the shm tmpfs included).
+ */
+async function pinNamespaceFiles(files: NamespaceFiles, o: { userns?: IdMappingPair; hostname?: string; sysctls?: Record<string, string>; shm?: ShmRequest }, what: string, runner: Runner): Promise<void> {
+  const sysctls = o.sysctls ?? {};
+  checkSysctls(sysctls, { net: files.net !== undefined, ipc: files.ipc !== undefined, uts: files.uts !== undefined });
+  if (o.hostname !== undefined && o.hostname !== '' && !files.uts) {
+    throw invalidArgument('a hostname can only be set in the pod\'s own UTS namespace (not with host networking)');
+  }
+  if (o.hostname !== undefined && /[\0\n]/.test(o.hostname)) throw invalidArgument(`hostname ${JSON.stringify(o.hostname)} has a newline or NUL`);
+  if (o.shm) await mkdir(o.shm.dir, { recursive: true, mode: 0o755 });
+  const pins = Object.values(files).filter((f): f is string => f !== undefined);
+  await pinWithPodnsHelper(pins, o.userns, podnsArgs(files, { ...o, sysctls }), what, runner);
 }
 
 /** Creates and pins the requested namespaces under req.dir; applies hostname and sysctls inside. */
-export async function pinPodNamespaces(req: PinRequest, runner: Runner = run): Promise<PinnedNamespaces> {
-  const sysctls = req.sysctls ?? {};
-  checkSysctls(sysctls, { net: req.net, ipc: req.ipc, uts: req.uts });
-  if (req.hostname !== undefined && req.hostname !== '' && !req.uts) {
-    throw invalidArgument('a hostname can only be set in the pod\'s own UTS namespace (not with host networking)');
-  }
-  const out: PinnedNamespaces = {};
+export async function pinPodNamespaces(req: PinRequest, runner: Runner = run): Promise<PinnedNamespaces & { user?: string }> {
+  const out: NamespaceFiles = {};
+  if (req.userns) out.user = path.join(req.dir, 'user');
   if (req.net) out.net = path.join(req.dir, 'net');
   if (req.ipc) out.ipc = path.join(req.dir, 'ipc');
   if (req.uts) out.uts = path.join(req.dir, 'uts');
-  const files = Object.values(out) as string[];
-  if (files.length === 0) return out;
-  const what = `pin namespaces (${Object.keys(out).join(', ')}) in ${req.dir}`;
-  try {
-    await mkdir(req.dir, { recursive: true, mode: 0o700 });
-    for (const f of files) await touchPinTarget(f);
-    const args: string[] = [];
-    if (out.net) args.push(`--net=${out.net}`);
-    if (out.ipc) args.push(`--ipc=${out.ipc}`);
-    if (out.uts) args.push(`--uts=${out.uts}`);
-    await runner(UNSHARE, [...args, ...applyArgs(req.hostname, sysctls)], { timeoutMs: 15_000 });
-  } catch (err) {
-    await removeNamespaceFiles(files, runner).catch(() => undefined);
-    throw nsError(what, err);
+  if (Object.keys(out).length === 0) {
+    checkSysctls(req.sysctls ?? {}, { net: false, ipc: false, uts: false });
+    return out;
   }
+  await mkdir(req.dir, { recursive: true, mode: req.userns ? 0o711 : 0o700 });
+  const kinds = Object.keys(out).join(', ');
+  const what = req.userns
+    ? `create pod namespaces (${kinds}; uids ${mapArg(req.userns.uid)}, gids ${mapArg(req.userns.gid)}) in ${req.dir}`
+    : `pin namespaces (${kinds}) in ${req.dir}`;
+  await pinNamespaceFiles(out, req, what, runner);
   return out;
 }
 
-interface PodNamespaceFiles {
-  user: string;
-  net: string;
-  uts: string;
-  ipc: string;
-}
-
-/** A hostname set inside at creation: RFC 1123 labels (anything else is the caller's to set or refuse). */
-const PLAIN_HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,62})$/;
-
 /**
- * Creates the pod's user namespace and, inside it, its net, uts and ipc namespaces, all pinned at the
- * given files. The pid namespace is left to the OCI runtime (it needs a process to live).
+ * The pod's user namespace with its net, uts and ipc namespaces inside, pinned at the given files; the
+ * pid namespace is left to the OCI runtime (it needs a process to live).
  */
-export async function pinUsernsPodNamespaces(files: PodNamespaceFiles, map: IdMappingPair, runner: Runner = run, opts: { hostname?: string } = {}): Promise<void> {
-  // With a hostname, the helper's child sets it as root of the new user namespace, which owns the new
-  // UTS namespace, so sethostname(2) is allowed there. That saves a separate nsenter spawn per pod.
-  const inside = opts.hostname !== undefined && canSetHostnameInside(opts.hostname, map) ? ['--hostname', opts.hostname] : [];
-  await pinWithUsernsHelper([files.user, files.net, files.uts, files.ipc], map, [
-    '--uid', mapArg(map.uid), '--gid', mapArg(map.gid),
-    '--user', files.user, '--net', files.net, '--uts', files.uts, '--ipc', files.ipc, ...inside,
-  ], `create pod namespaces (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${files.user}`, runner);
+export async function pinUsernsPodNamespaces(files: Required<NamespaceFiles>, map: IdMappingPair, runner: Runner = run, opts: { hostname?: string } = {}): Promise<void> {
+  await pinNamespaceFiles(files, { userns: map, hostname: opts.hostname }, `create pod namespaces (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${files.user}`, runner);
 }
 
 /**
- * Whether pinUsernsPodNamespaces sets this hostname itself (else the caller must, e.g. applyPodSysctls):
- * a plain RFC 1123 name, and uid/gid 0 mapped (KEP-127 pod mappings start at 0).
- */
-export function canSetHostnameInside(hostname: string, map: IdMappingPair): boolean {
-  return PLAIN_HOSTNAME.test(hostname) && map.uid.containerId === 0 && map.gid.containerId === 0;
-}
-
-/**
- * The pod's namespaces, pinned under req.dir: inside the pod's user namespace when it has one (the
- * netns is then owned by it), else the host's (pinPodNamespaces).
+ * The pod's namespaces, pinned under req.dir, with its hostname, sysctls and /dev/shm: inside the pod's
+ * user namespace when it has one (the netns is then owned by it), else the host's.
  */
 export async function createPodNamespaces(req: NamespaceRequest, runner: Runner = run): Promise<{ paths: PodNamespacePaths; netnsOwnedByUserns: boolean }> {
-  if (req.userns.kind === 'pod') {
-    checkSysctls(req.sysctls, { net: true, ipc: true, uts: true });
-    const files = { user: path.join(req.dir, 'user'), net: path.join(req.dir, 'net'), uts: path.join(req.dir, 'uts'), ipc: path.join(req.dir, 'ipc') };
-    await mkdir(req.dir, { recursive: true, mode: 0o711 });
-    const map = { uid: req.userns.uid, gid: req.userns.gid };
-    // The hostname is set by the process that creates the namespaces when it can be: one spawn per pod.
-    const setInside = canSetHostnameInside(req.hostname, map);
-    await pinUsernsPodNamespaces(files, map, runner, setInside ? { hostname: req.hostname } : {});
-    // No `ip link set lo up` here: CNI ADD brings lo up in every pinned netns (network/cni.ts), and a
-    // user-namespaced pod always has its own netns and goes through CNI (host network with a user
-    // namespace is refused), so a second nsenter+ip spawn per pod would only cost time.
-    try {
-      await applyPodSysctls(files, req.sysctls, setInside ? undefined : req.hostname, runner);
-    } catch (err) {
-      await removeNamespaceFiles(Object.values(files), runner).catch(() => undefined);
-      throw wrap('set up the pod namespaces', err);
-    }
-    return { paths: files, netnsOwnedByUserns: true };
-  }
+  const pod = req.userns.kind === 'pod';
+  // A user-namespaced pod always has its own net, uts and ipc (host namespaces with a user namespace are
+  // refused before this). No `ip link set lo up` here: CNI ADD brings lo up in every pinned netns.
   const paths = await pinPodNamespaces({
-    dir: req.dir, net: !req.hostNetwork, ipc: !req.hostIpc, uts: !req.hostNetwork,
-    hostname: req.hostNetwork ? undefined : req.hostname, sysctls: req.sysctls,
+    dir: req.dir, net: pod || !req.hostNetwork, ipc: pod || !req.hostIpc, uts: pod || !req.hostNetwork,
+    hostname: pod || !req.hostNetwork ? req.hostname : undefined, sysctls: req.sysctls, shm: req.shm,
+    ...(req.userns.kind === 'pod' ? { userns: { uid: req.userns.uid, gid: req.userns.gid } } : {}),
   }, runner);
-  // No user namespace: nothing owns the netns but the host's, which is what the pod runs in.
+  // Without a user namespace the host's owns the netns, which is also the one the pod runs in.
   return { paths, netnsOwnedByUserns: true };
-}
-
-/** Sets sysctls (and optionally the hostname) inside already pinned namespaces (e.g. a userns pod's). */
-export async function applyPodSysctls(ns: PinnedNamespaces, sysctls: Record<string, string>, hostname?: string, runner: Runner = run): Promise<void> {
-  checkSysctls(sysctls, { net: ns.net !== undefined, ipc: ns.ipc !== undefined, uts: ns.uts !== undefined });
-  if (Object.keys(sysctls).length === 0 && !hostname) return;
-  const args: string[] = [];
-  // Host root may write the /proc/sys entries of namespaces owned by a pod user namespace, so there is
-  // no need to enter it.
-  if (ns.net) args.push(`--net=${ns.net}`);
-  if (ns.ipc) args.push(`--ipc=${ns.ipc}`);
-  if (ns.uts) args.push(`--uts=${ns.uts}`);
-  try {
-    await runner(NSENTER, [...args, ...applyArgs(hostname, sysctls)], { timeoutMs: 15_000 });
-  } catch (err) {
-    throw nsError('apply pod sysctls', err);
-  }
 }
 
 /** The files a namespace is still bound on: their stat is nsfs's (a stat each, not a mountinfo read). */

@@ -13,6 +13,15 @@ export interface NamespaceRequest {
   hostname: string;
   /** Namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*), applied inside. */
   sysctls: Record<string, string>;
+  /** The pod's own /dev/shm (absent with host IPC), mounted along with the namespaces. */
+  shm?: ShmRequest;
+}
+
+/** A fresh tmpfs for the pod's /dev/shm, owned by the pod's root. */
+export interface ShmRequest {
+  dir: string;
+  sizeBytes: number;
+  owner: { uid: number; gid: number };
 }
 
 export interface NamespacePort {
@@ -45,8 +54,7 @@ export interface NetworkPort {
 }
 
 export interface ShmPort {
-  /** Mounts a fresh tmpfs for the pod's /dev/shm, owned by the pod's root. */
-  mount(dir: string, sizeBytes: number, owner: { uid: number; gid: number }): Promise<void>;
+  /** Unmounts and removes the pod's /dev/shm tmpfs (NamespacePort.create mounted it); idempotent. */
   unmount(dir: string): Promise<void>;
 }
 

@@ -285,31 +285,36 @@ export class SandboxService {
     }
   }
 
-  /** The run dir with hostname, hosts and resolv.conf, and the pod's own /dev/shm unless it uses the host's IPC. Returns the hosts file. */
+  /** The run dir with hostname, hosts and resolv.conf. Returns the hosts file. */
   private async setUpFiles(pod: Pod, plan: RunPlan, step: (s: SandboxStep) => void): Promise<string> {
     const { runtime } = pod;
     step('rundir');
     const files = await writeSandboxFiles(runtime.runDir, { hostname: plan.hostname, dns: plan.config.dns_config });
     runtime.files = { ...files };
-    if (!plan.hostNs.ipc) {
-      step('shm');
-      const shm = join(runtime.runDir, 'shm');
-      await this.d.shm.mount(shm, DEFAULT_SHM_BYTES, hostRoot(plan.userns));
-      runtime.files.shm = shm;
-    }
     this.d.pods.setRuntime(pod.id, runtime);
     return files.hosts;
   }
 
-  /** The pod's pinned namespaces (inside its user namespace when it has one). */
+  /**
+   * The pod's pinned namespaces (inside its user namespace when it has one) and, unless it uses the
+   * host's IPC, its own /dev/shm, in one call. The 'namespaces' step is recorded (by the caller) and so is
+   * 'shm' before the call, so undo() takes apart whichever of the two exists after a failure.
+   */
   private async setUpNamespaces(pod: Pod, plan: RunPlan): Promise<void> {
     const { runtime } = pod;
+    const shm = plan.hostNs.ipc ? undefined : join(runtime.runDir, 'shm');
+    if (shm) {
+      runtime.done.push('shm');
+      this.d.pods.setRuntime(pod.id, runtime);
+    }
     const ns = await this.d.namespaces.create({
       podId: pod.id, dir: join(runtime.runDir, 'ns'), userns: plan.userns, hostNetwork: plan.hostNs.network, hostIpc: plan.hostNs.ipc, hostname: plan.hostname,
       sysctls: plan.config.linux?.sysctls ?? {},
+      ...(shm ? { shm: { dir: shm, sizeBytes: DEFAULT_SHM_BYTES, owner: hostRoot(plan.userns) } } : {}),
     });
     runtime.namespaces = ns.paths;
     runtime.netnsOwnedByUserns = ns.netnsOwnedByUserns;
+    if (shm && runtime.files) runtime.files = { ...runtime.files, shm };
     this.d.pods.setRuntime(pod.id, runtime);
   }
 

@@ -1,11 +1,12 @@
 // User namespaces pinned at files (nsfs bind mounts), so they outlive the process that created them:
 // - a bare user namespace for idmap probes and idmapped rootfs/volume mounts (a mount_setattr userns fd);
-// - through pinWithUsernsHelper, the pod form (pod/namespaces.ts, where all pod namespace pinning lives):
-//   a user namespace with the net, uts and ipc namespaces created inside it in the same unshare(2) call.
-// native/build/crius-userns forks a child into a new user namespace, writes its uid_map/gid_map from
-// outside, lets it unshare net/uts/ipc (and set the hostname) as root of that namespace, and bind-mounts
-// the namespaces onto the files. util-linux `unshare --map-users` is not used: Debian 12's 2.38 maps only
-// through newuidmap (uidmap package, /etc/subuid entries for root) and 2.39 changed the option's syntax.
+// - through pinWithPodnsHelper, every pod's namespaces (pod/namespaces.ts, where all pod namespace
+//   pinning lives): with a user namespace, the net, uts and ipc namespaces are created inside it.
+// native/build/crius-podns forks a child into a new user namespace, writes its uid_map/gid_map from
+// outside, lets it unshare net/uts/ipc (and set the hostname and sysctls) as root of that namespace, and
+// bind-mounts the namespaces onto the files. util-linux `unshare --map-users` is not used: Debian 12's
+// 2.38 maps only through newuidmap (uidmap package, /etc/subuid entries for root) and 2.39 changed the
+// option's syntax.
 import { open, rm } from 'node:fs/promises';
 import { readFileSync, statSync } from 'node:fs';
 import { nativeBuildPath } from '../common/install-root.js';
@@ -20,9 +21,9 @@ export interface IdMappingPair {
 
 const UMOUNT = '/usr/bin/umount';
 
-/** native/build/crius-userns. */
-function usernsHelperPath(): string {
-  return nativeBuildPath('crius-userns');
+/** native/build/crius-podns. */
+function podnsHelperPath(): string {
+  return nativeBuildPath('crius-podns');
 }
 
 /** Creates the file a namespace is pinned on (a bind-mount target must exist); 0444 like `ip netns`'s. */
@@ -33,9 +34,14 @@ export async function touchPinTarget(file: string): Promise<void> {
 
 function helperError(what: string, err: unknown): CriusError {
   if (err instanceof ExecError && err.notFound) {
-    return failedPrecondition(`${what}: ${usernsHelperPath()} is missing; build crius's native helpers (make -C native, npm run build:native)`);
+    return failedPrecondition(`${what}: ${podnsHelperPath()} is missing; build crius's native helpers (make -C native, npm run build:native)`);
   }
   const stderr = err instanceof ExecError ? err.stderr.trim() : '';
+  // The helper names a sysctl or hostname the kernel refused ("cannot set PATH: REASON"): the pod's.
+  const refused = stderr.split('\n').filter((l) => l.includes('cannot set'));
+  if (err instanceof ExecError && err.code !== null && refused.length > 0) {
+    return invalidArgument(`${what}: ${refused.join(' | ')} (a sysctl or the hostname was rejected by the kernel)`);
+  }
   if (/Invalid argument|Operation not permitted|No space left/.test(stderr) && maxUserNamespaces() === 0) {
     return failedPrecondition(`${what}: user namespaces are disabled (user.max_user_namespaces = 0); set the sysctl above 0`);
   }
@@ -66,17 +72,17 @@ function checkMapping(map: IdMappingPair): void {
 }
 
 /**
- * Runs crius-userns with args to create a user namespace with the given mappings (and whatever else args
- * ask for) pinned at files; on failure nothing is left behind.
+ * Runs crius-podns with args to create namespaces pinned at files (a user namespace with the given
+ * mappings among them when map is given); on failure nothing is left behind.
  */
-export async function pinWithUsernsHelper(files: string[], map: IdMappingPair, args: string[], what: string, runner: Runner): Promise<void> {
-  checkMapping(map);
+export async function pinWithPodnsHelper(files: string[], map: IdMappingPair | undefined, args: string[], what: string, runner: Runner): Promise<void> {
+  if (map) checkMapping(map);
   // A second bind would stack on the first and hide it; a leftover pin is the caller's to remove.
   const pinned = files.find(isMountPoint);
   if (pinned) throw alreadyExists(`${what}: ${pinned} already pins a namespace; remove it first (removeNamespaceFiles)`);
   try {
     for (const f of files) await touchPinTarget(f);
-    await runner(usernsHelperPath(), args, { timeoutMs: 15_000 });
+    await runner(podnsHelperPath(), args, { timeoutMs: 15_000 });
   } catch (err) {
     // Leave nothing behind: whatever got bound is unmounted and the files are removed.
     await removeNamespaceFiles(files, runner).catch(() => {});
@@ -87,7 +93,7 @@ export async function pinWithUsernsHelper(files: string[], map: IdMappingPair, a
 
 /** Creates a user namespace with the given mappings, pinned at `file` (created if missing). */
 export async function createUsernsFile(file: string, map: IdMappingPair, runner: Runner = run): Promise<void> {
-  await pinWithUsernsHelper([file], map, ['--uid', mapArg(map.uid), '--gid', mapArg(map.gid), '--user', file], `create user namespace (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${file}`, runner);
+  await pinWithPodnsHelper([file], map, ['--uid', mapArg(map.uid), '--gid', mapArg(map.gid), '--user', file], `create user namespace (uids ${mapArg(map.uid)}, gids ${mapArg(map.gid)}) at ${file}`, runner);
 }
 
 let nsfs: number | undefined;

@@ -15,6 +15,7 @@ import { processAlive } from '../../oci/process-liveness.js';
 import { recoverContainer } from '../../oci/recovery.js';
 import type { OciHost } from '../../oci/host-setup.js';
 import { containerCgroupPath } from '../../cgroup/host.js';
+import { createAttachPrimer } from '../../cgroup/attach-primer.js';
 import type { OciPort } from '../../container/ports.js';
 import { loadedProfiles, type AppArmorState } from '../../oci/apparmor.js';
 
@@ -29,6 +30,7 @@ export function createOciAdapter(config: Config, host: OciHost, logger: Logger, 
   const exitDir = join(config.stateDir, 'exits');
   const persistDir = (id: string): string => join(config.stateDir, 'persist', id);
   const bundleOf = (id: string): string => join(config.stateDir, 'containers', id);
+  const primer = createAttachPrimer(host.layout);
   const runtimes: OciRuntime[] = config.runtimes.map((h) => createOciRuntime({
     name: h.name,
     path: h.path,
@@ -40,6 +42,7 @@ export function createOciAdapter(config: Config, host: OciHost, logger: Logger, 
     execDrainMs: config.streaming.execSyncDrainSeconds * 1000,
     // conmon scopes go in system.slice (CRI-O's conmon_cgroup default): not charged to the pod.
     ...(host.driver === 'systemd' ? { systemd: { conmonSlice: 'system.slice' } } : {}),
+    primeCgroupAttach: () => primer.prime(),
   }));
   const rt = (handler: string): OciRuntime => runtimeHandler(runtimes, handler);
   const watcher = new ExitWatcher(exitDir);

@@ -1,6 +1,6 @@
-// pod/'s ports over the mechanisms: namespaces (pod/namespaces.ts, both forms), the /dev/shm tmpfs, and
+// pod/'s ports over the mechanisms: namespaces (pod/namespaces.ts, both forms, with the /dev/shm tmpfs),
 // cgroups beneath crius's own. The infra (pause) container is pod/infra.ts.
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { run } from '../../common/exec.js';
 import { createPodNamespaces, removePinnedNamespaces } from '../../pod/namespaces.js';
 import type { OciHost } from '../../oci/host-setup.js';
@@ -18,12 +18,6 @@ export function namespaceAdapter(): NamespacePort {
 
 export function shmAdapter(): ShmPort {
   return {
-    async mount(dir, sizeBytes, owner) {
-      await mkdir(dir, { recursive: true, mode: 0o755 });
-      // nosuid,nodev,noexec: required for a bind into a user namespace (the remount would otherwise fail
-      // with EPERM, containerd notes); owned by the pod's root so it is the pod's own tmpfs.
-      await run('/usr/bin/mount', ['-t', 'tmpfs', '-o', `nosuid,nodev,noexec,mode=1777,size=${sizeBytes},uid=${owner.uid},gid=${owner.gid}`, 'shm', dir], { timeoutMs: 10_000 });
-    },
     async unmount(dir) {
       await run('/usr/bin/umount', ['-l', dir], { timeoutMs: 10_000, okCodes: [0, 32] }).catch(() => undefined);
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);

@@ -53,9 +53,9 @@ function mounts(userns: Record<string, any>): Record<string, any>[] {
   ];
 }
 
-function usernsPod(hostId: number): Record<string, any> {
+function usernsPod(hostId: number, sysctls: Record<string, string> = {}): Record<string, any> {
   const userns = podUserns(hostId);
-  return podConfig(node, { linux: { security_context: { namespace_options: { pid: 'CONTAINER', userns_options: userns } } } });
+  return podConfig(node, { linux: { sysctls, security_context: { namespace_options: { pid: 'CONTAINER', userns_options: userns } } } });
 }
 
 function usernsContainer(name: string, pod: Record<string, any>, script: string, extra: Record<string, any> = {}): Record<string, any> {
@@ -77,7 +77,8 @@ for (const handler of ['crun', 'runc']) {
   test(`${handler}: a POD-mode pod gets the kubelet's mapping, idmapped volumes and a root-owned rootfs`, async () => {
     await node.image_call('PullImage', { image: { image: node.image } });
     const H = handler === 'crun' ? 1_000_000 : 2_000_000;
-    const pod = usernsPod(H);
+    // Sysctls of the pod's own ipc and net namespaces; ping_group_range is in the pod's gids.
+    const pod = usernsPod(H, { 'fs.mqueue.msg_max': '42', 'kernel.shm_rmid_forced': '1', 'net.ipv4.ping_group_range': '0 1000' });
     const { pod_sandbox_id: podId } = await node.call<{ pod_sandbox_id: string }>('RunPodSandbox', { config: pod, runtime_handler: handler });
     try {
       const marker = `root-${handler}`;
@@ -90,6 +91,8 @@ for (const handler of ['crun', 'runc']) {
         'echo empty=$(stat -c %u:%g /empty)',
         'echo hosts=$(stat -c %u:%g /etc/hosts)',
         'echo userns=$(readlink /proc/self/ns/user)',
+        'echo shm=$(stat -c %u:%g:%a /dev/shm)',
+        'echo sysctls=$(cat /proc/sys/fs/mqueue/msg_max /proc/sys/kernel/shm_rmid_forced /proc/sys/net/ipv4/ping_group_range)',
       ].join('; ');
       const a = await runToEnd(pod, podId, usernsContainer('a', pod, script));
       assert.equal(a.status['exit_code'], 0, a.log);
@@ -102,6 +105,8 @@ for (const handler of ['crun', 'runc']) {
       assert.match(a.log, /secret=0:0 secret/);
       assert.match(a.log, /empty=0:0/);
       assert.match(a.log, /hosts=0:0/);
+      assert.match(a.log, /shm=0:0:1777/, 'the pod\'s own /dev/shm tmpfs, owned by its root');
+      assert.match(a.log, /sysctls=42 1 0\s+1000$/m);
       // A second container of the same pod shares the user namespace.
       const b = await runToEnd(pod, podId, usernsContainer('b', pod, 'echo userns=$(readlink /proc/self/ns/user)'));
       const nsA = /userns=(\S+)/.exec(a.log)?.[1];

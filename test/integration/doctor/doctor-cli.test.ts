@@ -60,7 +60,7 @@ describe('crius doctor (integration)', () => {
     expectOk('conmon', /version 2\.1\.\d+/);
     expectOk('CNI plugins', /bridge.*host-local.*portmap.*loopback/);
     expectOk('CNI config', /network/);
-    expectOk('unshare');
+    assert.equal(by.get('unshare'), undefined, 'crius-podns pins every pod\'s namespaces: util-linux unshare is no longer needed');
     expectOk('cgroups', /^hybrid .*crius-oci-wrap/);
     expectOk('native helpers');
     // This host lacks CAP_SYS_RESOURCE (machine facts): a warning, not a blocker.

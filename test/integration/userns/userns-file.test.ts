@@ -7,7 +7,7 @@ import { CriusError } from '../../../src/common/errors.js';
 import { ExecError, run, type Runner } from '../../../src/common/exec.js';
 import { idmapHelper, nsOwner } from '../../../src/userns/idmap-helper.js';
 import { createUsernsFile, readPinnedMaps, removeUsernsFile } from '../../../src/userns/userns-file.js';
-import { pinUsernsPodNamespaces, removePinnedNamespaces } from '../../../src/pod/namespaces.js';
+import { pinPodNamespaces, pinUsernsPodNamespaces, removePinnedNamespaces } from '../../../src/pod/namespaces.js';
 import { mountsUnder, tempDir, usernsSkipReason } from '../../helpers/userns.js';
 
 const skip = usernsSkipReason();
@@ -54,11 +54,11 @@ describe('pinned user namespaces', { skip }, () => {
 
   it('a failing namespace helper leaves no file and no mount behind', async () => {
     const files = { user: join(dir, 'f-user'), net: join(dir, 'f-net'), uts: join(dir, 'f-uts'), ipc: join(dir, 'f-ipc') };
-    // A fake runner standing in for crius-userns after it bound some of the files and then failed.
+    // A fake runner standing in for crius-podns after it bound some of the files and then failed.
     const fake: Runner = async (file, args, opts) => {
-      if (file.endsWith('crius-userns')) {
+      if (file.endsWith('crius-podns')) {
         await run('mount', ['--bind', '/proc/self/ns/net', files.net]);
-        throw new ExecError({ command: 'crius-userns', code: 1, signal: null, stdout: '', stderr: 'crius-userns: boom', timedOut: false, notFound: false, reason: 'exit status 1' });
+        throw new ExecError({ command: 'crius-podns', code: 1, signal: null, stdout: '', stderr: 'crius-podns: boom', timedOut: false, notFound: false, reason: 'exit status 1' });
       }
       return run(file, args, opts);
     };
@@ -87,6 +87,37 @@ describe('pinned user namespaces', { skip }, () => {
     }
     assert.deepEqual(mountsUnder(dir), []);
     for (const f of Object.values(files)) assert.equal(existsSync(f), false, `${f} removed`);
+  });
+
+  it('pod form with everything in one call: any hostname, net, ipc and mqueue sysctls (written as the pod\'s root), /dev/shm owned by the pod\'s root', async () => {
+    const shm = join(dir, 'e-shm');
+    const ns = await pinPodNamespaces({
+      dir: join(dir, 'e'), net: true, ipc: true, uts: true, userns: map(400000), hostname: 'Pod_E x',
+      sysctls: { 'net.ipv4.ping_group_range': '0 65535', 'kernel.shm_rmid_forced': '1', 'fs.mqueue.msg_max': '50' },
+      shm: { dir: shm, sizeBytes: 1 << 20, owner: { uid: 400000, gid: 400000 } },
+    });
+    try {
+      const r = await run('/usr/bin/nsenter', [`--net=${ns.net}`, `--ipc=${ns.ipc}`, `--uts=${ns.uts}`, '/bin/sh', '-c',
+        'hostname; cat /proc/sys/net/ipv4/ping_group_range /proc/sys/kernel/shm_rmid_forced /proc/sys/fs/mqueue/msg_max']);
+      // ping_group_range was written as the pod's gids 0-65535: read from the host, they are 400000-465535.
+      assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' ')), ['Pod_E x', '400000 465535', '1', '50']);
+      const st = statSync(shm);
+      assert.deepEqual([st.uid, st.gid, st.mode & 0o7777], [400000, 400000, 0o1777]);
+      assert.match((await run('/usr/bin/findmnt', ['-n', '-o', 'FSTYPE,OPTIONS', shm])).stdout, /^tmpfs .*nosuid,nodev,noexec.*size=1024k/);
+    } finally {
+      await removePinnedNamespaces(ns);
+      await run('umount', [shm]);
+    }
+    assert.deepEqual(mountsUnder(dir), []);
+  });
+
+  it('a sysctl the kernel refuses leaves no pin and no /dev/shm mount', async () => {
+    const shm = join(dir, 'r-shm');
+    await assert.rejects(pinPodNamespaces({
+      dir: join(dir, 'r'), net: true, ipc: true, uts: true, userns: map(500000), sysctls: { 'net.core.no_such_sysctl': '1' },
+      shm: { dir: shm, sizeBytes: 1 << 20, owner: { uid: 500000, gid: 500000 } },
+    }), (err: unknown) => err instanceof CriusError && err.code === 'INVALID_ARGUMENT' && /cannot set \/proc\/sys\/net\/core\/no_such_sysctl/.test(err.message));
+    assert.deepEqual(mountsUnder(dir), []);
   });
 
   it('an invalid mapping is refused before anything is created', async () => {

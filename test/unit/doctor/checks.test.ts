@@ -7,7 +7,7 @@ import {
   checkCapSysResource, checkCgroups, checkSubidRange, hasCapSysResource, parseSubidFile,
 } from '../../../src/doctor/host-checks.js';
 import {
-  checkCniConfig, checkCniPlugins, checkConmon, checkNativeHelpers, checkUnshare, cniSpecVersion,
+  checkCniConfig, checkCniPlugins, checkConmon, checkNativeHelpers, cniSpecVersion,
   nativeHelperSpecs, parseConmonVersion, REQUIRED_CNI_PLUGINS,
 } from '../../../src/doctor/tool-checks.js';
 import { checkIdmapProbe, checkOverlayIdmap, type OverlayProbeFact } from '../../../src/doctor/idmap-checks.js';
@@ -142,12 +142,6 @@ describe('tool checks', () => {
     const good = checkCniConfig({ confDir: '/e', file: '/e/1.conflist', network: { name: 'crius', plugins: ['bridge', 'portmap'] }, missingPlugins: [] });
     assert.equal(good.status, 'ok');
     assert.match(good.detail, /network crius \(bridge -> portmap\)/);
-  });
-
-  it('unshare pins namespaces at files', () => {
-    assert.equal(checkUnshare('/usr/bin/unshare', { ok: true, stdout: ' -n, --net[=<file>]          unshare network namespace\n' }).status, 'ok');
-    assert.equal(checkUnshare('/usr/bin/unshare', { ok: true, stdout: ' --map-root-user\n' }).status, 'fail');
-    assert.equal(checkUnshare('/usr/bin/unshare', { ok: false, missing: true, error: 'not found' }).status, 'fail');
   });
 
   it('native helpers: crius-idmap always needed, crius-oci-wrap only on hybrid hosts', () => {

@@ -26,7 +26,7 @@ describe('runIdmapProbes when nothing works', () => {
       assert.equal(r.overlay.kind, 'error');
       assert.equal(r.overlay.kind === 'error' && r.overlay.refused, false, 'a failed user namespace helper is not the kernel refusing idmap');
       assert.deepEqual(r.leftMounts, []);
-      assert.ok(calls.some((c) => c.includes('crius-userns')), calls.join('\n'));
+      assert.ok(calls.some((c) => c.includes('crius-podns')), calls.join('\n'));
       assert.deepEqual(await readdir(root), [], 'the crius-doctor-* dir under the root dir is removed');
     } finally {
       await rm(root, { recursive: true, force: true });

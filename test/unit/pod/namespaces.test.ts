@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkSysctls, pinPodNamespaces, sysctlNamespace, sysctlPath } from '../../../src/pod/namespaces.js';
+import { checkSysctls, pinPodNamespaces, podnsArgs, sysctlNamespace, sysctlPath } from '../../../src/pod/namespaces.js';
 import { errorCode } from '../../../src/common/errors.js';
 import type { Runner } from '../../../src/common/exec.js';
 
@@ -30,17 +30,37 @@ describe('pod namespaces (pure parts)', () => {
     assert.throws(() => checkSysctls({ 'net.x': 'a\nb' }, { net: true, ipc: true, uts: true }), /newline/);
   });
 
-  it('pins with one unshare whose command sets hostname and sysctls from positional args', async () => {
+  it('pins with one crius-podns call: hostname and sysctls as separate arguments, never script text', async () => {
     const calls: { file: string; args: readonly string[] }[] = [];
     const fake: Runner = async (file, args) => { calls.push({ file, args }); return { stdout: '', stderr: '', code: 0 }; };
     const dir = `/tmp/crius-unit-ns-${process.pid}`;
     const ns = await pinPodNamespaces({ dir, net: true, ipc: true, uts: true, hostname: 'h; rm -rf /', sysctls: { 'net.core.somaxconn': '1024' } }, fake);
     assert.deepEqual(ns, { net: `${dir}/net`, ipc: `${dir}/ipc`, uts: `${dir}/uts` });
     assert.equal(calls.length, 1);
-    const a = calls[0]!.args;
-    assert.equal(calls[0]!.file, '/usr/bin/unshare');
-    assert.deepEqual(a.slice(0, 3), [`--net=${dir}/net`, `--ipc=${dir}/ipc`, `--uts=${dir}/uts`]);
-    assert.deepEqual(a.slice(-4), ['crius-ns', 'h; rm -rf /', '/proc/sys/net/core/somaxconn', '1024'], 'values are arguments, never script text');
+    assert.match(calls[0]!.file, /native\/build\/crius-podns$/);
+    assert.deepEqual(calls[0]!.args, ['--net', `${dir}/net`, '--uts', `${dir}/uts`, '--ipc', `${dir}/ipc`,
+      '--hostname', 'h; rm -rf /', '--sysctl', '/proc/sys/net/core/somaxconn', '1024']);
+    const { rm } = await import('node:fs/promises');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('podnsArgs: the user namespace first, the /dev/shm tmpfs with its owner and size', () => {
+    const map = { uid: { containerId: 0, hostId: 100000, length: 65536 }, gid: { containerId: 0, hostId: 200000, length: 65536 } };
+    assert.deepEqual(podnsArgs({ user: '/d/user', net: '/d/net', uts: '/d/uts', ipc: '/d/ipc' }, {
+      userns: map, hostname: 'web-0', sysctls: { 'fs.mqueue.msg_max': '50' }, shm: { dir: '/d/shm', sizeBytes: 65536, owner: { uid: 100000, gid: 200000 } },
+    }), ['--uid', '0:100000:65536', '--gid', '0:200000:65536', '--user', '/d/user', '--net', '/d/net', '--uts', '/d/uts', '--ipc', '/d/ipc',
+      '--hostname', 'web-0', '--sysctl', '/proc/sys/fs/mqueue/msg_max', '50', '--shm', '/d/shm', '--shm-options', 'mode=1777,size=65536,uid=100000,gid=200000']);
+    assert.deepEqual(podnsArgs({ ipc: '/d/ipc' }, {}), ['--ipc', '/d/ipc']);
+    assert.throws(() => podnsArgs({ net: '/d/net' }, { userns: map }), /needs a file/);
+  });
+
+  it('refuses a hostname without its own UTS namespace, and one with a newline, before running anything', async () => {
+    const calls: string[] = [];
+    const fake: Runner = async (file) => { calls.push(file); return { stdout: '', stderr: '', code: 0 }; };
+    const dir = `/tmp/crius-unit-ns2-${process.pid}`;
+    await assert.rejects(pinPodNamespaces({ dir, net: false, ipc: true, uts: false, hostname: 'x' }, fake), (e: unknown) => errorCode(e) === 'INVALID_ARGUMENT');
+    await assert.rejects(pinPodNamespaces({ dir, net: true, ipc: true, uts: true, hostname: 'a\nb' }, fake), (e: unknown) => errorCode(e) === 'INVALID_ARGUMENT');
+    assert.deepEqual(calls, []);
     const { rm } = await import('node:fs/promises');
     await rm(dir, { recursive: true, force: true });
   });

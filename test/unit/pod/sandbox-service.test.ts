@@ -11,11 +11,16 @@ import { SandboxService } from '../../../src/pod/sandbox-service.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import type { PodNamespacePaths, PodConfig, PodRuntime, Pod } from '../../../src/pod/types.js';
 import { KeyedLock } from '../../../src/common/keyed-lock.js';
+import type { NamespaceRequest } from '../../../src/pod/ports.js';
 
 interface Calls {
   cniAdd: number;
   cniDel: number;
   nsRemoved: PodNamespacePaths[];
+  nsCreated?: NamespaceRequest[];
+  shmUnmounted?: string[];
+  /** Make namespaces.create fail (after recording the request). */
+  failNamespaces?: boolean;
 }
 
 function service(stateDir: string, calls: Calls, store = new PodStore<PodConfig, PodRuntime>(openDb(':memory:'))): { svc: SandboxService; store: PodStore<PodConfig, PodRuntime> } {
@@ -24,7 +29,11 @@ function service(stateDir: string, calls: Calls, store = new PodStore<PodConfig,
     stateDir,
     resolveHandler: (n) => (n === '' ? 'crun' : n),
     namespaces: {
-      create: async (req) => ({ paths: { net: join(req.dir, 'net'), ipc: join(req.dir, 'ipc'), uts: join(req.dir, 'uts') }, netnsOwnedByUserns: true }),
+      create: async (req) => {
+        calls.nsCreated?.push(req);
+        if (calls.failNamespaces) throw new Error('crius-podns: boom');
+        return { paths: { net: join(req.dir, 'net'), ipc: join(req.dir, 'ipc'), uts: join(req.dir, 'uts') }, netnsOwnedByUserns: true };
+      },
       remove: async (paths) => { calls.nsRemoved.push(paths); },
     },
     network: {
@@ -32,7 +41,7 @@ function service(stateDir: string, calls: Calls, store = new PodStore<PodConfig,
       add: async () => { calls.cniAdd++; return { ips: ['10.0.0.2'] }; },
       remove: async () => { calls.cniDel++; },
     },
-    shm: { mount: async () => undefined, unmount: async () => undefined },
+    shm: { unmount: async (d) => { calls.shmUnmounted?.push(d); } },
     cgroups: { podParent: (id) => `/crius/${id}`, removePod: async () => undefined },
     containers: { stopAll: async () => undefined, removeAll: async () => undefined },
     infra: { start: async () => ({ containerId: 'x', pid: 1 }), stop: async () => undefined, remove: async () => undefined, alive: async () => true },
@@ -87,6 +96,35 @@ test('recover() unpins every namespace name of a pod whose crash came before its
     assert.deepEqual(calls.nsRemoved, [{ net: join(runDir, 'ns', 'net'), ipc: join(runDir, 'ns', 'ipc'), uts: join(runDir, 'ns', 'uts'), user: join(runDir, 'ns', 'user') }]);
     assert.equal(calls.cniDel, 0, 'no DEL: the network step was never reached');
     assert.equal(store.list().length, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the pod\'s /dev/shm is asked of the namespace call (owned by the pod\'s root), and a failed call undoes both', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'crius-sbx-'));
+  try {
+    const calls: Calls = { cniAdd: 0, cniDel: 0, nsRemoved: [], nsCreated: [], shmUnmounted: [] };
+    const { svc, store } = service(dir, calls);
+    const range = { container_id: 0, host_id: 200000, length: 65536 };
+    const cfg = config('a');
+    cfg.linux!.security_context!.namespace_options = { pid: 'CONTAINER', userns_options: { mode: 'POD', uids: [range], gids: [range] } } as never;
+    const a = await svc.run(cfg, '');
+    const req = calls.nsCreated![0]!;
+    assert.deepEqual(req.shm, { dir: join(a.runtime.runDir, 'shm'), sizeBytes: 64 * 1024 * 1024, owner: { uid: 200000, gid: 200000 } });
+    assert.equal(a.runtime.files?.shm, join(a.runtime.runDir, 'shm'));
+    assert.ok(a.runtime.done.includes('shm') && a.runtime.done.includes('namespaces'));
+    // Host IPC: no pod /dev/shm.
+    const h = config('h');
+    h.linux!.security_context!.namespace_options = { pid: 'CONTAINER', ipc: 'NODE' } as never;
+    const hp = await svc.run(h, '');
+    assert.equal(calls.nsCreated![1]!.shm, undefined);
+    assert.equal(hp.runtime.files?.shm, undefined);
+    calls.failNamespaces = true;
+    await assert.rejects(svc.run(config('f'), ''), /boom/);
+    assert.deepEqual(calls.shmUnmounted, [calls.nsCreated![2]!.shm!.dir], 'the shm tmpfs the failed call may have mounted is unmounted');
+    assert.equal(calls.nsRemoved.length, 1, 'the namespace files are unpinned too');
+    assert.equal(store.list().length, 2, 'the failed pod is forgotten');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
