@@ -13,8 +13,12 @@
 //   kernel lets only that uid write the ipc and mqueue entries of an ipc namespace the pod's userns owns
 //   (host root gets them read-only). kernel.hostname and kernel.domainname go through sethostname(2) and
 //   setdomainname(2), which need only the capability. The caller checks that each sysctl is namespaced.
+// --net: the new netns's loopback is brought up (a new netns has only lo, and down; every pod needs it,
+//   and crius's default CNI list has no loopback plugin).
 // --shm: mounts the pod's /dev/shm, a tmpfs (nosuid,nodev,noexec: a bind into a user namespace needs
-//   them) with OPTS (e.g. mode=1777,size=N,uid=U,gid=G), at DIR in the caller's mount namespace.
+//   them) with OPTS (e.g. mode=1777,size=N,uid=U,gid=G), at DIR (created 0755 if missing) in the
+//   caller's mount namespace.
+// The pin FILEs are created (0444, as `ip netns` makes them) when missing.
 //
 // Why not `unshare --map-users`: util-linux 2.38 (Debian 12) maps only through newuidmap/newgidmap, which
 // need the uidmap package and /etc/subuid entries for root; 2.39 changed the option's syntax. Writing
@@ -35,8 +39,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,6 +85,9 @@ static void write_proc(pid_t pid, const char *name, const char *text) {
 }
 
 static void bind_ns(pid_t pid, const char *ns, const char *file) {
+  int fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
+  if (fd < 0) die("create %s: %s", file, strerror(errno));
+  close(fd);
   char src[64];
   snprintf(src, sizeof src, "/proc/%d/ns/%s", (int)pid, ns);
   if (mount(src, file, NULL, MS_BIND, NULL) != 0) die("bind %s onto %s: %s", src, file, strerror(errno));
@@ -107,6 +118,22 @@ static int set_sysctl(const char *path, const char *value) {
     return -1;
   }
   return 0;
+}
+
+// In the child, inside the new netns: 0, or -1 after saying why on stderr.
+static int loopback_up(void) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int r = s < 0 ? -1 : ioctl(s, SIOCGIFFLAGS, &ifr);
+  if (r == 0) {
+    ifr.ifr_flags |= IFF_UP;
+    r = ioctl(s, SIOCSIFFLAGS, &ifr);
+  }
+  if (r != 0) dprintf(2, "crius-podns: bring up lo in the new netns: %s\n", strerror(errno));
+  if (s >= 0) close(s);
+  return r;
 }
 
 static char rd(int fd) {
@@ -147,6 +174,7 @@ int main(int argc, char **argv) {
     parse_map(gid, gid_map, sizeof gid_map, "gid");
   }
   if (shm_dir) {
+    if (mkdir(shm_dir, 0755) != 0 && errno != EEXIST) die("create %s: %s", shm_dir, strerror(errno));
     if (mount("shm", shm_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm_opts) != 0)
       die("mount tmpfs (%s) at %s: %s", shm_opts, shm_dir, strerror(errno));
     shm_mounted = 1;
@@ -176,6 +204,7 @@ int main(int argc, char **argv) {
       dprintf(2, "crius-podns: become root of the user namespace: %s\n", strerror(errno));
       ok = 'E';
     }
+    if (ok != 'E' && net && loopback_up() != 0) ok = 'E';
     if (ok != 'E' && hostname && sethostname(hostname, strlen(hostname)) != 0) {
       dprintf(2, "crius-podns: cannot set the hostname to '%s': %s\n", hostname, strerror(errno));
       ok = 'E';

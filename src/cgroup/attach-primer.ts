@@ -37,7 +37,7 @@ export function ownCgroupProcsFile(layout: CgroupLayout, procCgroup: string): st
   return undefined;
 }
 
-export interface AttachPrimer {
+interface AttachPrimer {
   /** Starts a no-op attach unless one is under way; never throws, never waits. */
   prime(): void;
   /** The prime under way, if any (tests, shutdown). */

@@ -334,11 +334,7 @@ export function createCni(o: CniOptions, runner: Runner = run): Cni {
         const list = await requireNetwork();
         if (!existsSync(netns)) throw invalidArgument(`CNI ADD for pod ${pod.namespace}/${pod.name}: network namespace ${netns} does not exist`);
         await mkdir(o.resultsDir, { recursive: true, mode: 0o700 });
-        // A new netns has lo down, and the default list has no loopback plugin: bring it up here, as
-        // ocicni does, for every kind of pinned netns (plain or owned by a pod user namespace). It comes
-        // up while the plugins run (they never touch lo): the two process starts overlap, ~4 ms a pod.
-        const loUp: Promise<CriusError | undefined> = runner('/usr/bin/nsenter', [`--net=${netns}`, '/usr/sbin/ip', 'link', 'set', 'lo', 'up'], { timeoutMs: 10_000 })
-          .then(() => undefined, (err: unknown) => internal(`bring up lo in ${netns}: ${err instanceof Error ? err.message : String(err)}`, err));
+        // lo is already up: crius-podns brought it up when it created the netns (pod/namespaces.ts).
         const rc = runtimeConfigFor(ports);
         let prev: CniResult | undefined;
         try {
@@ -347,10 +343,7 @@ export function createCni(o: CniOptions, runner: Runner = run): Cni {
             const res = await exec(list, plugin, 'ADD', pod, netns, pluginStdin(list, plugin, rc, prev));
             if (res !== undefined) prev = res;
           }
-          const loFailed = await loUp;
-          if (loFailed) throw loFailed;
         } catch (err) {
-          await loUp; // settled (it never rejects) before the undo below runs
           // Undo what the earlier plugins did (an allocated IP, a veth), as the spec asks of runtimes: DEL
           // with this ADD's runtimeConfig (nothing is stored yet).
           await mkdir(o.resultsDir, { recursive: true, mode: 0o700 });

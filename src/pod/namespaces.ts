@@ -1,7 +1,8 @@
 // A pod's namespaces, pinned at files (nsfs bind mounts) so they live without any process, like CRI-O's
 // pinns (cri-o pinns/src/pinns.c): one start of native/crius-podns per pod creates them, binds them onto
-// the files, sets the hostname and the pod's sysctls inside them, and mounts the pod's /dev/shm tmpfs
-// (three process starts before: unshare, sh and mount, ~8 ms of RunPodSandbox on this host).
+// the files, brings up lo in the netns, sets the hostname and the pod's sysctls inside them, and mounts
+// the pod's /dev/shm tmpfs (five process starts before: unshare, sh, mount, nsenter and ip; ~8 ms of
+// RunPodSandbox on this host, plus two processes competing with the CNI plugins for the CPUs).
 // Pods with a user namespace get it from the same call, and their net, uts and ipc namespaces are created
 // inside it, so the pod's user namespace owns them: a netns owned by the host userns breaks sysfs in the
 // pod (mounting sysfs needs CAP_SYS_ADMIN over the netns's owner; containerd creates the netns inside the
@@ -111,7 +112,6 @@ async function pinNamespaceFiles(files: NamespaceFiles, o: { userns?: IdMappingP
     throw invalidArgument('a hostname can only be set in the pod\'s own UTS namespace (not with host networking)');
   }
   if (o.hostname !== undefined && /[\0\n]/.test(o.hostname)) throw invalidArgument(`hostname ${JSON.stringify(o.hostname)} has a newline or NUL`);
-  if (o.shm) await mkdir(o.shm.dir, { recursive: true, mode: 0o755 });
   const pins = Object.values(files).filter((f): f is string => f !== undefined);
   await pinWithPodnsHelper(pins, o.userns, podnsArgs(files, { ...o, sysctls }), what, runner);
 }
@@ -151,7 +151,7 @@ export async function pinUsernsPodNamespaces(files: Required<NamespaceFiles>, ma
 export async function createPodNamespaces(req: NamespaceRequest, runner: Runner = run): Promise<{ paths: PodNamespacePaths; netnsOwnedByUserns: boolean }> {
   const pod = req.userns.kind === 'pod';
   // A user-namespaced pod always has its own net, uts and ipc (host namespaces with a user namespace are
-  // refused before this). No `ip link set lo up` here: CNI ADD brings lo up in every pinned netns.
+  // refused before this).
   const paths = await pinPodNamespaces({
     dir: req.dir, net: pod || !req.hostNetwork, ipc: pod || !req.hostIpc, uts: pod || !req.hostNetwork,
     hostname: pod || !req.hostNetwork ? req.hostname : undefined, sysctls: req.sysctls, shm: req.shm,

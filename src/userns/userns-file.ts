@@ -7,7 +7,7 @@
 // bind-mounts the namespaces onto the files. util-linux `unshare --map-users` is not used: Debian 12's
 // 2.38 maps only through newuidmap (uidmap package, /etc/subuid entries for root) and 2.39 changed the
 // option's syntax.
-import { open, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { readFileSync, statSync } from 'node:fs';
 import { nativeBuildPath } from '../common/install-root.js';
 import { alreadyExists, CriusError, failedPrecondition, internal, invalidArgument, wrap } from '../common/errors.js';
@@ -24,12 +24,6 @@ const UMOUNT = '/usr/bin/umount';
 /** native/build/crius-podns. */
 function podnsHelperPath(): string {
   return nativeBuildPath('crius-podns');
-}
-
-/** Creates the file a namespace is pinned on (a bind-mount target must exist); 0444 like `ip netns`'s. */
-export async function touchPinTarget(file: string): Promise<void> {
-  const fh = await open(file, 'a', 0o444);
-  await fh.close();
 }
 
 function helperError(what: string, err: unknown): CriusError {
@@ -81,7 +75,7 @@ export async function pinWithPodnsHelper(files: string[], map: IdMappingPair | u
   const pinned = files.find(isMountPoint);
   if (pinned) throw alreadyExists(`${what}: ${pinned} already pins a namespace; remove it first (removeNamespaceFiles)`);
   try {
-    for (const f of files) await touchPinTarget(f);
+    // The helper creates the files it binds onto (0444, like `ip netns`'s).
     await runner(podnsHelperPath(), args, { timeoutMs: 15_000 });
   } catch (err) {
     // Leave nothing behind: whatever got bound is unmounted and the files are removed.

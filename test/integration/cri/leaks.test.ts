@@ -60,7 +60,7 @@ for (const k of KINDS) {
     await node.call('CreateContainer', { pod_sandbox_id: podId, config: ctr('idle', ['true']), sandbox_config: pod });
     const r = await node.call<{ exit_code: number; stdout: Buffer }>('ExecSync', { container_id: sleeper, cmd: ['cat', '/sys/class/net/lo/flags'], timeout: 10 });
     assert.equal(r.exit_code, 0);
-    // lo is up in every pod netns (IFF_UP = 0x1): CNI ADD brings it up, for user-namespaced pods too.
+    // lo is up in every pod netns (IFF_UP = 0x1): crius-podns brings it up, for user-namespaced pods too.
     assert.equal(Number(r.stdout.toString().trim()) & 1, 1, `lo flags ${r.stdout.toString().trim()}`);
     if (k.ns['network'] !== 'NODE') {
       // The pod's hostname (for user-namespaced pods set by the process that creates the namespaces).

@@ -72,7 +72,7 @@ describe(`containers in pinned pod namespaces (${handler.name})`, { skip: ociUna
   it('two containers share the pod netns (one serves, the other fetches over 127.0.0.1) and see the pod hostname', async () => {
     const ns = await pinPodNamespaces({ dir: path.join(fx.dir, 'ns'), net: true, ipc: true, uts: true, hostname: 'shared-pod' });
     try {
-      await run(NSENTER, [`--net=${ns.net}`, '/usr/sbin/ip', 'link', 'set', 'lo', 'up']);
+      assert.match((await run(NSENTER, [`--net=${ns.net}`, '/usr/sbin/ip', '-o', 'link', 'show', 'lo'])).stdout, /[<,]UP[,>]/, 'lo came up with the netns');
       const join = { net: ns.net ?? '', ipc: ns.ipc ?? '', uts: ns.uts ?? '' };
       const server = await fx.create({ args: ['/bin/sh', '-c', 'echo served-by-$(hostname) > /var/www/index.html; exec httpd -f -p 8080 -h /var/www'], join });
       await fx.runtime.start(server.id);

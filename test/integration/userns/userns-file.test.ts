@@ -1,6 +1,6 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CriusError } from '../../../src/common/errors.js';
@@ -57,6 +57,7 @@ describe('pinned user namespaces', { skip }, () => {
     // A fake runner standing in for crius-podns after it bound some of the files and then failed.
     const fake: Runner = async (file, args, opts) => {
       if (file.endsWith('crius-podns')) {
+        writeFileSync(files.net, ''); // the helper creates the files it binds onto
         await run('mount', ['--bind', '/proc/self/ns/net', files.net]);
         throw new ExecError({ command: 'crius-podns', code: 1, signal: null, stdout: '', stderr: 'crius-podns: boom', timedOut: false, notFound: false, reason: 'exit status 1' });
       }
