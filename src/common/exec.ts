@@ -1,6 +1,7 @@
 // The one way crius runs an external command: bounded by a timeout, cancellable, stderr captured,
 // failures as a typed error. Unit tests swap the Runner for a fake.
 import { spawn } from 'node:child_process';
+import type { Spawner } from './spawner.js';
 
 interface ExecOptions {
   /** Milliseconds before the child is killed with SIGKILL. Default 30 s. */
@@ -52,10 +53,69 @@ function describe(file: string, args: readonly string[]): string {
   return shown.length > 200 ? `${shown.slice(0, 197)}...` : shown;
 }
 
-export const run: Runner = (file, args, opts = {}) => {
+let spawner: Spawner | undefined;
+
+/**
+ * Routes run() through a crius-spawner (the daemon starts one at start-up; common/spawner.ts says why).
+ * Without one, or once it has died, commands are spawned from this process as before.
+ */
+export function useSpawner(s: Spawner | undefined): void {
+  spawner = s;
+}
+
+export const run: Runner = (file, args, opts = {}) =>
+  spawner?.alive ? runViaSpawner(spawner, file, args, opts) : runHere(file, args, opts);
+
+interface Ended {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  overflow: boolean;
+}
+
+/** The command's result, or the ExecError that says why it failed. */
+function settle(command: string, opts: ExecOptions, e: Ended): ExecResult {
+  const okCodes = opts.okCodes ?? [0];
+  if (e.code !== null && okCodes.includes(e.code) && !e.overflow) return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+  const reason = e.timedOut ? `timed out after ${opts.timeoutMs ?? 30_000} ms`
+    : e.overflow ? `printed more than ${opts.maxOutputBytes ?? 64 * 1024 * 1024} bytes`
+    : opts.signal?.aborted ? 'cancelled'
+    : e.signal ? `killed by ${e.signal}`
+    : `exit status ${e.code}${e.stderr.trim() ? `: ${e.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
+  throw new ExecError({ command, code: e.code, signal: e.signal, stdout: e.stdout, stderr: e.stderr, timedOut: e.timedOut, notFound: false, reason });
+}
+
+function notStarted(command: string, errno: string, message: string): ExecError {
+  return new ExecError({
+    command, code: null, signal: null, stdout: '', stderr: '', timedOut: false,
+    notFound: errno === 'ENOENT', reason: errno === 'ENOENT' ? 'not found' : message,
+  });
+}
+
+async function runViaSpawner(s: Spawner, file: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
+  const command = describe(file, args);
+  const c = s.run({ file, args, env: opts.env ?? process.env, ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}), ...(opts.input !== undefined ? { input: opts.input } : {}), maxOutputBytes: opts.maxOutputBytes ?? 64 * 1024 * 1024 });
+  let timedOut = false;
+  const timer = setTimeout(() => { timedOut = true; c.kill('SIGKILL'); }, opts.timeoutMs ?? 30_000);
+  const onAbort = (): void => { c.kill('SIGKILL'); };
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  let o;
+  try {
+    o = await c.done;
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+  if (o.kind === 'failed') throw notStarted(command, o.errno, `could not start: ${o.errno}`);
+  return settle(command, opts, { code: o.code, signal: o.signal, stdout: o.stdout.toString('utf8'), stderr: o.stderr.toString('utf8'), timedOut, overflow: o.overflow });
+}
+
+function runHere(file: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const maxOut = opts.maxOutputBytes ?? 64 * 1024 * 1024;
-  const okCodes = opts.okCodes ?? [0];
   const command = describe(file, args);
   return new Promise<ExecResult>((resolve, reject) => {
     const child = spawn(file, args, {
@@ -83,25 +143,15 @@ export const run: Runner = (file, args, opts = {}) => {
     const finish = (): void => { clearTimeout(timer); opts.signal?.removeEventListener('abort', onAbort); };
     child.on('error', (e: NodeJS.ErrnoException) => {
       finish();
-      reject(new ExecError({
-        command, code: null, signal: null, stdout: '', stderr: '', timedOut: false,
-        notFound: e.code === 'ENOENT', reason: e.code === 'ENOENT' ? 'not found' : e.message,
-      }));
+      reject(notStarted(command, e.code ?? '', e.message));
     });
     child.on('close', (code, signal) => {
       finish();
-      const stdout = Buffer.concat(out).toString('utf8');
-      const stderr = Buffer.concat(err).toString('utf8');
-      if (code !== null && okCodes.includes(code) && !overflow) {
-        resolve({ stdout, stderr, code });
-        return;
+      try {
+        resolve(settle(command, opts, { code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut, overflow }));
+      } catch (e) {
+        reject(e);
       }
-      const reason = timedOut ? `timed out after ${timeoutMs} ms`
-        : overflow ? `printed more than ${maxOut} bytes`
-        : opts.signal?.aborted ? 'cancelled'
-        : signal ? `killed by ${signal}`
-        : `exit status ${code}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
-      reject(new ExecError({ command, code, signal, stdout, stderr, timedOut, notFound: false, reason }));
     });
   });
-};
+}

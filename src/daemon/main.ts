@@ -1,5 +1,8 @@
 // criusd: parse flags, load config, open the store, wire the services, serve CRI on the socket.
-import { daemonNodeFlags } from '../common/install-root.js';
+import { daemonNodeFlags, nativeBuildPath } from '../common/install-root.js';
+import { existsSync } from 'node:fs';
+import { useSpawner } from '../common/exec.js';
+import { Spawner } from '../common/spawner.js';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from '../config/config.js';
@@ -144,6 +147,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`criusd: ${errorMessage(err)}\n`);
     return 1;
   }
+  // After start-up: on a cgroup v2 host the daemon may have just moved itself into a leaf cgroup
+  // (prepareV2Subtree), and the spawner must start there too, not stay behind in the parent.
+  const spawner = startSpawner(logger);
   // A request never crashes the daemon: log what escaped, keep serving.
   process.on('uncaughtException', (err) => logger.error('uncaught exception', { error: err.message, stack: err.stack }));
   process.on('unhandledRejection', (err) => logger.error('unhandled rejection', { error: errorMessage(err), stack: err instanceof Error ? err.stack : undefined }));
@@ -155,6 +161,23 @@ export async function main(argv: string[]): Promise<number> {
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   });
+  spawner?.close();
   logger.info('stopped');
   return 0;
+}
+
+/**
+ * The daemon's commands (common/exec.ts run()) start from native/crius-spawner, so they do not fork the
+ * daemon (common/spawner.ts); without the binary they start from the daemon itself, as before.
+ */
+function startSpawner(logger: Logger): Spawner | undefined {
+  const path = nativeBuildPath('crius-spawner');
+  if (!existsSync(path)) {
+    logger.warn('crius-spawner is missing: commands fork the daemon itself (slower with many pods); build it with make -C native', { path });
+    return undefined;
+  }
+  const s = new Spawner(path, (why) => logger.error('crius-spawner stopped: commands fork the daemon itself from now on', { error: why }));
+  logger.debug('crius-spawner started', { pid: s.pid });
+  useSpawner(s);
+  return s;
 }

@@ -122,6 +122,7 @@ export function nativeHelperSpecs(hybridCgroups: boolean): NativeHelperSpec[] {
     { name: 'crius-podns', why: 'creates and pins every pod\'s namespaces (user namespaces with the kubelet\'s mappings) and its /dev/shm', neededForUserns: true },
     { name: 'crius-oci-wrap', why: 'runs the OCI runtime with the cgroup2 mount hidden on hybrid hosts', neededForUserns: hybridCgroups },
     { name: 'crius-pause', why: 'infra process of shared-PID pods', neededForUserns: false },
+    { name: 'crius-spawner', why: 'runs the daemon\'s commands without forking the daemon (faster pod start)', neededForUserns: false },
     { name: 'crius-fsops', why: 'device nodes and xattrs during image unpack', neededForUserns: false },
     { name: 'crius-pty', why: 'tty exec', neededForUserns: false },
     { name: 'crius-relay', why: 'attach and port-forward', neededForUserns: false },
