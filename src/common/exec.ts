@@ -109,6 +109,8 @@ async function runViaSpawner(s: Spawner, file: string, args: readonly string[], 
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onAbort);
   }
+  // Every slot of the spawner busy (it runs up to 256 commands at once): start this one from here.
+  if (o.kind === 'failed' && o.errno === 'EAGAIN') return runHere(file, args, opts);
   if (o.kind === 'failed') throw notStarted(command, o.errno, `could not start: ${o.errno}`);
   return settle(command, opts, { code: o.code, signal: o.signal, stdout: o.stdout.toString('utf8'), stderr: o.stderr.toString('utf8'), timedOut, overflow: o.overflow });
 }

@@ -28,7 +28,9 @@ interface RunningCommand {
 }
 
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+// Where two names share a number (EAGAIN, EWOULDBLOCK) the first listed wins.
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, n] of Object.entries(constants.errno)) if (!ERRNO_NAMES.has(n)) ERRNO_NAMES.set(n, name);
 
 /** One spawn request frame (without the length prefix). Pure. */
 export function encodeSpawn(id: number, r: SpawnRequest): Buffer {

@@ -54,9 +54,9 @@ describe('run() through crius-spawner', () => {
     assert.match((await fails(run('head', ['-c', '100000', '/dev/zero'], { maxOutputBytes: 1000 }))).message, /printed more than 1000 bytes/);
   });
 
-  it('runs many commands at once, each answered with its own output', async () => {
-    const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => run('sh', ['-c', `sleep 0.05; echo ${i}`])));
-    assert.deepEqual(rs.map((r) => r.stdout.trim()), Array.from({ length: 40 }, (_, i) => String(i)));
+  it('runs many commands at once, each answered with its own output; past its 256 slots, from here', async () => {
+    const rs = await Promise.all(Array.from({ length: 300 }, (_, i) => run('sh', ['-c', `sleep 0.3; echo ${i}`])));
+    assert.deepEqual(rs.map((r) => r.stdout.trim()), Array.from({ length: 300 }, (_, i) => String(i)));
   });
 
   it('a dead spawner fails its running commands by name; later ones run from this process', async () => {
