@@ -39,6 +39,8 @@ interface RuntimeExecConfig {
   runtimeId?(containerId: string): string;
   /** Path of native/build/crius-pty. */
   ptyHelper: string;
+  /** Called just before the runtime's exec starts (the daemon primes the cgroup attach: cgroup/attach-primer.ts). */
+  beforeExec?: () => void;
   /** Where per-exec process files go (default os.tmpdir()); removed after each exec. */
   tmpDir?: string;
   logger?: Logger;
@@ -88,6 +90,7 @@ export function createRuntimeExecBackend(cfg: RuntimeExecConfig): ExecBackend {
         await writeFile(procFile, JSON.stringify(proc), { mode: 0o600 });
         const rc = cfg.runtimeCommand(['exec', '--process', procFile, '--pid-file', pidFile, cfg.runtimeId?.(p.containerId) ?? p.containerId]);
         const size = p.tty ? (await firstSize(resizeIt)) ?? { height: 24, width: 80 } : null;
+        cfg.beforeExec?.();
         const child = size
           ? spawn(cfg.ptyHelper, [String(size.height), String(size.width), rc.file, ...rc.args], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] })
           : spawn(rc.file, rc.args, { stdio: [p.stdin ? 'pipe' : 'ignore', p.stdout ? 'pipe' : 'ignore', 'pipe'] });

@@ -21,6 +21,7 @@ export function streamBackends(o: { containers: ContainerService; pods: SandboxS
         runtimeCommand: (args) => rt.command(args),
         processFor: (id, cmd, tty) => o.containers.processFor(id, cmd, tty),
         ptyHelper: nativeBuildPath('crius-pty'),
+        beforeExec: () => rt.config.primeCgroupAttach?.(),
         tmpDir: join(o.stateDir, 'exec'),
         logger: o.logger,
       });
