@@ -10,13 +10,18 @@
 //
 // The daemon starts one spawner (src/common/spawner.ts) with stdin and stdout as pipes and talks to it in
 // frames, each a little-endian u32 byte count of what follows, then:
-//   request  'S' u32 id u32 maxOut  file\0 cwd\0  u32 argc (argv\0)*  u32 envc (K=V\0)*  u32 inLen input
+//   request  'S' u32 id u32 maxOut u8 flags  file\0 cwd\0  u32 argc (argv\0)*  u32 envc (K=V\0)*  u32 inLen input
 //            'K' u32 id u32 signal                          (signal the command of request id, if running)
-//   answer   'E' u32 id i32 code i32 signal u8 overflow u32 outLen stdout u32 errLen stderr
+//            'C' u32 id                                     (stop reading its output: answer once it exited)
+//   answer   'X' u32 id i32 code i32 signal                 (it exited; only with flag REPORT_EXIT)
+//            'E' u32 id i32 code i32 signal u8 state u32 outLen stdout u32 errLen stderr
 //            'F' u32 id i32 errno                           (the command could not be started)
-// A command is answered when it has exited and closed its stdout and stderr (what Node's 'close' waits
-// for). stdout beyond maxOut bytes kills the command (SIGKILL) and sets overflow; stderr keeps its first
-// 1 MiB. `file` without a slash is looked up in the request's PATH. An empty cwd keeps ours.
+// A command is answered ('E') when it has exited and closed its stdout and stderr (what Node's 'close'
+// waits for), or, after a 'C', once it has exited. state: bit 0 = output went past maxOut, bit 1 = 'C'
+// closed pipes that were still open. Past maxOut bytes of stdout the command is killed (SIGKILL), or with
+// flag TRUNCATE both streams are cut at maxOut and it runs on; without TRUNCATE stderr keeps its first
+// 1 MiB. Flags: 1 = TRUNCATE, 2 = REPORT_EXIT (ExecSync: it drains a background child's output for a while
+// after the exit). `file` without a slash is looked up in the request's PATH. An empty cwd keeps ours.
 // The spawner exits when its stdin closes (the daemon is gone) and dies with the daemon (PDEATHSIG);
 // commands still running then are left to finish on their own, as the daemon's own children would be.
 #define _GNU_SOURCE
@@ -53,6 +58,7 @@ struct cmd {
   struct buf out, err;
   uint32_t max_out;
   int overflow;
+  int truncate, report_exit, cut;
 };
 
 static struct cmd cmds[MAX_CMDS];
@@ -126,7 +132,7 @@ static void finish(struct cmd *c) {
   int32_t sig = WIFSIGNALED(c->status) ? WTERMSIG(c->status) : 0;
   put(&b, &code, 4);
   put(&b, &sig, 4);
-  uint8_t of = (uint8_t)c->overflow;
+  uint8_t of = (uint8_t)((c->overflow ? 1 : 0) | (c->cut ? 2 : 0));
   put(&b, &of, 1);
   put_u32(&b, (uint32_t)c->out.len);
   put(&b, c->out.p, c->out.len);
@@ -143,6 +149,18 @@ static void finish(struct cmd *c) {
 
 static void maybe_finish(struct cmd *c) {
   if (c->used && c->exited && c->out_fd < 0 && c->err_fd < 0) finish(c);
+}
+
+static void answer_exited(struct cmd *c) {
+  struct buf b = {0};
+  put(&b, "X", 1);
+  put_u32(&b, c->id);
+  int32_t code = WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1;
+  int32_t sig = WIFSIGNALED(c->status) ? WTERMSIG(c->status) : 0;
+  put(&b, &code, 4);
+  put(&b, &sig, 4);
+  send_frame(&b);
+  free(b.p);
 }
 
 // The path execve gets for file: file itself when it has a slash, else the first executable match in
@@ -166,7 +184,7 @@ static int resolve(const char *file, char *const *envp, char *out, size_t outlen
   return -1;
 }
 
-static void start(uint32_t id, uint32_t max_out, const char *file, const char *cwd, char **argv, char **envp, const char *input, size_t in_len) {
+static void start(uint32_t id, uint32_t max_out, uint8_t flags, const char *file, const char *cwd, char **argv, char **envp, const char *input, size_t in_len) {
   int slot = -1;
   for (int i = 0; i < MAX_CMDS; i++) if (!cmds[i].used) { slot = i; break; }
   if (slot < 0) { answer_failed(id, EAGAIN); return; }
@@ -221,6 +239,8 @@ static void start(uint32_t id, uint32_t max_out, const char *file, const char *c
   c->id = id;
   c->pid = pid;
   c->max_out = max_out;
+  c->truncate = flags & 1;
+  c->report_exit = (flags & 2) != 0;
   c->in_fd = in[1];
   c->out_fd = out[0];
   c->err_fd = err[0];
@@ -276,6 +296,16 @@ static void handle(const char *p, const char *end) {
   char op = *p++;
   uint32_t id = 0;
   take_u32(&p, end, &id);
+  if (op == 'C') {
+    struct cmd *c = by_id(id);
+    if (c) {
+      if (c->out_fd >= 0 || c->err_fd >= 0) c->cut = 1;
+      close_fd(&c->out_fd);
+      close_fd(&c->err_fd);
+      maybe_finish(c);
+    }
+    return;
+  }
   if (op == 'K') {
     uint32_t sig;
     if (take_u32(&p, end, &sig) != 0) { fprintf(stderr, "crius-spawner: bad kill request\n"); exit(1); }
@@ -285,15 +315,18 @@ static void handle(const char *p, const char *end) {
   }
   if (op != 'S') { fprintf(stderr, "crius-spawner: unknown request '%c'\n", op); exit(1); }
   uint32_t max_out, in_len;
+  uint8_t flags = 0;
   const char *file, *cwd;
   char **argv = NULL, **envp = NULL;
-  if (take_u32(&p, end, &max_out) != 0 || !(file = take_str(&p, end)) || !(cwd = take_str(&p, end)) ||
+  if (take_u32(&p, end, &max_out) == 0 && end - p >= 1) flags = (uint8_t)*p++;
+  else p = end;  // malformed: the checks below fail on the empty rest
+  if (!(file = take_str(&p, end)) || !(cwd = take_str(&p, end)) ||
       !(argv = take_strs(&p, end)) || !(envp = take_strs(&p, end)) || take_u32(&p, end, &in_len) != 0 ||
       (size_t)(end - p) != in_len) {
     fprintf(stderr, "crius-spawner: malformed spawn request %u\n", id);
     exit(1);
   }
-  start(id, max_out, file, cwd, argv, envp, p, in_len);
+  start(id, max_out, flags, file, cwd, argv, envp, p, in_len);
   free(argv);
   free(envp);
 }
@@ -330,7 +363,11 @@ static void drain(struct cmd *c, int *fd, struct buf *b, int is_out) {
       return;
     }
     if (r == 0) { close_fd(fd); return; }
-    if (is_out) {
+    if (c->truncate) {
+      size_t room = b->len < c->max_out ? c->max_out - b->len : 0;
+      if ((size_t)r > room) c->overflow = 1;
+      put(b, chunk, (size_t)r < room ? (size_t)r : room);
+    } else if (is_out) {
       if (b->len + (size_t)r > c->max_out) {
         if (!c->overflow && !c->exited) kill(c->pid, SIGKILL);
         c->overflow = 1;
@@ -367,6 +404,7 @@ static void reap(void) {
         cmds[i].exited = 1;
         cmds[i].status = status;
         close_fd(&cmds[i].in_fd);
+        if (cmds[i].report_exit && (cmds[i].out_fd >= 0 || cmds[i].err_fd >= 0)) answer_exited(&cmds[i]);
         maybe_finish(&cmds[i]);
         break;
       }

@@ -63,6 +63,11 @@ export function useSpawner(s: Spawner | undefined): void {
   spawner = s;
 }
 
+/** The spawner run() uses now, if any (oci/exec-sync.ts starts ExecSync's runtime from it too). */
+export function currentSpawner(): Spawner | undefined {
+  return spawner?.alive ? spawner : undefined;
+}
+
 export const run: Runner = (file, args, opts = {}) =>
   spawner?.alive ? runViaSpawner(spawner, file, args, opts) : runHere(file, args, opts);
 

@@ -9,8 +9,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 
 type SpawnOutcome =
-  | { kind: 'exited'; code: number | null; signal: NodeJS.Signals | null; stdout: Buffer; stderr: Buffer; overflow: boolean }
+  | { kind: 'exited'; code: number | null; signal: NodeJS.Signals | null; stdout: Buffer; stderr: Buffer; overflow: boolean; cut: boolean }
   | { kind: 'failed'; errno: string };
+
+interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+type Answer = { id: number; outcome: SpawnOutcome } | { id: number; exit: ExitStatus };
 
 interface SpawnRequest {
   file: string;
@@ -19,12 +26,19 @@ interface SpawnRequest {
   cwd?: string;
   input?: string | Buffer;
   maxOutputBytes: number;
+  /** Cut each stream at maxOutputBytes and let the command run on (default: kill it when stdout overflows). */
+  truncate?: boolean;
 }
 
 interface RunningCommand {
+  /** Once it exited and its pipes closed (or were cut). */
   done: Promise<SpawnOutcome>;
+  /** Once it exited, even while something it started still holds its pipes (never, if it did not start). */
+  exited: Promise<ExitStatus>;
   /** Signals the command if it is still running (by name, e.g. 'SIGKILL'). */
   kill(signal: NodeJS.Signals): void;
+  /** Stops reading its output: `done` then settles once it has exited, with cut set if a pipe was open. */
+  cut(): void;
 }
 
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
@@ -43,6 +57,8 @@ export function encodeSpawn(id: number, r: SpawnRequest): Buffer {
   parts.push(Buffer.from('S'));
   u32(id);
   u32(Math.min(r.maxOutputBytes, 0xffff_fffe));
+  // Flags: 1 = truncate instead of kill; 2 = say when it exits (always asked: run() ignores it).
+  parts.push(Buffer.from([(r.truncate ? 1 : 0) | 2]));
   str(r.file);
   str(r.cwd ?? '');
   const argv = [r.file, ...r.args];
@@ -57,28 +73,29 @@ export function encodeSpawn(id: number, r: SpawnRequest): Buffer {
   return Buffer.concat(parts);
 }
 
-/** One answer frame (without the length prefix) as the command's id and outcome. Pure. */
-export function decodeAnswer(b: Buffer): { id: number; outcome: SpawnOutcome } {
+const exitStatus = (code: number, sig: number): ExitStatus => ({ code: code < 0 ? null : code, signal: sig > 0 ? SIGNAL_NAMES.get(sig) ?? null : null });
+
+/** One answer frame (without the length prefix): the command's id and its outcome, or its exit so far. Pure. */
+export function decodeAnswer(b: Buffer): Answer {
   const kind = String.fromCharCode(b[0] ?? 0);
   const id = b.readUInt32LE(1);
+  if (kind === 'X') return { id, exit: exitStatus(b.readInt32LE(5), b.readInt32LE(9)) };
   if (kind === 'F') {
     const errno = b.readInt32LE(5);
     return { id, outcome: { kind: 'failed', errno: ERRNO_NAMES.get(errno) ?? `errno ${errno}` } };
   }
   if (kind !== 'E') throw new Error(`crius-spawner answered with an unknown frame '${kind}'`);
-  const code = b.readInt32LE(5);
-  const sig = b.readInt32LE(9);
-  const overflow = b[13] === 1;
+  const state = b[13] ?? 0;
   const outLen = b.readUInt32LE(14);
   const stdout = b.subarray(18, 18 + outLen);
   const errLen = b.readUInt32LE(18 + outLen);
   const stderr = b.subarray(22 + outLen, 22 + outLen + errLen);
-  return { id, outcome: { kind: 'exited', code: code < 0 ? null : code, signal: sig > 0 ? SIGNAL_NAMES.get(sig) ?? null : null, stdout, stderr, overflow } };
+  return { id, outcome: { kind: 'exited', ...exitStatus(b.readInt32LE(5), b.readInt32LE(9)), stdout, stderr, overflow: (state & 1) !== 0, cut: (state & 2) !== 0 } };
 }
 
 export class Spawner {
   private readonly child: ChildProcess;
-  private readonly pending = new Map<number, (o: SpawnOutcome) => void>();
+  private readonly pending = new Map<number, { done: (o: SpawnOutcome) => void; exited: (e: ExitStatus) => void }>();
   private nextId = 1;
   private buffered: Buffer = Buffer.alloc(0);
   private dead = false;
@@ -104,21 +121,27 @@ export class Spawner {
   run(r: SpawnRequest): RunningCommand {
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffff_fff0 ? 1 : this.nextId + 1;
+    let exited: (e: ExitStatus) => void = () => {};
+    const exitedP = new Promise<ExitStatus>((resolve) => { exited = resolve; });
     const done = new Promise<SpawnOutcome>((resolve) => {
-      this.pending.set(id, resolve);
+      this.pending.set(id, {
+        done: (o) => {
+          if (o.kind === 'exited') exited({ code: o.code, signal: o.signal });
+          resolve(o);
+        },
+        exited,
+      });
       this.write(encodeSpawn(id, r));
     });
-    return {
-      done,
-      kill: (signal) => {
-        if (!this.pending.has(id)) return;
-        const b = Buffer.alloc(9);
-        b.write('K', 0);
-        b.writeUInt32LE(id, 1);
-        b.writeUInt32LE(constants.signals[signal] ?? constants.signals.SIGKILL, 5);
-        this.write(b);
-      },
+    const control = (op: 'K' | 'C', signal?: NodeJS.Signals): void => {
+      if (!this.pending.has(id)) return;
+      const b = Buffer.alloc(op === 'K' ? 9 : 5);
+      b.write(op, 0);
+      b.writeUInt32LE(id, 1);
+      if (op === 'K') b.writeUInt32LE(constants.signals[signal ?? 'SIGKILL'] ?? constants.signals.SIGKILL, 5);
+      this.write(b);
     };
+    return { done, exited: exitedP, kill: (signal) => control('K', signal), cut: () => control('C') };
   }
 
   /** Closes the spawner's stdin: it exits once it has read everything (commands it started run on). */
@@ -140,10 +163,14 @@ export class Spawner {
       if (this.buffered.length < 4 + n) break;
       const frame = this.buffered.subarray(4, 4 + n);
       this.buffered = this.buffered.subarray(4 + n);
-      const { id, outcome } = decodeAnswer(frame);
-      const resolve = this.pending.get(id);
-      this.pending.delete(id);
-      resolve?.(outcome);
+      const answer = decodeAnswer(frame);
+      const p = this.pending.get(answer.id);
+      if ('exit' in answer) {
+        p?.exited(answer.exit);
+        continue;
+      }
+      this.pending.delete(answer.id);
+      p?.done(answer.outcome);
     }
   }
 
@@ -151,7 +178,7 @@ export class Spawner {
     const unexpected = !this.dead;
     this.dead = true;
     // Commands it was running are lost to us; their callers see a failure naming the spawner.
-    for (const resolve of this.pending.values()) resolve({ kind: 'failed', errno: why });
+    for (const p of this.pending.values()) p.done({ kind: 'failed', errno: why });
     this.pending.clear();
     if (unexpected) this.onExit(why);
   }

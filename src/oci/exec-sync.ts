@@ -7,8 +7,12 @@
 // - On timeout every process of the exec'd tree (the runtime's pid file, then its descendants in /proc)
 //   is SIGKILLed and the call returns only once the runtime has reaped the main one and the rest are
 //   gone (or zombies of the container's init, which only that init can reap).
+// In the daemon the runtime starts from crius-spawner (common/spawner.ts: a probe no longer forks the
+// daemon); elsewhere (tests, no spawner) from this process. Both paths share the kill logic.
 import { spawn } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
+import { currentSpawner } from '../common/exec.js';
+import type { Spawner } from '../common/spawner.js';
 
 interface ExecSyncRun {
   file: string;
@@ -80,7 +84,74 @@ async function readPid(file: string): Promise<number | undefined> {
   return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
+/** The runtime process of one ExecSync, however it was started. */
+interface RuntimeProcess {
+  exited(): boolean;
+  /** SIGKILLs the runtime itself. */
+  kill(): void;
+}
+
+/** Timeout: kills the exec'd tree and waits until the runtime has exited and the rest stopped running. */
+async function killTree(pidFile: string, runtime: RuntimeProcess): Promise<void> {
+  // The pid file appears once the runtime has started the process; until then there is nothing to kill
+  // but the runtime itself, which we stop only if it never gets that far.
+  let pid: number | undefined;
+  for (let i = 0; i < 500 && !runtime.exited() && pid === undefined; i++) {
+    pid = await readPid(pidFile);
+    if (pid === undefined) await sleep(10);
+  }
+  const tree = pid !== undefined ? await processTree(pid) : [];
+  for (const p of tree) { try { process.kill(p, 'SIGKILL'); } catch { /* already gone */ } }
+  if (pid === undefined && !runtime.exited()) runtime.kill();
+  // The runtime reaps the main process and exits; the rest must stop running (or wait as zombies of
+  // the container's init, out of our reach).
+  for (let i = 0; i < 1000 && !runtime.exited(); i++) await sleep(10);
+  if (!runtime.exited()) runtime.kill();
+  for (let i = 0; i < 500; i++) {
+    const alive = await Promise.all(tree.map(running));
+    if (!alive.includes(true)) break;
+    for (const [k, p] of tree.entries()) if (alive[k]) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    await sleep(10);
+  }
+}
+
 export function runExecSync(o: ExecSyncRun): Promise<ExecSyncOutcome> {
+  const s = currentSpawner();
+  return s ? runViaSpawner(s, o) : runHere(o);
+}
+
+async function runViaSpawner(s: Spawner, o: ExecSyncRun): Promise<ExecSyncOutcome> {
+  const c = s.run({ file: o.file, args: o.args, env: o.env, cwd: o.cwd, maxOutputBytes: o.maxBytes, truncate: true });
+  let exited = false;
+  let finished = false;
+  let timedOut = false;
+  let killing: Promise<void> | undefined;
+  let drainTimer: NodeJS.Timeout | undefined;
+  const timer = o.timeoutMs > 0 ? setTimeout(() => {
+    if (exited) return;
+    timedOut = true;
+    killing = killTree(o.pidFile, { exited: () => exited, kill: () => c.kill('SIGKILL') });
+  }, o.timeoutMs) : undefined;
+  void c.exited.then(() => {
+    exited = true;
+    // A timed-out call does not wait for pipes: whatever still holds them was just killed.
+    if (!finished) drainTimer = setTimeout(() => c.cut(), timedOut ? 0 : o.drainMs);
+  });
+  const r = await c.done;
+  finished = true;
+  exited = true;
+  clearTimeout(timer);
+  clearTimeout(drainTimer);
+  if (killing) await killing;
+  const started = (await readPid(o.pidFile)) !== undefined;
+  if (r.kind === 'failed') {
+    const spawnError = Object.assign(new Error(`spawn ${o.file} ${r.errno}`), { code: r.errno });
+    return { started, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), code: null, signal: null, timedOut, drainCut: false, truncated: false, spawnError };
+  }
+  return { started, stdout: r.stdout, stderr: r.stderr, code: r.code, signal: r.signal, timedOut, drainCut: r.cut, truncated: r.overflow };
+}
+
+function runHere(o: ExecSyncRun): Promise<ExecSyncOutcome> {
   return new Promise((resolve) => {
     const child = spawn(o.file, o.args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -130,32 +201,10 @@ export function runExecSync(o: ExecSyncRun): Promise<ExecSyncOutcome> {
       drainTimer = setTimeout(() => void finish(true), timedOut ? 0 : o.drainMs);
     });
 
-    const killTree = async (): Promise<void> => {
-      // The pid file appears once the runtime has started the process; until then there is nothing to kill
-      // but the runtime itself, which we stop only if it never gets that far.
-      let pid: number | undefined;
-      for (let i = 0; i < 500 && !exited && pid === undefined; i++) {
-        pid = await readPid(o.pidFile);
-        if (pid === undefined) await sleep(10);
-      }
-      const tree = pid !== undefined ? await processTree(pid) : [];
-      for (const p of tree) { try { process.kill(p, 'SIGKILL'); } catch { /* already gone */ } }
-      if (pid === undefined && !exited) child.kill('SIGKILL');
-      // The runtime reaps the main process and exits; the rest must stop running (or wait as zombies of
-      // the container's init, out of our reach).
-      for (let i = 0; i < 1000 && !exited; i++) await sleep(10);
-      if (!exited) child.kill('SIGKILL');
-      for (let i = 0; i < 500; i++) {
-        const alive = await Promise.all(tree.map(running));
-        if (!alive.includes(true)) break;
-        for (const [k, p] of tree.entries()) if (alive[k]) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
-        await sleep(10);
-      }
-    };
     const timer = o.timeoutMs > 0 ? setTimeout(() => {
       if (exited) return;
       timedOut = true;
-      killing = killTree();
+      killing = killTree(o.pidFile, { exited: () => exited !== undefined, kill: () => { child.kill('SIGKILL'); } });
     }, o.timeoutMs) : undefined;
   });
 }

@@ -59,6 +59,22 @@ describe('run() through crius-spawner', () => {
     assert.deepEqual(rs.map((r) => r.stdout.trim()), Array.from({ length: 300 }, (_, i) => String(i)));
   });
 
+  it('ExecSync mode: the exit is reported while a background child holds the pipes; cut() ends the wait; truncate keeps it running', async () => {
+    const c = s.run({ file: 'sh', args: ['-c', 'echo a; (sleep 5; echo late) & exit 3'], env: process.env, maxOutputBytes: 1 << 20, truncate: true });
+    assert.deepEqual(await c.exited, { code: 3, signal: null });
+    let settled = false;
+    void c.done.then(() => { settled = true; });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(settled, false, 'the background sleep still holds stdout');
+    c.cut();
+    const o = await c.done;
+    assert.ok(o.kind === 'exited');
+    assert.deepEqual([o.code, o.stdout.toString(), o.cut, o.overflow], [3, 'a\n', true, false]);
+    const t = await s.run({ file: 'sh', args: ['-c', 'head -c 5000 /dev/zero; head -c 3000 /dev/zero >&2; exit 0'], env: process.env, maxOutputBytes: 100, truncate: true }).done;
+    assert.ok(t.kind === 'exited');
+    assert.deepEqual([t.code, t.stdout.length, t.stderr.length, t.overflow, t.cut], [0, 100, 100, true, false]);
+  });
+
   it('a dead spawner fails its running commands by name; later ones run from this process', async () => {
     const doomed = new Spawner(nativeBuildPath('crius-spawner'), (why) => died.push(why));
     useSpawner(doomed);
@@ -79,6 +95,7 @@ describe('spawner frames (pure)', () => {
     assert.equal(b.toString('latin1', 0, 1), 'S');
     assert.equal(b.readUInt32LE(1), 7);
     assert.equal(b.readUInt32LE(5), 10);
+    assert.equal(b[9], 2, 'flags: no truncate, report the exit');
     assert.ok(b.includes(Buffer.from('/bin/x\0\0')) && b.includes(Buffer.from('K=v\0')) && !b.includes(Buffer.from('U=')));
     assert.equal(b.subarray(-2).toString(), 'in');
     assert.throws(() => encodeSpawn(1, { file: '/bin/x', args: ['a\0b'], env: {}, maxOutputBytes: 1 }), /NUL/);
@@ -86,7 +103,8 @@ describe('spawner frames (pure)', () => {
 
   it('answers: an exit with output and a failure to start', () => {
     const e = Buffer.concat([Buffer.from('E'), u32(9), i32(-1), i32(9), Buffer.from([1]), u32(2), Buffer.from('ok'), u32(1), Buffer.from('x')]);
-    assert.deepEqual(decodeAnswer(e), { id: 9, outcome: { kind: 'exited', code: null, signal: 'SIGKILL', stdout: Buffer.from('ok'), stderr: Buffer.from('x'), overflow: true } });
+    assert.deepEqual(decodeAnswer(e), { id: 9, outcome: { kind: 'exited', code: null, signal: 'SIGKILL', stdout: Buffer.from('ok'), stderr: Buffer.from('x'), overflow: true, cut: false } });
+    assert.deepEqual(decodeAnswer(Buffer.concat([Buffer.from('X'), u32(4), i32(2), i32(0)])), { id: 4, exit: { code: 2, signal: null } });
     assert.deepEqual(decodeAnswer(Buffer.concat([Buffer.from('F'), u32(3), i32(2)])), { id: 3, outcome: { kind: 'failed', errno: 'ENOENT' } });
   });
 });
