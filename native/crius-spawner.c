@@ -109,6 +109,14 @@ static void send_frame(struct buf *body) {
   }
 }
 
+// i32 exit code (-1 when killed) and i32 signal (0 when it exited).
+static void put_status(struct buf *b, int status) {
+  int32_t code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  int32_t sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  put(b, &code, 4);
+  put(b, &sig, 4);
+}
+
 static void answer_failed(uint32_t id, int err) {
   struct buf b = {0};
   put(&b, "F", 1);
@@ -128,10 +136,7 @@ static void finish(struct cmd *c) {
   struct buf b = {0};
   put(&b, "E", 1);
   put_u32(&b, c->id);
-  int32_t code = WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1;
-  int32_t sig = WIFSIGNALED(c->status) ? WTERMSIG(c->status) : 0;
-  put(&b, &code, 4);
-  put(&b, &sig, 4);
+  put_status(&b, c->status);
   uint8_t of = (uint8_t)((c->overflow ? 1 : 0) | (c->cut ? 2 : 0));
   put(&b, &of, 1);
   put_u32(&b, (uint32_t)c->out.len);
@@ -155,10 +160,7 @@ static void answer_exited(struct cmd *c) {
   struct buf b = {0};
   put(&b, "X", 1);
   put_u32(&b, c->id);
-  int32_t code = WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1;
-  int32_t sig = WIFSIGNALED(c->status) ? WTERMSIG(c->status) : 0;
-  put(&b, &code, 4);
-  put(&b, &sig, 4);
+  put_status(&b, c->status);
   send_frame(&b);
   free(b.p);
 }
