@@ -101,8 +101,9 @@ static int set_sysctl(const char *path, const char *value) {
     dprintf(2, "crius-podns: cannot set %s: not a /proc/sys path\n", path);
     return -1;
   }
-  if (!strcmp(path, "/proc/sys/kernel/hostname") || !strcmp(path, "/proc/sys/kernel/domainname")) {
-    int r = !strcmp(path, "/proc/sys/kernel/hostname") ? sethostname(value, len) : setdomainname(value, len);
+  int hostname = !strcmp(path, "/proc/sys/kernel/hostname");
+  if (hostname || !strcmp(path, "/proc/sys/kernel/domainname")) {
+    int r = hostname ? sethostname(value, len) : setdomainname(value, len);
     if (r != 0) dprintf(2, "crius-podns: cannot set %s to '%s': %s\n", path, value, strerror(errno));
     return r;
   }

@@ -192,11 +192,16 @@ static void start(uint32_t id, uint32_t max_out, uint8_t flags, const char *file
   if (slot < 0) { answer_failed(id, EAGAIN); return; }
   char path[4096];
   if (resolve(file, envp, path, sizeof path) != 0) { answer_failed(id, errno); return; }
-  int in[2], out[2], err[2], ex[2];
-  if (pipe2(in, O_CLOEXEC) != 0) { answer_failed(id, errno); return; }
-  if (pipe2(out, O_CLOEXEC) != 0) { int e = errno; close(in[0]); close(in[1]); answer_failed(id, e); return; }
-  if (pipe2(err, O_CLOEXEC) != 0) { int e = errno; close(in[0]); close(in[1]); close(out[0]); close(out[1]); answer_failed(id, e); return; }
-  if (pipe2(ex, O_CLOEXEC) != 0) { int e = errno; close(in[0]); close(in[1]); close(out[0]); close(out[1]); close(err[0]); close(err[1]); answer_failed(id, e); return; }
+  int fds[4][2];  // the command's stdin, stdout and stderr, and the pipe its exec failure comes back on
+  for (int k = 0; k < 4; k++) {
+    if (pipe2(fds[k], O_CLOEXEC) != 0) {
+      int e = errno;
+      for (int j = 0; j < k; j++) { close(fds[j][0]); close(fds[j][1]); }
+      answer_failed(id, e);
+      return;
+    }
+  }
+  int *in = fds[0], *out = fds[1], *err = fds[2], *ex = fds[3];
   pid_t pid = fork();
   if (pid == 0) {
     sigset_t none;

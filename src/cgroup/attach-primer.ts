@@ -40,7 +40,7 @@ export function ownCgroupProcsFile(layout: CgroupLayout, procCgroup: string): st
 interface AttachPrimer {
   /** Starts a no-op attach unless one is under way; never throws, never waits. */
   prime(): void;
-  /** The prime under way, if any (tests, shutdown). */
+  /** The prime under way, if any (tests wait on it). */
   settled(): Promise<void>;
 }
 

@@ -53,6 +53,9 @@ function describe(file: string, args: readonly string[]): string {
   return shown.length > 200 ? `${shown.slice(0, 197)}...` : shown;
 }
 
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+
 let spawner: Spawner | undefined;
 
 /**
@@ -68,8 +71,10 @@ export function currentSpawner(): Spawner | undefined {
   return spawner?.alive ? spawner : undefined;
 }
 
-export const run: Runner = (file, args, opts = {}) =>
-  spawner?.alive ? runViaSpawner(spawner, file, args, opts) : runHere(file, args, opts);
+export const run: Runner = (file, args, opts = {}) => {
+  const s = currentSpawner();
+  return s ? runViaSpawner(s, file, args, opts) : runHere(file, args, opts);
+};
 
 interface Ended {
   code: number | null;
@@ -84,8 +89,8 @@ interface Ended {
 function settle(command: string, opts: ExecOptions, e: Ended): ExecResult {
   const okCodes = opts.okCodes ?? [0];
   if (e.code !== null && okCodes.includes(e.code) && !e.overflow) return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  const reason = e.timedOut ? `timed out after ${opts.timeoutMs ?? 30_000} ms`
-    : e.overflow ? `printed more than ${opts.maxOutputBytes ?? 64 * 1024 * 1024} bytes`
+  const reason = e.timedOut ? `timed out after ${opts.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`
+    : e.overflow ? `printed more than ${opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES} bytes`
     : opts.signal?.aborted ? 'cancelled'
     : e.signal ? `killed by ${e.signal}`
     : `exit status ${e.code}${e.stderr.trim() ? `: ${e.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
@@ -101,9 +106,9 @@ function notStarted(command: string, errno: string, message: string): ExecError 
 
 async function runViaSpawner(s: Spawner, file: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
   const command = describe(file, args);
-  const c = s.run({ file, args, env: opts.env ?? process.env, ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}), ...(opts.input !== undefined ? { input: opts.input } : {}), maxOutputBytes: opts.maxOutputBytes ?? 64 * 1024 * 1024 });
+  const c = s.run({ file, args, env: opts.env ?? process.env, ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}), ...(opts.input !== undefined ? { input: opts.input } : {}), maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES });
   let timedOut = false;
-  const timer = setTimeout(() => { timedOut = true; c.kill('SIGKILL'); }, opts.timeoutMs ?? 30_000);
+  const timer = setTimeout(() => { timedOut = true; c.kill('SIGKILL'); }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const onAbort = (): void => { c.kill('SIGKILL'); };
   if (opts.signal?.aborted) onAbort();
   else opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -121,8 +126,8 @@ async function runViaSpawner(s: Spawner, file: string, args: readonly string[], 
 }
 
 function runHere(file: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  const maxOut = opts.maxOutputBytes ?? 64 * 1024 * 1024;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxOut = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const command = describe(file, args);
   return new Promise<ExecResult>((resolve, reject) => {
     const child = spawn(file, args, {

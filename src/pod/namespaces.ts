@@ -25,15 +25,8 @@ const UMOUNT = '/usr/bin/umount';
 /** The pinned files (the pid namespace is never pinned: it needs a live process). */
 export type PinnedNamespaces = Omit<PodNamespacePaths, 'pid'>;
 
-interface PinRequest {
-  /** Directory for the files, e.g. <state>/ns/<podId>; created if missing. */
-  dir: string;
-  /** Pin a new netns (false: host network, no file). */
-  net: boolean;
-  /** Pin a new ipc ns (false: host IPC). */
-  ipc: boolean;
-  /** Pin a new uts ns (false only for host network pods, which share the host's hostname). */
-  uts: boolean;
+/** What crius-podns sets up along with the namespaces. */
+interface NamespaceSettings {
   /** Set inside the new uts ns. */
   hostname?: string;
   /** Namespaced sysctls, applied inside the new namespaces. */
@@ -42,6 +35,17 @@ interface PinRequest {
   userns?: IdMappingPair;
   /** The pod's /dev/shm tmpfs, mounted by the same call. */
   shm?: ShmRequest;
+}
+
+interface PinRequest extends NamespaceSettings {
+  /** Directory for the files, e.g. <state>/ns/<podId>; created if missing. */
+  dir: string;
+  /** Pin a new netns (false: host network, no file). */
+  net: boolean;
+  /** Pin a new ipc ns (false: host IPC). */
+  ipc: boolean;
+  /** Pin a new uts ns (false only for host network pods, which share the host's hostname). */
+  uts: boolean;
 }
 
 // A sysctl is namespaced (safe to set per pod) only in these families (kubelet's namespaced-sysctl
@@ -76,13 +80,13 @@ export function checkSysctls(sysctls: Record<string, string>, own: { net: boolea
   }
 }
 
-/** The files of one pod's pinned namespaces, and what to set up in them. */
+/** The files of one pod's pinned namespaces. */
 interface NamespaceFiles extends PinnedNamespaces {
   user?: string;
 }
 
 /** crius-podns's arguments for these files and settings. Pure. */
-export function podnsArgs(files: NamespaceFiles, o: { userns?: IdMappingPair; hostname?: string; sysctls?: Record<string, string>; shm?: ShmRequest }): string[] {
+export function podnsArgs(files: NamespaceFiles, o: NamespaceSettings): string[] {
   const args: string[] = [];
   if (o.userns) {
     if (!files.user) throw invalidArgument('a user namespace mapping needs a file to pin the user namespace on');
@@ -100,31 +104,36 @@ export function podnsArgs(files: NamespaceFiles, o: { userns?: IdMappingPair; ho
   return args;
 }
 
-/**
- * Creates the namespaces named by files (a user namespace first, owning the others, when o.userns is
- * given), pins them there, applies the hostname and sysctls inside and mounts o.shm, in one call of
- * crius-podns. On failure nothing pinned is left (the shm tmpfs included).
- */
-async function pinNamespaceFiles(files: NamespaceFiles, o: { userns?: IdMappingPair; hostname?: string; sysctls?: Record<string, string>; shm?: ShmRequest }, what: string, runner: Runner): Promise<void> {
-  const sysctls = o.sysctls ?? {};
-  checkSysctls(sysctls, { net: files.net !== undefined, ipc: files.ipc !== undefined, uts: files.uts !== undefined });
+/** Refuses settings the namespaces being made cannot take: a sysctl or hostname for one the pod shares with the host. */
+function checkSettings(files: NamespaceFiles, o: NamespaceSettings): void {
+  checkSysctls(o.sysctls ?? {}, { net: files.net !== undefined, ipc: files.ipc !== undefined, uts: files.uts !== undefined });
   if (o.hostname !== undefined && o.hostname !== '' && !files.uts) {
     throw invalidArgument('a hostname can only be set in the pod\'s own UTS namespace (not with host networking)');
   }
   if (o.hostname !== undefined && /[\0\n]/.test(o.hostname)) throw invalidArgument(`hostname ${JSON.stringify(o.hostname)} has a newline or NUL`);
+}
+
+/**
+ * Creates the namespaces named by files (a user namespace first, owning the others, when o.userns is
+ * given), pins them there, applies the hostname and sysctls inside and mounts o.shm, in one call of
+ * crius-podns. On failure no pin is left; the helper unmounts the tmpfs itself when it fails, but one
+ * killed mid-way (timeout) can leave it mounted, for the caller's undo (the pod's 'shm' step).
+ */
+async function pinNamespaceFiles(files: NamespaceFiles, o: NamespaceSettings, what: string, runner: Runner): Promise<void> {
+  checkSettings(files, o);
   const pins = Object.values(files).filter((f): f is string => f !== undefined);
-  await pinWithPodnsHelper(pins, o.userns, podnsArgs(files, { ...o, sysctls }), what, runner);
+  await pinWithPodnsHelper(pins, o.userns, podnsArgs(files, o), what, runner);
 }
 
 /** Creates and pins the requested namespaces under req.dir; applies hostname and sysctls inside. */
-export async function pinPodNamespaces(req: PinRequest, runner: Runner = run): Promise<PinnedNamespaces & { user?: string }> {
+export async function pinPodNamespaces(req: PinRequest, runner: Runner = run): Promise<NamespaceFiles> {
   const out: NamespaceFiles = {};
   if (req.userns) out.user = path.join(req.dir, 'user');
   if (req.net) out.net = path.join(req.dir, 'net');
   if (req.ipc) out.ipc = path.join(req.dir, 'ipc');
   if (req.uts) out.uts = path.join(req.dir, 'uts');
   if (Object.keys(out).length === 0) {
-    checkSysctls(req.sysctls ?? {}, { net: false, ipc: false, uts: false });
+    checkSettings(out, req);
     return out;
   }
   await mkdir(req.dir, { recursive: true, mode: req.userns ? 0o711 : 0o700 });

@@ -59,6 +59,7 @@ describe('pod namespaces (pure parts)', () => {
     const fake: Runner = async (file) => { calls.push(file); return { stdout: '', stderr: '', code: 0 }; };
     const dir = `/tmp/crius-unit-ns2-${process.pid}`;
     await assert.rejects(pinPodNamespaces({ dir, net: false, ipc: true, uts: false, hostname: 'x' }, fake), (e: unknown) => errorCode(e) === 'INVALID_ARGUMENT');
+    await assert.rejects(pinPodNamespaces({ dir, net: false, ipc: false, uts: false, hostname: 'x' }, fake), (e: unknown) => errorCode(e) === 'INVALID_ARGUMENT', 'also with nothing to pin');
     await assert.rejects(pinPodNamespaces({ dir, net: true, ipc: true, uts: true, hostname: 'a\nb' }, fake), (e: unknown) => errorCode(e) === 'INVALID_ARGUMENT');
     assert.deepEqual(calls, []);
     const { rm } = await import('node:fs/promises');
